@@ -1,0 +1,58 @@
+"""The driver protocol: how the runtime hands a step to a component's driver, and what it gets back.
+
+A driver imports nothing of Osiris: every service reaches it through the `StepContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class StepContext(Protocol):
+    step_id: str
+    #: The run's DuckDB data plane (a cursor private to this step). Each step's output is
+    #: a table named after the step id: `ctx.output_table`, already quoted for SQL.
+    data_plane: Any
+    output_table: str
+    #: The resolved connection fields (host, port, user, password, database, ...), or None
+    #: for components without one. Secrets live here in memory only.
+    connection: Mapping[str, Any] | None
+    artifacts_dir: Path
+    project_dir: Path
+
+    def emit(self, event: str, **data: Any) -> None: ...
+
+    def metric(self, name: str, value: float, unit: str | None = None) -> None: ...
+
+    def cancelled(self) -> bool: ...
+
+
+@dataclass
+class StepResult:
+    rows_read: int = 0
+    rows_written: int = 0
+    #: Anything else worth reporting (target table, file path, ...): JSON-safe values only.
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Driver(Protocol):
+    def run(self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]) -> StepResult:
+        """Run one step. `inputs` maps input names to data-plane table names (quoted)."""
+        ...
+
+
+class DriverError(Exception):
+    """A step failed for a reason the user can act on.
+
+    `category` is one of: auth, network, timeout, permission, config, sql, data, io,
+    cancelled. `retryable` marks failures worth retrying (connection drop, deadlock).
+    """
+
+    def __init__(self, message: str, *, category: str = "data", retryable: bool = False, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.category = category
+        self.retryable = retryable
+        self.hint = hint
