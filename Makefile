@@ -24,7 +24,7 @@ pytest: $(BIN)/.installed
 test: lint typecheck pytest
 
 demo: $(BIN)/.installed
-	$(BIN)/osiris validate examples/*.yaml
+	$(BIN)/osiris validate examples/pipelines/*.yaml
 
 snapshots: $(BIN)/.installed
 	$(BIN)/pytest -q tests/snapshots --snapshot-update

@@ -16,7 +16,9 @@ class Column(BaseModel):
 
     name: str
     type: str  # as the source names it, e.g. "decimal(10,2)"
-    normalized_type: str  # one of: integer, decimal, float, boolean, string, text, date, datetime, timestamptz, time, json, binary, uuid, other
+    #: integer, decimal, float, boolean, string, text, date, datetime, timestamptz, time,
+    #: json, binary, uuid or other
+    normalized_type: str
     nullable: bool = True
     default: str | None = None
 

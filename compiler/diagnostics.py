@@ -57,7 +57,9 @@ CODES: dict[str, str] = {
     "OML305": "config overrides a connection field",
     "OML306": "config overrides a connection field (discouraged)",
     "OML307": "component constraint not met",
-    "OML308": "component needs inputs",
+    "OML308": "wrong number of inputs",
+    "OML309": "older config key name",
+    "OML310": "config key has no effect",
     # SQL4xx — SQL
     "SQL400": "SQL syntax error",
     "SQL401": "more than one SQL statement",
@@ -132,7 +134,13 @@ def sort_key(d: Diagnostic) -> tuple[int, int, str, str]:
 def did_you_mean(word: str, candidates: Iterable[str]) -> tuple[str, ...]:
     """Close matches for a misspelled name, best first."""
     pool = sorted(set(candidates))
-    close = difflib.get_close_matches(word, pool, n=3, cutoff=0.6)
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in pool),
+        key=lambda pair: (-pair[0], pair[1]),
+    )
+    best = scored[0][0] if scored else 0.0
+    # only the near-best: a clear winner is offered alone
+    close = [c for ratio, c in scored[:3] if ratio >= max(0.6, best - 0.08)]
     if not close:
         lowered = {c.lower(): c for c in pool}
         if word.lower() in lowered:
@@ -146,3 +154,26 @@ def suggestion_hint(suggestions: tuple[str, ...]) -> str | None:
     if len(suggestions) == 1:
         return f"did you mean '{suggestions[0]}'?"
     return "did you mean one of: " + ", ".join(f"'{s}'" for s in suggestions) + "?"
+
+
+def render(diagnostic: Diagnostic, filename: str, source: str | None) -> str:
+    """Compiler-style text: `file:line:col: error[CODE]: message`, the line, a caret, the hint."""
+    head = (
+        f"{filename}:{diagnostic.line}:{diagnostic.column}: "
+        if diagnostic.line
+        else f"{filename}: "
+    )
+    out = [f"{head}{diagnostic.severity}[{diagnostic.code}]: {diagnostic.message}"]
+    lines = source.splitlines() if source else []
+    if 0 < diagnostic.line <= len(lines):
+        text = lines[diagnostic.line - 1].replace("\t", " ")
+        gutter = f"{diagnostic.line:>4} | "
+        out.append(f"{gutter}{text}")
+        width = 1
+        if diagnostic.end_line == diagnostic.line and diagnostic.end_column > diagnostic.column:
+            width = diagnostic.end_column - diagnostic.column
+        width = max(1, min(width, len(text) - diagnostic.column + 2))
+        out.append(" " * (len(gutter) - 2) + "| " + " " * (diagnostic.column - 1) + "^" * width)
+    if diagnostic.hint:
+        out.append(f"     = hint: {diagnostic.hint}")
+    return "\n".join(out)

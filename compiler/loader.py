@@ -23,7 +23,7 @@ from compiler.diagnostics import Diagnostic
 MAX_BYTES = 5 * 1024 * 1024
 
 _Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_resolver = yaml.resolver.Resolver()
+_resolver: Any = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
 _STR = "tag:yaml.org,2002:str"
 _TAG_KIND = {
@@ -77,7 +77,10 @@ class Scalar(Node):
         """
         if self.style is None and "\n" not in self.text:
             return self.line, self.column + offset
-        if self.style in ("'", '"') and "\n" not in self.source[self.source_start : self.source_end]:
+        if (
+            self.style in ("'", '"')
+            and "\n" not in self.source[self.source_start : self.source_end]
+        ):
             return self.line, self.column + 1 + offset
         target = sum(1 for ch in self.text[:offset] if not ch.isspace())
         index = self.source_start
@@ -186,7 +189,7 @@ def load(data: bytes | str) -> tuple[Mapping | None, list[Diagnostic]]:
                 "the file is empty",
                 line=1,
                 column=1,
-                hint="start with: oml_version: \"0.1.0\", name: ..., steps: [...]",
+                hint='start with: oml_version: "0.1.0", name: ..., steps: [...]',
             )
         ]
     builder = _TreeBuilder(text)
@@ -210,7 +213,7 @@ def load(data: bytes | str) -> tuple[Mapping | None, list[Diagnostic]]:
                 column=root.column,
                 end_line=root.end_line,
                 end_column=root.end_column,
-                hint="start with: oml_version: \"0.1.0\"",
+                hint='start with: oml_version: "0.1.0"',
             )
         ]
     return root, builder.diagnostics
@@ -257,7 +260,7 @@ class _TreeBuilder:
         next(self.events)  # DocumentEnd
         event = next(self.events)
         if not isinstance(event, yaml.StreamEndEvent):
-            line, column = event.start_mark.line + 1, event.start_mark.column + 1
+            line, column = _position(event)
             raise _Refused(
                 Diagnostic(
                     "OML009",
@@ -274,7 +277,7 @@ class _TreeBuilder:
         return next(self.events)
 
     def _refuse_extras(self, event: Any, path: str) -> None:
-        line, column = event.start_mark.line + 1, event.start_mark.column + 1
+        line, column = _position(event)
         if getattr(event, "anchor", None) is not None:
             raise _Refused(
                 Diagnostic(
@@ -306,8 +309,8 @@ class _TreeBuilder:
                     "OML007",
                     f"YAML alias '*{event.anchor}' is not allowed in OML",
                     path=path,
-                    line=event.start_mark.line + 1,
-                    column=event.start_mark.column + 1,
+                    line=_position(event)[0],
+                    column=_position(event)[1],
                     hint="write the value out in full; anchors and aliases hide what a step does",
                 )
             )
@@ -319,7 +322,7 @@ class _TreeBuilder:
             seq = Sequence(path, start.line + 1, start.column + 1, 0, 0)
             while not isinstance(event := next(self.events), yaml.SequenceEndEvent):
                 seq.items.append(self._node(event, pointer(path, len(seq.items))))
-            seq.end_line, seq.end_column = event.end_mark.line + 1, event.end_mark.column + 1
+            seq.end_line, seq.end_column = _end_position(event)
             return seq
         assert isinstance(event, yaml.MappingStartEvent)
         mapping = Mapping(path, start.line + 1, start.column + 1, 0, 0)
@@ -366,7 +369,7 @@ class _TreeBuilder:
                 )
                 continue
             mapping.entries[name] = (key, value)
-        mapping.end_line, mapping.end_column = event.end_mark.line + 1, event.end_mark.column + 1
+        mapping.end_line, mapping.end_column = _end_position(event)
         return mapping
 
     def _scalar(self, event: Any, path: str) -> Scalar:
@@ -374,10 +377,7 @@ class _TreeBuilder:
         text: str = event.value
         style = event.style
         plain = style is None or style == ""
-        if plain:
-            tag = _resolver.resolve(yaml.ScalarNode, text, (True, False))
-        else:
-            tag = _STR
+        tag = _resolver.resolve(yaml.ScalarNode, text, (True, False)) if plain else _STR
         kind = _TAG_KIND.get(tag, "str")
         value: str | int | float | bool | None
         if kind in ("int", "float", "bool", "null"):
@@ -398,6 +398,16 @@ class _TreeBuilder:
             source_end=end.index,
             source=self.text,
         )
+
+
+def _position(event: Any) -> tuple[int, int]:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+
+
+def _end_position(event: Any) -> tuple[int, int]:
+    mark = event.end_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
 
 
 def walk(node: Node) -> Iterator[Node]:
@@ -428,4 +438,8 @@ def find(root: Node, path: str) -> Node | None:
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+    return (
+        "!!" + tag.removeprefix("tag:yaml.org,2002:")
+        if tag.startswith("tag:yaml.org,2002:")
+        else tag
+    )

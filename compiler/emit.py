@@ -1,0 +1,197 @@
+"""emit — the manifest, one bound config per step, meta and lineage, as canonical bytes.
+
+The files are returned, not written: the caller decides where they go. Nothing here
+depends on the clock, the host, the working directory or the hash seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler import canonical
+from compiler.compile import check, default_context
+from compiler.diagnostics import Diagnostic, has_errors
+from compiler.fingerprints import compiler_fingerprint, oml_fingerprint
+from compiler.program import CompileContext, Program
+from grammar import GRAMMAR_PATH, StepRef
+
+MANIFEST = "manifest.yaml"
+META = "meta.json"
+LINEAGE = "lineage.json"
+
+
+@dataclass
+class CompileResult:
+    program: Program
+    files: dict[str, bytes] = field(default_factory=dict)
+    manifest_hash: str = ""
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.files)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.program.diagnostics
+
+    @property
+    def manifest_short(self) -> str:
+        return self.manifest_hash[:12]
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.program.pipeline.name if self.program.pipeline else ""
+
+
+def compile_source(
+    source: str | bytes, context: CompileContext | None = None, filename: str = "<oml>"
+) -> CompileResult:
+    """Check `source`; when it has no errors, emit its build files."""
+    context = context or default_context()
+    program = check(source, context, filename)
+    result = CompileResult(program)
+    if has_errors(program.diagnostics) or program.pipeline is None:
+        return result
+    emit(result, context)
+    return result
+
+
+def emit(result: CompileResult, context: CompileContext) -> None:
+    program = result.program
+    pipeline = program.pipeline
+    registry = context.registry
+    assert pipeline is not None and registry is not None
+    files: dict[str, bytes] = {}
+    steps: list[dict[str, Any]] = []
+    used_specs: dict[str, str] = {}
+    for step_id in program.order:
+        step = pipeline.step(step_id)
+        assert step is not None
+        spec = registry.get(step.component)
+        assert spec is not None
+        used_specs[spec.name] = spec.fingerprint
+        cfg_path = f"cfg/{step.id}.json"
+        cfg_bytes = canonical.json_file(program.configs[step.id])
+        files[cfg_path] = cfg_bytes
+        steps.append(
+            {
+                "id": step.id,
+                "component": step.component,
+                "component_version": spec.version,
+                "mode": step.canonical_mode,
+                "cfg_path": cfg_path,
+                "cfg_sha256": canonical.sha256(cfg_bytes),
+                "needs": sorted(program.dependencies.get(step.id, ())),
+                "inputs": _inputs(program, step.id),
+                "when": step.when,
+                "retry": step.retry.model_dump() if step.retry else None,
+                "timeout_s": step.timeout_s,
+            }
+        )
+    fingerprints = {
+        "oml_fp": oml_fingerprint(program, context),
+        "registry_fp": canonical.fingerprint(dict(sorted(used_specs.items()))),
+        "compiler_fp": compiler_fingerprint(),
+        "params_fp": canonical.fingerprint(program.params),
+        "profile": context.profile or "",
+        "manifest_fp": "",
+    }
+    manifest: dict[str, Any] = {
+        "pipeline": {
+            "name": pipeline.name,
+            "oml_version": pipeline.oml_version,
+            "fingerprints": fingerprints,
+        },
+        "params": dict(sorted(program.params.items())),
+        "steps": steps,
+        "order": list(program.order),
+        "rewrites": program.rewrites,
+    }
+    fingerprints["manifest_fp"] = canonical.sha256(canonical.yaml_file(manifest))
+    files[MANIFEST] = canonical.yaml_file(manifest)
+    files[META] = canonical.json_file(
+        {
+            "fingerprints": fingerprints,
+            "manifest_hash": fingerprints["manifest_fp"].removeprefix("sha256:"),
+            "toolchain": _toolchain(),
+            "params": dict(sorted(program.params.items())),
+            "param_sources": dict(sorted(program.param_sources.items())),
+            "profile": context.profile,
+            "optimize": context.optimize,
+        }
+    )
+    files[LINEAGE] = canonical.json_file(_lineage(program))
+    result.files = dict(sorted(files.items()))
+    result.fingerprints = fingerprints
+    result.manifest_hash = fingerprints["manifest_fp"].removeprefix("sha256:")
+
+
+def _inputs(program: Program, step_id: str) -> dict[str, str]:
+    """Input name -> upstream step id."""
+    pipeline = program.pipeline
+    assert pipeline is not None
+    prefix = program.step_path(step_id) + "/inputs/"
+    found: dict[str, str] = {}
+    for path, template in program.templates.items():
+        if path.startswith(prefix):
+            ref = template.references[0]
+            assert isinstance(ref, StepRef)
+            found[path[len(prefix) :].replace("~1", "/").replace("~0", "~")] = ref.step
+    return dict(sorted(found.items()))
+
+
+def _lineage(program: Program) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for step_id in program.order:
+        columns = program.lineage.get(step_id)
+        if not columns:
+            continue
+        types = program.column_types.get(step_id, {})
+        out[step_id] = {
+            column: {"sources": sorted(sources), "type": types.get(column)}
+            for column, sources in columns.items()
+        }
+    return out
+
+
+def _toolchain() -> dict[str, str]:
+    from importlib.metadata import version
+
+    import lark
+
+    from osiris_mcp import __version__
+
+    return {
+        "osiris": __version__,
+        "grammar": canonical.sha256(GRAMMAR_PATH.read_bytes()),
+        "sqlglot": version("sqlglot"),
+        "lark": lark.__version__,
+        "pydantic": version("pydantic"),
+    }
+
+
+def verify(files: Mapping[str, bytes]) -> list[str]:
+    """Problems with a build's files: a manifest whose fingerprints do not match its bytes."""
+    import yaml
+
+    problems: list[str] = []
+    if MANIFEST not in files:
+        return [f"{MANIFEST} is missing"]
+    manifest = yaml.safe_load(files[MANIFEST])
+    try:
+        recorded = manifest["pipeline"]["fingerprints"]["manifest_fp"]
+        manifest["pipeline"]["fingerprints"]["manifest_fp"] = ""
+    except (KeyError, TypeError):
+        return [f"{MANIFEST} has no pipeline.fingerprints.manifest_fp"]
+    if canonical.sha256(canonical.yaml_file(manifest)) != recorded:
+        problems.append(f"{MANIFEST} was changed after compilation (manifest_fp does not match)")
+    for step in manifest.get("steps", []):
+        data = files.get(step.get("cfg_path", ""))
+        if data is None:
+            problems.append(f"{step.get('cfg_path')} is missing")
+        elif canonical.sha256(data) != step.get("cfg_sha256"):
+            problems.append(f"{step['cfg_path']} was changed after compilation")
+    return problems

@@ -1,0 +1,85 @@
+"""The typed OML v0.1.0 program (pydantic). The structure pass validates YAML against it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OML_VERSION = "0.1.0"
+
+#: Keys of older pipeline formats that OML v0.1.0 refuses, with what to write instead.
+FORBIDDEN_TOP_LEVEL: dict[str, str] = {
+    "version": "use 'oml_version: \"0.1.0\"'",
+    "connectors": "connections live in osiris_connections.yaml; refer to one with '@family.alias'",
+    "tasks": "use 'steps'",
+    "outputs": "write data with a writer step (e.g. filesystem.csv_writer)",
+}
+
+Mode = Literal["read", "write", "transform", "extract"]
+ParamType = Literal["string", "integer", "number", "boolean", "date"]
+
+#: Run-time results a `when` condition may read with `${steps.<id>.<result>}`.
+STEP_RESULTS = ("rows_read", "rows_written", "status", "duration_ms")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Retry(_Strict):
+    max_attempts: int = Field(default=1, ge=1, le=20)
+    backoff_ms: int = Field(default=1000, ge=0, le=600_000)
+
+
+class Step(_Strict):
+    id: str
+    component: str
+    mode: Mode
+    config: dict[str, Any]
+    needs: list[str] = Field(default_factory=list)
+    inputs: dict[str, str] = Field(default_factory=dict)
+    when: str | None = None
+    retry: Retry | None = None
+    timeout_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    description: str | None = None
+
+    @property
+    def canonical_mode(self) -> str:
+        """`extract` is the older spelling of `read`."""
+        return "read" if self.mode == "extract" else self.mode
+
+
+class ParamSpec(_Strict):
+    type: ParamType = "string"
+    default: Any = None
+    enum: list[Any] | None = None
+    min: float | None = None
+    max: float | None = None
+    description: str | None = None
+
+
+class Profile(_Strict):
+    params: dict[str, Any] = Field(default_factory=dict)
+    description: str | None = None
+
+
+class Pipeline(_Strict):
+    oml_version: Literal["0.1.0"]
+    name: str
+    steps: list[Step] = Field(min_length=1)
+    description: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+
+def oml_json_schema() -> dict[str, Any]:
+    """The OML document schema (served to LLM clients by `oml_schema_get`)."""
+    schema = Pipeline.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "OML v0.1.0 pipeline"
+    return schema

@@ -1,0 +1,164 @@
+"""`osiris compile FILE`: check, then write the manifest and its files to a build folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from osiris_mcp.commands.options import (
+    add_compile_inputs,
+    compile_context,
+    project_dir,
+    read_source,
+    usage_error,
+)
+
+HELP = "Compile an OML file into a hashed, deterministic manifest (exit 0 ok, 2 diagnostics)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="OML pipeline file")
+    parser.add_argument("--out", metavar="DIR", help="write the build files directly into DIR")
+    parser.add_argument(
+        "--compile",
+        choices=("auto", "force", "never"),
+        default="auto",
+        help="auto: reuse an identical earlier build; force: always compile; "
+        "never: only reuse, fail when there is none",
+    )
+    parser.add_argument("--no-optimize", action="store_true", help="turn off pushdown rewrites")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    parser.add_argument("--debug", action="store_true", help="also print the manifest")
+    add_compile_inputs(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from compiler.diagnostics import render
+
+    context = compile_context(args, optimize=not args.no_optimize)
+    if context is None:
+        return 2
+    path = Path(args.file)
+    source = read_source(path)
+    if source is None:
+        return 2
+    try:
+        outcome = compile_to_disk(
+            source, context, str(path), project_dir(args), args.out, args.compile
+        )
+    except Exception as err:  # a bug: say so, never a traceback
+        return _internal_error(err, args.json)
+    if args.json:
+        print(json.dumps(outcome, indent=2, ensure_ascii=False))
+    else:
+        for diagnostic in outcome["diagnostics_objects"]:
+            print(render(diagnostic, str(path), outcome["source"]))
+        if outcome["ok"]:
+            _print_summary(outcome)
+            if args.debug:
+                print()
+                print((Path(outcome["build_dir"]) / "manifest.yaml").read_text("utf-8"), end="")
+        elif outcome.get("error"):
+            usage_error(outcome["error"])
+    return 0 if outcome["ok"] else 2
+
+
+def compile_to_disk(
+    source: bytes,
+    context: Any,
+    filename: str,
+    project: Path,
+    out: str | None,
+    mode: str = "auto",
+) -> dict[str, Any]:
+    """Compile (or reuse a cached build) and write the build folder. Shared with `run`."""
+    from compiler.emit import compile_source
+    from compiler.fingerprints import compiler_fingerprint
+    from runtime.builds import CompileCache, cache_key, default_build_dir, write_build
+
+    inputs = {
+        "compiler_fp": compiler_fingerprint(),
+        "params": {k: str(v) for k, v in sorted(context.params.items())},
+        "env": dict(sorted(context.env.items())),
+        "profile": context.profile,
+        "optimize": context.optimize,
+        "registry": sorted(s.fingerprint for s in context.registry),
+        "out": str(Path(out).resolve()) if out else None,
+    }
+    key = cache_key(source, inputs)
+    cache = CompileCache(project)
+    if mode != "force":
+        entry = cache.lookup(key)
+        if entry is not None:
+            return {
+                **entry,
+                "ok": True,
+                "cached": True,
+                "diagnostics": [],
+                "diagnostics_objects": [],
+                "source": "",
+            }
+        if mode == "never":
+            return {
+                "ok": False,
+                "cached": False,
+                "diagnostics": [],
+                "diagnostics_objects": [],
+                "source": "",
+                "error": "--compile never: no earlier build of these inputs",
+            }
+    result = compile_source(source, context, filename)
+    base: dict[str, Any] = {
+        "diagnostics": [d.to_dict() for d in result.diagnostics],
+        "diagnostics_objects": result.diagnostics,
+        "source": result.program.source,
+        "cached": False,
+    }
+    if not result.ok:
+        return {**base, "ok": False}
+    target = (
+        Path(out)
+        if out
+        else default_build_dir(project, result.pipeline_name, result.manifest_short)
+    )
+    build_dir = write_build(result.files, target)
+    entry = {
+        "pipeline": result.pipeline_name,
+        "manifest_hash": result.manifest_hash,
+        "manifest_short": result.manifest_short,
+        "build_dir": str(build_dir),
+        "order": list(result.program.order),
+        "rewrites": result.program.rewrites,
+        "fingerprints": result.fingerprints,
+    }
+    cache.store(key, entry)
+    return {**base, **entry, "ok": True}
+
+
+def _print_summary(outcome: dict[str, Any]) -> None:
+    cached = " (cached)" if outcome.get("cached") else ""
+    print(f"compiled '{outcome['pipeline']}'{cached}")
+    print(f"  manifest_hash  {outcome['manifest_hash']}")
+    print(f"  order          {' -> '.join(outcome['order'])}")
+    rewrites = outcome.get("rewrites") or []
+    print(f"  rewrites       {len(rewrites) or 'none'}")
+    for rewrite in rewrites:
+        print(f"    {rewrite.get('kind')} into '{rewrite.get('step')}'")
+    print(f"  files          {outcome['build_dir']}")
+
+
+def _internal_error(err: Exception, as_json: bool) -> int:
+    import os
+
+    message = f"internal error ({type(err).__name__}): this is a bug in Osiris, please report it"
+    if as_json:
+        diagnostic = {"code": "INT900", "severity": "error", "message": message}
+        print(json.dumps({"ok": False, "diagnostics": [diagnostic]}, indent=2))
+    else:
+        print(f"osiris: error[INT900]: {message}", file=sys.stderr)
+    if os.environ.get("OSIRIS_DEBUG"):
+        raise err
+    return 1

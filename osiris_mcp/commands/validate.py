@@ -1,0 +1,60 @@
+"""`osiris validate FILE...`: every checking pass of the compiler, no output files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from osiris_mcp.commands.options import add_compile_inputs, compile_context, read_source
+
+HELP = "Check OML files and print their diagnostics (exit 0 valid, 1 errors, 2 usage)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="OML pipeline files")
+    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    add_compile_inputs(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from compiler.compile import check
+    from compiler.diagnostics import has_errors, render
+
+    context = compile_context(args)
+    if context is None:
+        return 2
+    results: list[dict[str, Any]] = []
+    status = 0
+    for name in args.files:
+        source = read_source(Path(name))
+        if source is None:
+            return 2
+        program = check(source, context, filename=name)
+        valid = not has_errors(program.diagnostics)
+        status = max(status, 0 if valid else 1)
+        if args.json:
+            results.append(
+                {
+                    "file": name,
+                    "valid": valid,
+                    "diagnostics": [d.to_dict() for d in program.diagnostics],
+                }
+            )
+            continue
+        for diagnostic in program.diagnostics:
+            print(render(diagnostic, name, program.source))
+        errors = sum(d.is_error for d in program.diagnostics)
+        warnings = len(program.diagnostics) - errors
+        verdict = "valid" if valid else f"{errors} error{'s' * (errors != 1)}"
+        extra = f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+        print(f"{name}: {verdict}{extra}", file=sys.stderr if valid and not extra else sys.stdout)
+    if args.json:
+        if len(results) == 1:
+            del results[0]["file"]
+            print(json.dumps(results[0], indent=2, ensure_ascii=False))
+        else:
+            print(json.dumps(results, indent=2, ensure_ascii=False))
+    return status
