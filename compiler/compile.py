@@ -30,6 +30,8 @@ def check(
             program = run_pass(program, context)
     if program.secret_values:
         program.diagnostics = [_scrubbed(d, program.secret_values) for d in program.diagnostics]
+        # the source is shown under diagnostics (the line and a caret): mask it there too
+        program.source = scrub(program.source, program.secret_values)
     program.diagnostics.sort(key=sort_key)
     return program
 

@@ -39,7 +39,9 @@ class StepResult:
 
 
 class Driver(Protocol):
-    def run(self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]) -> StepResult:
+    def run(
+        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
+    ) -> StepResult:
         """Run one step. `inputs` maps input names to data-plane table names (quoted)."""
         ...
 
@@ -51,7 +53,14 @@ class DriverError(Exception):
     cancelled. `retryable` marks failures worth retrying (connection drop, deadlock).
     """
 
-    def __init__(self, message: str, *, category: str = "data", retryable: bool = False, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: str = "data",
+        retryable: bool = False,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.category = category
         self.retryable = retryable

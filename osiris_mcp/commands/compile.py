@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as err:  # a bug: say so, never a traceback
         return _internal_error(err, args.json)
     if args.json:
-        print(json.dumps(outcome, indent=2, ensure_ascii=False))
+        public = {k: v for k, v in outcome.items() if k not in ("diagnostics_objects", "source")}
+        print(json.dumps(public, indent=2, ensure_ascii=False))
     else:
         for diagnostic in outcome["diagnostics_objects"]:
             print(render(diagnostic, str(path), outcome["source"]))
