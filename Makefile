@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: test lint typecheck pytest demo snapshots bench clean
+.PHONY: test lint typecheck pytest demo docs snapshots bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,11 @@ test: lint typecheck pytest
 demo: $(BIN)/.installed
 	$(BIN)/osiris validate examples/pipelines/*.yaml
 
+docs: $(BIN)/.installed
+	$(BIN)/python tests/docs/diagnostics_catalog.py
+
 snapshots: $(BIN)/.installed
-	$(BIN)/pytest -q tests/snapshots --snapshot-update
+	$(BIN)/pytest -q tests/snapshots tests/mcp --snapshot-update
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/all.py

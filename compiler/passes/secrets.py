@@ -57,6 +57,7 @@ def secrets(program: Program, context: CompileContext) -> Program:
                 continue
             base = program.step_path(step.id) + "/config"
             secret_paths.update(base + pointer for pointer in spec.secrets)
+    _check_paths(program, context)
     for key, node in _scalars(document, ""):
         if node.kind != "str" and node.kind not in ("int", "float"):
             continue
@@ -86,6 +87,53 @@ def secrets(program: Program, context: CompileContext) -> Program:
                     )
                     break
     return program
+
+
+#: Config keys that name files inside the connection's base_dir.
+PATH_KEYS = ("path",)
+
+
+def _check_paths(program: Program, context: CompileContext) -> None:
+    """A file path must stay inside its base_dir: no absolute paths, no `..` escapes.
+
+    The runtime checks again against the real folder (symbolic links included); this
+    catches what the text alone shows, before anything runs.
+    """
+    if program.pipeline is None or context.registry is None:
+        return
+    for step in program.pipeline.steps:
+        spec = context.registry.get(step.component)
+        if spec is None or spec.family != "filesystem" or step.id in program.broken:
+            continue
+        config = program.configs.get(step.id, {})
+        for key in PATH_KEYS:
+            value = config.get(key)
+            if not isinstance(value, str):
+                continue
+            problem = path_problem(value)
+            if problem:
+                program.report(
+                    "SEC504",
+                    f"'{key}' {problem}",
+                    f"{program.step_path(step.id)}/config/{key}",
+                    hint="write a path relative to the connection's base_dir, without '..'",
+                    step=step.id,
+                )
+
+
+def path_problem(value: str) -> str | None:
+    """Why a relative file path would leave its base folder, or None when it stays inside."""
+    import posixpath
+
+    text = value.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:/", text) or text.startswith("~"):
+        return f"is an absolute path ({value!r})"
+    normalized = posixpath.normpath(text)
+    if normalized == ".." or normalized.startswith("../"):
+        return f"leaves the base folder ({value!r})"
+    if "\x00" in text:
+        return "contains a NUL character"
+    return None
 
 
 def _is_reference(text: str) -> bool:

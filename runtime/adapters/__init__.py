@@ -1,0 +1,42 @@
+"""Execution adapters: prepare → execute → collect, locally or in a sandbox.
+
+Every adapter gives the same observable result for the same plan: the same session
+folder (events, metrics, status, artifacts) and the same outputs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass
+class RunRequest:
+    build_dir: Path
+    project: Path
+    parallel: int = 1
+    env: Mapping[str, str] | None = None  # None: the process environment
+    on_event: Callable[[dict[str, Any]], None] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    run_id: str | None = None
+    keep_data_plane: bool = False
+
+
+@dataclass
+class Collected:
+    run_id: str
+    status: str
+    session_dir: Path
+    steps: list[dict[str, Any]]
+    duration_ms: int
+
+
+class ExecutionAdapter(Protocol):
+    def prepare(self, request: RunRequest) -> Any: ...
+
+    def execute(self, prepared: Any) -> str: ...
+
+    def collect(self, prepared: Any) -> Collected: ...

@@ -1,0 +1,157 @@
+"""The local adapter: runs a plan in this process, on a DuckDB file in the session folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from runtime.adapters import Collected, RunRequest
+from runtime.redaction import Redactor
+from runtime.runner import Plan, Runner
+from runtime.sessions import Session, new_run_id, remove_quietly
+
+
+class PlanError(Exception):
+    """The build cannot be run as it is (missing, edited after compile, bad connection)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def load_plan(build_dir: Path) -> Plan:
+    """Read a build folder and refuse it unless its fingerprints match its files."""
+    from compiler.emit import verify
+    from runtime.builds import read_build
+
+    if not (build_dir / "manifest.yaml").is_file():
+        raise PlanError(f"{build_dir}: no manifest.yaml", hint="compile the pipeline first")
+    files = read_build(build_dir)
+    problems = verify(files)
+    if problems:
+        raise PlanError(
+            f"{build_dir}: " + "; ".join(problems),
+            hint="the plan was changed after compilation: compile the OML again",
+        )
+    manifest = yaml.safe_load(files["manifest.yaml"])
+    configs = {step["id"]: json.loads(files[step["cfg_path"]]) for step in manifest["steps"]}
+    meta = json.loads(files.get("meta.json", b"{}"))
+    return Plan(build_dir, manifest, configs, meta)
+
+
+def resolve_connections(
+    plan: Plan, project: Path, env: Any
+) -> tuple[dict[str, dict[str, Any] | None], set[str], list[tuple[str, str, str]]]:
+    """Each step's resolved connection fields, every secret value, and (step, family, alias)."""
+    from components.registry import default_registry
+    from runtime.connections import ConnectionsFile
+
+    registry = default_registry()
+    connections: dict[str, dict[str, Any] | None] = {}
+    secrets: set[str] = set()
+    resolved_names: list[tuple[str, str, str]] = []
+    file: Any = None
+    for step in plan.steps():
+        spec = registry.get(step["component"])
+        family = spec.family if spec else None
+        config = plan.configs[step["id"]]
+        if spec is None or family is None or (family == "duckdb" and "connection" not in config):
+            connections[step["id"]] = None
+            continue
+        inline = {f.field: config[f.field] for f in spec.connection_fields if f.field in config}
+        ref = config.get("connection")
+        if file is None:
+            file = ConnectionsFile.load(project, env=env)
+        try:
+            resolved = file.resolve(ref, family, inline or None)
+        except Exception as err:
+            if family == "filesystem" and ref is None:
+                connections[step["id"]] = {"base_dir": str(project), **inline}
+                continue
+            raise PlanError(f"step '{step['id']}': {err}", hint=getattr(err, "hint", None)) from err
+        fields = dict(resolved.fields)
+        base_dir = fields.get("base_dir")
+        if isinstance(base_dir, str) and not os.path.isabs(base_dir):
+            fields["base_dir"] = str((project / base_dir).resolve())
+        connections[step["id"]] = fields
+        secrets |= set(resolved.secret_values)
+        resolved_names.append((step["id"], resolved.family, resolved.alias))
+    return connections, secrets, resolved_names
+
+
+@dataclass
+class Prepared:
+    request: RunRequest
+    plan: Plan
+    session: Session
+    connections: dict[str, dict[str, Any] | None]
+    data_plane_path: Path
+    status: str = "pending"
+
+
+class LocalAdapter:
+    def prepare(self, request: RunRequest) -> Prepared:
+        plan = load_plan(request.build_dir)
+        env = dict(os.environ) if request.env is None else dict(request.env)
+        connections, secrets, names = resolve_connections(plan, request.project, env)
+        redactor = Redactor(secrets)
+        session = Session(
+            request.project,
+            plan.pipeline,
+            request.run_id or new_run_id(),
+            redactor,
+            request.on_event,
+        )
+        session.copy_plan(request.build_dir)
+        for step_id, family, alias in names:
+            session.event("connection.resolve", step_id=step_id, family=family, alias=alias)
+        return Prepared(request, plan, session, connections, session.dir / "data_plane.duckdb")
+
+    def execute(self, prepared: Prepared) -> str:
+        import duckdb
+
+        data_plane = duckdb.connect(str(prepared.data_plane_path))
+        try:
+            data_plane.execute(f"SET temp_directory = '{prepared.session.dir / '.spill'}'")
+            runner = Runner(
+                prepared.plan,
+                prepared.session,
+                prepared.connections,
+                data_plane,
+                prepared.request.project,
+                parallel=prepared.request.parallel,
+                cancel=prepared.request.cancel,
+            )
+            prepared.status = runner.run()
+        finally:
+            data_plane.close()
+        return prepared.status
+
+    def collect(self, prepared: Prepared) -> Collected:
+        prepared.session.close()
+        if not prepared.request.keep_data_plane:
+            remove_quietly(prepared.data_plane_path)
+        status = json.loads((prepared.session.dir / "status.json").read_text("utf-8"))
+        return Collected(
+            run_id=prepared.session.run_id,
+            status=status["status"],
+            session_dir=prepared.session.dir,
+            steps=status["steps"],
+            duration_ms=status["duration_ms"],
+        )
+
+
+def run_build(request: RunRequest) -> Collected:
+    """prepare → execute → collect with the local adapter."""
+    adapter = LocalAdapter()
+    prepared = adapter.prepare(request)
+    try:
+        adapter.execute(prepared)
+    finally:
+        collected = adapter.collect(prepared)
+    return collected

@@ -1,0 +1,452 @@
+"""The runner: executes a verified plan step by step on a run-scoped DuckDB data plane.
+
+Steps run in manifest order; with `parallel > 1`, steps whose upstream steps are done
+run at the same time. A `when` that is false skips a step (and the steps that need its
+table); a failed step stops its dependents and the run ends `failed`; retryable errors
+(a dropped connection, a deadlock) are retried with backoff, SQL errors never; a
+cancel (Ctrl-C, MCP `run_cancel`) ends the run `cancelled` with targets untouched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.protocol import DriverError, StepResult
+from runtime.sessions import Session, peak_rss_mb, utc_now
+
+STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled")
+
+
+@dataclass
+class Plan:
+    """A compiled build, loaded and verified."""
+
+    build_dir: Path
+    manifest: dict[str, Any]
+    configs: dict[str, dict[str, Any]]
+    meta: dict[str, Any]
+
+    @property
+    def pipeline(self) -> str:
+        return str(self.manifest["pipeline"]["name"])
+
+    @property
+    def manifest_hash(self) -> str:
+        return str(self.manifest["pipeline"]["fingerprints"]["manifest_fp"]).removeprefix("sha256:")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.manifest.get("params") or {})
+
+    def steps(self) -> list[dict[str, Any]]:
+        by_id = {s["id"]: s for s in self.manifest["steps"]}
+        return [by_id[step_id] for step_id in self.manifest["order"]]
+
+
+@dataclass
+class StepOutcome:
+    id: str
+    component: str
+    status: str = "pending"
+    rows_read: int = 0
+    rows_written: int = 0
+    duration_ms: int = 0
+    attempts: int = 0
+    error: str | None = None
+    category: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_status(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "component": self.component,
+            "status": self.status,
+            "rows_read": self.rows_read,
+            "rows_written": self.rows_written,
+            "duration_ms": self.duration_ms,
+        }
+        if self.attempts > 1:
+            data["attempts"] = self.attempts
+        if self.error:
+            data["error"] = self.error
+            data["category"] = self.category
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+class ContextForStep:
+    """What a driver sees of the run (components/protocol.py StepContext)."""
+
+    def __init__(
+        self,
+        step: dict[str, Any],
+        data_plane: Any,
+        connection: Mapping[str, Any] | None,
+        session: Session,
+        project_dir: Path,
+        cancel: threading.Event,
+    ) -> None:
+        self.step_id: str = step["id"]
+        self.component: str = step["component"]
+        self.data_plane = data_plane
+        self.output_table = quote_table(self.step_id)
+        self.connection = connection
+        self.artifacts_dir = session.artifacts_dir(self.step_id)
+        self.project_dir = project_dir
+        self._session = session
+        self._cancel = cancel
+        self.timed_out = threading.Event()
+
+    def emit(self, event: str, **data: Any) -> None:
+        self._session.event(event, step_id=self.step_id, **data)
+
+    def metric(self, name: str, value: float, unit: str | None = None) -> None:
+        self._session.metric(name, value, unit, step_id=self.step_id, component=self.component)
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set() or self.timed_out.is_set()
+
+
+def quote_table(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load_driver(component: str) -> Any:
+    """Import a component's driver lazily: `components/<name with _>/driver.py`."""
+    module = importlib.import_module(f"components.{component.replace('.', '_')}.driver")
+    driver_class = getattr(module, "DRIVER", None)
+    if driver_class is None:
+        classes = [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and value.__module__ == module.__name__
+            and callable(getattr(value, "run", None))
+        ]
+        if len(classes) != 1:
+            raise DriverError(
+                f"components/{component.replace('.', '_')}/driver.py must define one driver class",
+                category="config",
+            )
+        driver_class = classes[0]
+    return driver_class()
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    session_dir: Path
+    steps: list[StepOutcome]
+    started_at: str
+    finished_at: str
+    duration_ms: int
+
+
+class Runner:
+    """Runs one plan inside one session. Create one per run."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        session: Session,
+        connections: Mapping[str, Mapping[str, Any] | None],
+        data_plane: Any,
+        project_dir: Path,
+        parallel: int = 1,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.plan = plan
+        self.session = session
+        self.connections = connections
+        self.data_plane = data_plane
+        self.project_dir = project_dir
+        self.parallel = max(1, parallel)
+        self.cancel = cancel or threading.Event()
+        self.outcomes = {s["id"]: StepOutcome(s["id"], s["component"]) for s in plan.steps()}
+        self.started_at = utc_now()
+        self._t0 = time.monotonic()
+        self._status_lock = threading.Lock()
+
+    # -- status -----------------------------------------------------------------------
+
+    def write_status(self, status: str, finished: bool = False) -> None:
+        with self._status_lock:
+            self.session.write_status(
+                {
+                    "session_id": self.session.run_id,
+                    "pipeline": self.plan.pipeline,
+                    "manifest_hash": self.plan.manifest_hash,
+                    "status": status,
+                    "started_at": self.started_at,
+                    "finished_at": utc_now() if finished else None,
+                    "duration_ms": int((time.monotonic() - self._t0) * 1000),
+                    "steps": [o.to_status() for o in self.outcomes.values()],
+                }
+            )
+
+    # -- the run ----------------------------------------------------------------------
+
+    def run(self) -> str:
+        steps = self.plan.steps()
+        self.session.event(
+            "execution.start",
+            pipeline=self.plan.pipeline,
+            manifest_hash=self.plan.manifest_hash,
+            steps=[s["id"] for s in steps],
+            parallel=self.parallel,
+        )
+        self.write_status("running")
+        pending = list(steps)
+        running: dict[Future[None], str] = {}
+        with ThreadPoolExecutor(
+            max_workers=self.parallel, thread_name_prefix="osiris-step"
+        ) as pool:
+            try:
+                while pending or running:
+                    for step in list(pending):
+                        if len(running) >= self.parallel:
+                            break
+                        if self.cancel.is_set():
+                            break
+                        verdict = self._readiness(step)
+                        if verdict == "wait":
+                            continue
+                        pending.remove(step)
+                        if verdict == "run":
+                            running[pool.submit(self._run_step, step)] = step["id"]
+                    if not running:
+                        if self.cancel.is_set() or not pending:
+                            break
+                        continue
+                    done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        running.pop(future)
+                        future.result()
+            except KeyboardInterrupt:
+                self.cancel.set()
+                for future in list(running):
+                    future.result()
+        for step in pending:
+            outcome = self.outcomes[step["id"]]
+            outcome.status = "cancelled" if self.cancel.is_set() else "skipped"
+            if outcome.status == "cancelled":
+                self.session.event(
+                    "execution.step.skipped", step_id=step["id"], reason="run cancelled"
+                )
+        statuses = {o.status for o in self.outcomes.values()}
+        if "failed" in statuses:
+            final = "failed"
+        elif self.cancel.is_set() or "cancelled" in statuses:
+            final = "cancelled"
+        else:
+            final = "success"
+        summary = {
+            "status": final,
+            "duration_ms": int((time.monotonic() - self._t0) * 1000),
+            "rows_read": sum(o.rows_read for o in self.outcomes.values()),
+            "rows_written": sum(o.rows_written for o in self.outcomes.values()),
+        }
+        if final == "success":
+            self.session.event("execution.complete", **summary)
+        elif final == "cancelled":
+            self.session.event("execution.cancelled", **summary)
+        else:
+            failed = [o.id for o in self.outcomes.values() if o.status == "failed"]
+            self.session.event("execution.error", failed_steps=failed, **summary)
+        self.session.metric("execution_time_ms", summary["duration_ms"], "ms")
+        self.session.metric("memory_usage_mb", peak_rss_mb(), "MB")
+        self.write_status(final, finished=True)
+        return final
+
+    def _readiness(self, step: dict[str, Any]) -> str:
+        """'run', 'wait', or 'decided' (the step was skipped without running)."""
+        outcome = self.outcomes[step["id"]]
+        for up in step.get("needs", []):
+            up_status = self.outcomes[up].status
+            if up_status in ("pending", "running"):
+                return "wait"
+            if up_status in ("failed", "cancelled") or (
+                up_status == "skipped" and up in step.get("inputs", {}).values()
+            ):
+                outcome.status = "skipped"
+                outcome.reason = f"upstream step '{up}' {up_status}"
+                self.session.event(
+                    "execution.step.skipped", step_id=step["id"], reason=outcome.reason
+                )
+                self.write_status("running")
+                return "decided"
+        when = step.get("when")
+        if when:
+            run_it, values, problem = self._evaluate(when)
+            if problem:
+                outcome.status = "failed"
+                outcome.error = problem
+                outcome.category = "config"
+                self.session.event(
+                    "execution.step.error", step_id=step["id"], error=problem, category="config"
+                )
+                self.write_status("running")
+                return "decided"
+            if not run_it:
+                outcome.status = "skipped"
+                outcome.reason = f"when: {when}"
+                self.session.event(
+                    "execution.step.skipped", step_id=step["id"], condition=when, values=values
+                )
+                self.write_status("running")
+                return "decided"
+        return "run"
+
+    def _evaluate(self, when: str) -> tuple[bool, dict[str, Any], str | None]:
+        from grammar import EvaluationError, ExpressionError, ParamRef, ResultRef, parse_condition
+
+        params = self.plan.params
+
+        def resolve(ref: Any) -> Any:
+            if isinstance(ref, ResultRef):
+                outcome = self.outcomes[ref.step]
+                return {
+                    "rows_read": outcome.rows_read,
+                    "rows_written": outcome.rows_written,
+                    "status": outcome.status,
+                    "duration_ms": outcome.duration_ms,
+                }[ref.result]
+            if isinstance(ref, ParamRef):
+                return params.get(ref.name)
+            raise EvaluationError(f"cannot evaluate {ref!r} at run time")
+
+        try:
+            condition = parse_condition(when)
+            return condition.evaluate(resolve), condition.describe(resolve), None
+        except (EvaluationError, ExpressionError, KeyError) as err:
+            return False, {}, f"cannot evaluate when: {when!r}: {err}"
+
+    def _run_step(self, step: dict[str, Any]) -> None:
+        outcome = self.outcomes[step["id"]]
+        outcome.status = "running"
+        self.write_status("running")
+        retry = step.get("retry") or {}
+        attempts = max(1, int(retry.get("max_attempts", 1)))
+        backoff_ms = int(retry.get("backoff_ms", 1000))
+        t0 = time.monotonic()
+        for attempt in range(1, attempts + 1):
+            outcome.attempts = attempt
+            error = self._attempt(step, outcome)
+            if error is None:
+                outcome.status = "success"
+                break
+            retryable = error.retryable and attempt < attempts and not self.cancel.is_set()
+            if retryable:
+                delay = backoff_ms * (2 ** (attempt - 1)) / 1000
+                self.session.event(
+                    "execution.step.retry",
+                    step_id=step["id"],
+                    attempt=attempt,
+                    next_attempt_in_ms=int(delay * 1000),
+                    error=str(error),
+                    category=error.category,
+                )
+                self.cancel.wait(delay)
+                continue
+            outcome.status = "cancelled" if error.category == "cancelled" else "failed"
+            outcome.error = self.session.redactor.text(str(error))
+            outcome.category = error.category
+            event = "execution.step.error"
+            data: dict[str, Any] = {
+                "error": outcome.error,
+                "category": error.category,
+                "attempt": attempt,
+            }
+            if error.hint:
+                data["hint"] = error.hint
+            self.session.event(event, step_id=step["id"], **data)
+            break
+        outcome.duration_ms = int((time.monotonic() - t0) * 1000)
+        if outcome.status == "success":
+            self.session.metric(
+                "rows_read", outcome.rows_read, "rows", step["id"], step["component"]
+            )
+            self.session.metric(
+                "rows_written", outcome.rows_written, "rows", step["id"], step["component"]
+            )
+            self.session.metric(
+                "execution_time_ms", outcome.duration_ms, "ms", step["id"], step["component"]
+            )
+            self.session.metric(
+                "memory_usage_mb", peak_rss_mb(), "MB", step["id"], step["component"]
+            )
+            self.session.event(
+                "execution.step.complete",
+                step_id=step["id"],
+                rows_read=outcome.rows_read,
+                rows_written=outcome.rows_written,
+                duration_ms=outcome.duration_ms,
+                **({"details": outcome.details} if outcome.details else {}),
+            )
+        self.write_status("running")
+
+    def _attempt(self, step: dict[str, Any], outcome: StepOutcome) -> DriverError | None:
+        step_id = step["id"]
+        cursor = self.data_plane.cursor()
+        ctx = ContextForStep(
+            step, cursor, self.connections.get(step_id), self.session, self.project_dir, self.cancel
+        )
+        timer: threading.Timer | None = None
+        timeout_s = step.get("timeout_s")
+        if timeout_s:
+
+            def on_timeout() -> None:
+                ctx.timed_out.set()
+                cursor.interrupt()
+
+            timer = threading.Timer(float(timeout_s), on_timeout)
+            timer.daemon = True
+            timer.start()
+        self.session.event(
+            "execution.step.start",
+            step_id=step_id,
+            component=step["component"],
+            attempt=outcome.attempts,
+        )
+        try:
+            driver = load_driver(step["component"])
+            inputs = {name: quote_table(up) for name, up in step.get("inputs", {}).items()}
+            result: StepResult = driver.run(ctx, self.plan.configs[step_id], inputs)
+            if ctx.timed_out.is_set():
+                raise DriverError(f"step timed out after {timeout_s} s", category="timeout")
+        except DriverError:
+            if ctx.timed_out.is_set():
+                err = DriverError(f"step timed out after {timeout_s} s", category="timeout")
+            self._drop_output(cursor, ctx.output_table)
+            return err
+        except Exception as err:  # a bug in a driver or an unmapped library error
+            if ctx.timed_out.is_set():
+                return DriverError(f"step timed out after {timeout_s} s", category="timeout")
+            if self.cancel.is_set():
+                return DriverError("run cancelled", category="cancelled")
+            self._drop_output(cursor, ctx.output_table)
+            return DriverError(f"{type(err).__name__}: {err}", category="internal")
+        finally:
+            if timer is not None:
+                timer.cancel()
+            cursor.close()
+        outcome.rows_read = int(result.rows_read)
+        outcome.rows_written = int(result.rows_written)
+        outcome.details = dict(result.details)
+        return None
+
+    def _drop_output(self, cursor: Any, table: str) -> None:
+        try:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        except Exception:  # the data plane itself is gone: nothing left to clean
+            return

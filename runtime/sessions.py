@@ -1,0 +1,250 @@
+"""Session logs: one folder per run with events, metrics, status, the plan and artifacts.
+
+    run_logs/<pipeline>/<run_id>/
+      events.jsonl  metrics.jsonl  status.json  manifest.yaml  cfg/  artifacts/<step_id>/
+
+Every line goes through the run's redactor. `status.json` is rewritten atomically at
+each change, so it is right whatever happens to the process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from compiler import canonical
+from runtime.builds import write_atomic
+from runtime.redaction import Redactor
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"run_{stamp}_{secrets.token_hex(3)}"
+
+
+def runs_root(project: Path) -> Path:
+    return project / "run_logs"
+
+
+class Session:
+    """The log folder of one run. Thread-safe: steps running in parallel share it."""
+
+    def __init__(
+        self,
+        project: Path,
+        pipeline: str,
+        run_id: str,
+        redactor: Redactor,
+        on_event: EventSink | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.pipeline = pipeline
+        self.dir = runs_root(project) / pipeline / run_id
+        self.dir.mkdir(parents=True, exist_ok=False)
+        (self.dir / "artifacts").mkdir()
+        self.redactor = redactor
+        self.on_event = on_event
+        self._lock = threading.Lock()
+        self._events = (self.dir / "events.jsonl").open("a", encoding="utf-8", buffering=1)
+        self._metrics = (self.dir / "metrics.jsonl").open("a", encoding="utf-8", buffering=1)
+
+    def copy_plan(self, build_dir: Path) -> None:
+        shutil.copy2(build_dir / "manifest.yaml", self.dir / "manifest.yaml")
+        for name in ("meta.json", "lineage.json"):
+            if (build_dir / name).exists():
+                shutil.copy2(build_dir / name, self.dir / name)
+        shutil.copytree(build_dir / "cfg", self.dir / "cfg")
+
+    def artifacts_dir(self, step_id: str) -> Path:
+        path = self.dir / "artifacts" / step_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def event(self, event_type: str, step_id: str | None = None, **data: Any) -> None:
+        record: dict[str, Any] = {
+            "timestamp": utc_now(),
+            "event_type": event_type,
+            "session_id": self.run_id,
+        }
+        if step_id is not None:
+            record["step_id"] = step_id
+        record["data"] = data
+        line = self.redactor.json_line(record)
+        with self._lock:
+            self._events.write(line + "\n")
+        if self.on_event is not None:
+            self.on_event(json.loads(line))
+
+    def metric(
+        self,
+        name: str,
+        value: float,
+        unit: str | None = None,
+        step_id: str | None = None,
+        component: str | None = None,
+    ) -> None:
+        record: dict[str, Any] = {"timestamp": utc_now(), "metric": name, "value": value}
+        if unit is not None:
+            record["unit"] = unit
+        if step_id is not None:
+            record["step_id"] = step_id
+        record["tags"] = {"component": component} if component else {}
+        line = self.redactor.json_line(record)
+        with self._lock:
+            self._metrics.write(line + "\n")
+
+    def write_status(self, status: dict[str, Any]) -> None:
+        data = self.redactor.data(status)
+        with self._lock:
+            write_atomic(self.dir / "status.json", canonical.json_file(data))
+
+    def close(self) -> None:
+        with self._lock:
+            self._events.close()
+            self._metrics.close()
+
+
+def list_runs(project: Path, pipeline: str | None = None) -> list[dict[str, Any]]:
+    """Every run's status, newest first."""
+    runs: list[dict[str, Any]] = []
+    root = runs_root(project)
+    if not root.is_dir():
+        return runs
+    for status_path in root.glob("*/*/status.json"):
+        if pipeline and status_path.parent.parent.name != pipeline:
+            continue
+        try:
+            status = json.loads(status_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        status["session_dir"] = str(status_path.parent)
+        runs.append(status)
+    runs.sort(key=lambda s: (s.get("started_at") or "", s.get("session_id") or ""), reverse=True)
+    return runs
+
+
+def find_run(project: Path, run_id: str) -> Path | None:
+    """The session folder of a run id, or None. Refuses anything but a plain run id."""
+    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        return None
+    root = runs_root(project)
+    if not root.is_dir():
+        return None
+    for candidate in root.glob(f"*/{run_id}"):
+        if candidate.is_dir() and (candidate / "status.json").exists():
+            return candidate
+    return None
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
+
+
+def bundle(session_dir: Path) -> str:
+    """One text file an AI (or a person) can read to understand a run."""
+    out: list[str] = []
+    status = json.loads((session_dir / "status.json").read_text("utf-8"))
+    out.append(f"# Osiris run {status.get('session_id')} — {status.get('pipeline')}")
+    out.append(
+        f"status: {status.get('status')}   started: {status.get('started_at')}   "
+        f"finished: {status.get('finished_at')}   duration_ms: {status.get('duration_ms')}"
+    )
+    out.append(f"manifest_hash: {status.get('manifest_hash')}")
+    out.append("")
+    out.append("## Steps")
+    for step in status.get("steps", []):
+        line = (
+            f"- {step.get('id')}: {step.get('status')}  rows_read={step.get('rows_read')} "
+            f"rows_written={step.get('rows_written')} duration_ms={step.get('duration_ms')}"
+        )
+        if step.get("error"):
+            line += f"\n    error: {step['error']}"
+        out.append(line)
+    out.append("")
+    out.append("## Manifest (the compiled plan; each step runs with the config below it)")
+    manifest = session_dir / "manifest.yaml"
+    if manifest.exists():
+        out.append("```yaml")
+        out.append(manifest.read_text("utf-8").rstrip())
+        out.append("```")
+    out.append("")
+    out.append("## Resolved configs (connections as @references; secrets never stored)")
+    for cfg in sorted((session_dir / "cfg").glob("*.json")):
+        out.append(f"### {cfg.stem}")
+        out.append("```json")
+        out.append(cfg.read_text("utf-8").rstrip())
+        out.append("```")
+    out.append("")
+    out.append("## Event timeline")
+    for event in read_jsonl(session_dir / "events.jsonl"):
+        step = f" [{event['step_id']}]" if event.get("step_id") else ""
+        data = json.dumps(event.get("data", {}), ensure_ascii=False, sort_keys=True)
+        out.append(f"{event.get('timestamp')} {event.get('event_type')}{step} {data}")
+    out.append("")
+    out.append("## Metrics summary")
+    summary: dict[tuple[str, str], float] = {}
+    units: dict[str, str] = {}
+    for metric in read_jsonl(session_dir / "metrics.jsonl"):
+        key = (str(metric.get("step_id") or "-"), str(metric.get("metric")))
+        value = metric.get("value")
+        if isinstance(value, int | float):
+            summary[key] = (
+                max(summary.get(key, value), value)
+                if "memory" in key[1]
+                else summary.get(key, 0) + value
+            )
+        if metric.get("unit"):
+            units[str(metric.get("metric"))] = str(metric["unit"])
+    for (step_id, name), value in sorted(summary.items()):
+        unit = f" {units[name]}" if name in units else ""
+        out.append(f"- {step_id}: {name} = {value:g}{unit}")
+    out.append("")
+    out.append("## Artifacts")
+    artifacts = session_dir / "artifacts"
+    files = sorted(p for p in artifacts.rglob("*") if p.is_file()) if artifacts.exists() else []
+    if not files:
+        out.append("(none)")
+    for path in files:
+        out.append(f"- {path.relative_to(session_dir)} ({path.stat().st_size} bytes)")
+    return "\n".join(out) + "\n"
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(usage / 1024, 1)  # Linux reports KiB
+
+
+def monotonic_ms() -> float:
+    return time.monotonic() * 1000
+
+
+def remove_quietly(path: Path) -> None:
+    for suffix in ("", ".wal"):
+        target = Path(str(path) + suffix)
+        if target.exists():
+            os.unlink(target)
