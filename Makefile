@@ -24,7 +24,7 @@ pytest: $(BIN)/.installed
 test: lint typecheck pytest
 
 demo: $(BIN)/.installed
-	$(BIN)/osiris validate examples/pipelines/*.yaml
+	cd examples && ../$(BIN)/osiris run pipelines/quickstart.yaml
 
 docs: $(BIN)/.installed
 	$(BIN)/python tests/docs/diagnostics_catalog.py

@@ -54,6 +54,7 @@ class Plan:
 class StepOutcome:
     id: str
     component: str
+    mode: str = "transform"
     status: str = "pending"
     rows_read: int = 0
     rows_written: int = 0
@@ -68,6 +69,7 @@ class StepOutcome:
         data: dict[str, Any] = {
             "id": self.id,
             "component": self.component,
+            "mode": self.mode,
             "status": self.status,
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
@@ -80,6 +82,8 @@ class StepOutcome:
             data["category"] = self.category
         if self.reason:
             data["reason"] = self.reason
+        if self.details:
+            data["details"] = self.details
         return data
 
 
@@ -172,7 +176,9 @@ class Runner:
         self.project_dir = project_dir
         self.parallel = max(1, parallel)
         self.cancel = cancel or threading.Event()
-        self.outcomes = {s["id"]: StepOutcome(s["id"], s["component"]) for s in plan.steps()}
+        self.outcomes = {
+            s["id"]: StepOutcome(s["id"], s["component"], s["mode"]) for s in plan.steps()
+        }
         self.started_at = utc_now()
         self._t0 = time.monotonic()
         self._status_lock = threading.Lock()
@@ -424,11 +430,11 @@ class Runner:
             result: StepResult = driver.run(ctx, self.plan.configs[step_id], inputs)
             if ctx.timed_out.is_set():
                 raise DriverError(f"step timed out after {timeout_s} s", category="timeout")
-        except DriverError:
-            if ctx.timed_out.is_set():
-                err = DriverError(f"step timed out after {timeout_s} s", category="timeout")
+        except DriverError as failure:
             self._drop_output(cursor, ctx.output_table)
-            return err
+            if ctx.timed_out.is_set():
+                return DriverError(f"step timed out after {timeout_s} s", category="timeout")
+            return failure
         except Exception as err:  # a bug in a driver or an unmapped library error
             if ctx.timed_out.is_set():
                 return DriverError(f"step timed out after {timeout_s} s", category="timeout")

@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
         source = read_source(target)
         if context is None or source is None:
             return 2
+        started = time.perf_counter()
         outcome = compile_to_disk(source, context, str(target), project, None)
+        compile_ms = int((time.perf_counter() - started) * 1000)
         if not outcome["ok"]:
             if args.json:
                 print(
@@ -66,10 +68,19 @@ def run(args: argparse.Namespace) -> int:
                     print(render(diagnostic, str(target), outcome["source"]), file=sys.stderr)
             return 2
         build_dir = Path(outcome["build_dir"])
-    return execute(build_dir, project, args)
+        compilation = {
+            "manifest_hash": outcome["manifest_hash"],
+            "cached": outcome["cached"],
+            "duration_ms": compile_ms,
+            "source": str(target),
+        }
+        return execute(build_dir, project, args, compilation)
+    return execute(build_dir, project, args, None)
 
 
-def execute(build_dir: Path, project: Path, args: argparse.Namespace) -> int:
+def execute(
+    build_dir: Path, project: Path, args: argparse.Namespace, compilation: dict[str, Any] | None
+) -> int:
     from runtime.adapters import RunRequest
     from runtime.adapters.local import PlanError, run_build
 
@@ -80,6 +91,7 @@ def execute(build_dir: Path, project: Path, args: argparse.Namespace) -> int:
         parallel=args.parallel,
         on_event=live.on_event,
         keep_data_plane=args.keep_data_plane,
+        compilation=compilation,
     )
     try:
         collected = run_build(request)
@@ -130,7 +142,14 @@ def print_summary(collected: Any) -> None:
     for step in collected.steps:
         if step.get("error"):
             print(f"\nstep '{step['id']}' failed ({step.get('category')}): {step['error']}")
+    outputs = [
+        s["details"]["path"]
+        for s in collected.steps
+        if s.get("mode") == "write" and s.get("details", {}).get("path")
+    ]
     print(f"\nrun {collected.run_id}: {collected.status} in {collected.duration_ms / 1000:.2f}s")
+    for path in outputs:
+        print(f"output: {path}")
     print(f"logs: {collected.session_dir}")
 
 

@@ -23,6 +23,9 @@ class RunRequest:
     cancel: threading.Event = field(default_factory=threading.Event)
     run_id: str | None = None
     keep_data_plane: bool = False
+    #: How the plan was obtained ({"manifest_hash", "cached", "duration_ms", ...}),
+    #: logged as the session's compilation events; None when given a build folder.
+    compilation: dict[str, Any] | None = None
 
 
 @dataclass

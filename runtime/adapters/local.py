@@ -108,6 +108,9 @@ class LocalAdapter:
             request.on_event,
         )
         session.copy_plan(request.build_dir)
+        if request.compilation is not None:
+            session.event("compilation.start", pipeline=plan.pipeline)
+            session.event("compilation.complete", **request.compilation)
         for step_id, family, alias in names:
             session.event("connection.resolve", step_id=step_id, family=family, alias=alias)
         return Prepared(request, plan, session, connections, session.dir / "data_plane.duckdb")
