@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from compiler.program import CompileContext
@@ -25,6 +25,13 @@ def add_compile_inputs(parser: argparse.ArgumentParser) -> None:
         "--project",
         metavar="DIR",
         help="project directory (default: $OSIRIS_HOME, else the working directory)",
+    )
+    parser.add_argument(
+        "--catalog",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto: check SQL against schemas `osiris discover` cached (never connects); "
+        "off: no schema checks",
     )
 
 
@@ -56,7 +63,40 @@ def compile_context(args: argparse.Namespace, optimize: bool = True) -> CompileC
     if params is None:
         return None
     env = {k: v for k, v in os.environ.items() if k.startswith("OSIRIS_PARAM_")}
-    return default_context(params=params, env=env, profile=args.profile, optimize=optimize)
+    project = project_dir(args)
+    return default_context(
+        params=params,
+        env=env,
+        profile=args.profile,
+        optimize=optimize,
+        connections=known_connections(project),
+        catalogs=project_catalogs(project) if args.catalog == "auto" else {},
+    )
+
+
+def known_connections(project: Path) -> frozenset[str] | None:
+    """Every `@family.alias` (and `@family` with a default) the project defines.
+
+    None when there is no osiris_connections.yaml: then references are not checked.
+    """
+    if not (project / "osiris_connections.yaml").is_file():
+        return None
+    from runtime.connections import ConnectionError as ConnectionProblem
+    from runtime.connections import ConnectionsFile
+
+    try:
+        return ConnectionsFile.load(project).refs()
+    except ConnectionProblem:
+        return None  # a broken connections file is reported when a run resolves it
+
+
+def project_catalogs(project: Path) -> Any:
+    """Cached catalogs for schema checks; an empty mapping when nothing was discovered."""
+    if not (project / ".osiris" / "cache").is_dir():
+        return {}
+    from runtime.catalog import ProjectCatalogs
+
+    return ProjectCatalogs(project)
 
 
 def read_source(path: Path) -> bytes | None:

@@ -73,8 +73,8 @@ def events(collected: Any) -> list[dict[str, Any]]:
 def test_a_run_writes_its_output_and_a_truthful_session(project: Path) -> None:
     collected = run(project, pipeline(EXTRACT, PAID, WRITE))
     assert collected.status == "success"
-    # CSV numbers are sniffed as DOUBLE: 10.50 reads back as 10.5 (cast to DECIMAL to keep it)
-    assert (project / "out" / "paid.csv").read_text() == "id,amount\n1,10.5\n3,5.0\n"
+    # a column whose values all have two decimals is read as DECIMAL: 10.50 stays 10.50
+    assert (project / "out" / "paid.csv").read_text() == "id,amount\n1,10.50\n3,5.00\n"
     status = json.loads((collected.session_dir / "status.json").read_text())
     assert status["status"] == "success" and status["finished_at"]
     assert [(s["id"], s["status"], s["rows_read"], s["rows_written"]) for s in status["steps"]] == [

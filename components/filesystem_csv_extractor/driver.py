@@ -1,0 +1,287 @@
+"""filesystem.csv_extractor: one CSV file into the step's data-plane table, read by DuckDB.
+
+DuckDB's reader streams the file straight into the table (no Python rows) and its sniffer
+types the columns; `dtype` pins a type where the sniffer should not guess. A column the
+sniffer calls DOUBLE whose every value has the same number of decimals (money: `79.19`)
+is read as DECIMAL(18, that scale) instead, so sums stay exact and values print as written.
+The dialect is always set explicitly — delimiter, `"` as quote and escape, comment, skip —
+so a value that merely looks like a comment or a header never changes how the file is read.
+
+NULL and empty string stay apart, as the csv_writer writes them (PostgreSQL's CSV
+convention): an empty unquoted field is NULL, a quoted empty field `""` is the empty
+string. `na_values` adds more NULL markers (unquoted only).
+
+`resolve_data_path` is the path rule both file components share: a path is relative to
+the connection's `base_dir` (else the project directory) and may not leave it — not by
+`..`, not as an absolute path, not through a symlink.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from components.protocol import DriverError, StepContext, StepResult
+
+#: pandas dtype names the spec accepts, as DuckDB types
+PANDAS_TYPES = {
+    "int64": "BIGINT",
+    "int32": "INTEGER",
+    "float64": "DOUBLE",
+    "float32": "FLOAT",
+    "string": "VARCHAR",
+    "str": "VARCHAR",
+    "object": "VARCHAR",
+    "bool": "BOOLEAN",
+    "boolean": "BOOLEAN",
+    "datetime64": "TIMESTAMP",
+    "datetime64[ns]": "TIMESTAMP",
+}
+#: the spec's encodings, as DuckDB names them (ASCII is a subset of UTF-8)
+ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "ascii": "utf-8",
+    "utf-16": "utf-16",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+}
+COMPRESSIONS = {"infer": "auto", "none": "none", "gzip": "gzip", "zstd": "zstd"}
+
+
+class CSVExtractorDriver:
+    """Reads `config["path"]` into `ctx.output_table`."""
+
+    def run(
+        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
+    ) -> StepResult:
+        import duckdb
+
+        if ctx.cancelled():
+            raise DriverError("cancelled before reading", category="cancelled")
+        path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"))
+        if not path.is_file():
+            raise DriverError(
+                f"no file at {config['path']!r} ({path})",
+                category="config",
+                hint="check `path`: it is relative to the connection's base_dir",
+            )
+        columns = config.get("columns")
+        select = "*"
+        if columns is not None:
+            if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+                raise DriverError("`columns` must be a list of column names", category="config")
+            select = ", ".join(quote_identifier(name) for name in columns)
+        limit = _non_negative_int(config, "limit")
+        cur = ctx.data_plane
+        cur.execute("SET python_enable_replacements = false")  # no Python variables as tables
+        try:
+            source = _read_csv_call(path, config)
+            decimals = _exact_decimals(cur, path, config, select, limit)
+            if decimals:
+                source = _read_csv_call(path, config, decimals)
+            sql = f"CREATE OR REPLACE TABLE {ctx.output_table} AS SELECT {select} FROM {source}"
+            cur.execute(sql + (f" LIMIT {limit}" if limit is not None else ""))
+        except duckdb.Error as err:
+            untyped = _read_csv_call(path, {**config, "dtype": None})
+            raise _csv_failure(err, cur, untyped) from None
+        rows = int(cur.execute(f"SELECT count(*) FROM {ctx.output_table}").fetchone()[0])
+        names = [d[0] for d in cur.execute(f"SELECT * FROM {ctx.output_table} LIMIT 0").description]
+        return StepResult(
+            rows_read=rows,
+            rows_written=rows,
+            details={"path": str(path), "columns": names},
+        )
+
+
+DRIVER = CSVExtractorDriver
+
+
+def resolve_data_path(ctx: StepContext, raw: Any, inline_base: Any = None) -> Path:
+    """`raw` resolved against the connection's `base_dir` (else the project directory).
+
+    Symlinks are resolved before the check, and the real path is returned, so nothing
+    outside the base directory is ever read or written. Refusals are config errors.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise DriverError("`path` is required: the CSV file's path", category="config")
+    if "\x00" in raw:
+        raise DriverError("`path` contains a NUL character", category="config")
+    connection = ctx.connection or {}
+    base_value = inline_base or connection.get("base_dir")  # inline config wins, as always
+    base = Path(str(base_value)).expanduser() if base_value else Path(ctx.project_dir)
+    if not base.is_absolute():
+        base = Path(ctx.project_dir) / base
+    base_real = Path(os.path.realpath(base))
+    candidate = Path(raw)
+    target = Path(os.path.realpath(candidate if candidate.is_absolute() else base_real / candidate))
+    if not target.is_relative_to(base_real):
+        raise DriverError(
+            f"path {raw!r} leads outside the base directory {base}",
+            category="config",
+            hint="use a path inside the connection's base_dir (no .., no absolute path "
+            "elsewhere, no symlink out of it)",
+        )
+    if target == base_real:
+        raise DriverError(f"path {raw!r} names the base directory itself", category="config")
+    return target
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _exact_decimals(
+    cur: Any, path: Path, config: Mapping[str, Any], select: str, limit: int | None
+) -> dict[str, str]:
+    """DECIMAL types for the sniffed DOUBLE columns whose every value has the same scale.
+
+    `79.19`, `0.10`, `-5.00` read as DECIMAL(18,2): the values stay exact through sums and
+    print as they were written. One extra scan of the file, only when a DOUBLE was sniffed.
+    """
+    pinned = {str(name) for name in (config.get("dtype") or {})}
+    sniffed = cur.execute(f"DESCRIBE SELECT {select} FROM {_read_csv_call(path, config)}")
+    doubles = [str(row[0]) for row in sniffed.fetchall() if row[1] == "DOUBLE"]
+    doubles = [name for name in doubles if name not in pinned]
+    if not doubles:
+        return {}
+    measures = []
+    for name in doubles:
+        value = quote_identifier(name)
+        scale = f"length({value}) - strpos({value}, '.')"
+        measures += [
+            f"min({scale})",
+            f"max({scale})",
+            f"bool_and(regexp_full_match({value}, '-?[0-9]+\\.[0-9]+'))",
+            f"max(length({value}))",
+        ]
+    text = _read_csv_call(path, {**config, "dtype": None}, all_varchar=True)
+    rows = f"(SELECT * FROM {text}" + (f" LIMIT {limit})" if limit is not None else ")")
+    found = cur.execute(f"SELECT {', '.join(measures)} FROM {rows}").fetchone()
+    types = {}
+    for index, name in enumerate(doubles):
+        low, high, plain, longest = found[4 * index : 4 * index + 4]
+        if plain and low == high and 1 <= low <= 12 and longest is not None:
+            digits = longest - 1  # the point; a minus sign only makes this conservative
+            if digits <= 38:
+                types[name] = f"DECIMAL({18 if digits <= 18 else 38},{low})"
+    return types
+
+
+def _read_csv_call(
+    path: Path,
+    config: Mapping[str, Any],
+    decimals: Mapping[str, str] | None = None,
+    *,
+    all_varchar: bool = False,
+) -> str:
+    """`read_csv(...)` with every dialect option explicit: the sniffer only types columns."""
+    delimiter = config.get("delimiter", ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise DriverError("`delimiter` must be one character", category="config")
+    header = config.get("header", True)
+    skip = _non_negative_int(config, "skip_rows") or 0
+    if isinstance(header, bool):
+        has_header = header
+    elif isinstance(header, int) and header >= 0:
+        has_header, skip = True, skip + header  # row N holds the names: skip the rows above
+    else:
+        raise DriverError("`header` must be true, false or a row number", category="config")
+    encoding = ENCODINGS.get(str(config.get("encoding", "utf-8")).lower().replace("_", "-"))
+    if encoding is None:
+        raise DriverError(
+            f"unsupported encoding {config.get('encoding')!r}",
+            category="config",
+            hint="one of: " + ", ".join(sorted(set(ENCODINGS))),
+        )
+    compression = COMPRESSIONS.get(str(config.get("compression", "infer")))
+    if compression is None:
+        raise DriverError(
+            f"unsupported compression {config.get('compression')!r}",
+            category="config",
+            hint="one of: " + ", ".join(COMPRESSIONS),
+        )
+    comment = config.get("comment") or ""
+    if not isinstance(comment, str) or len(comment) > 1:
+        raise DriverError("`comment` must be one character", category="config")
+    if config.get("skip_blank_lines", True) is not True:
+        raise DriverError(
+            "skip_blank_lines: false is not supported: blank lines are always skipped",
+            category="config",
+            hint="leave skip_blank_lines out (a one-column file reads an empty line as NULL)",
+        )
+    na_values = config.get("na_values") or []
+    if not isinstance(na_values, list) or not all(isinstance(v, str) for v in na_values):
+        raise DriverError("`na_values` must be a list of strings", category="config")
+    nulls = ["", *[v for v in na_values if v != ""]]
+    options = [
+        quote_literal(str(path)),
+        f"delim={quote_literal(delimiter)}",
+        "quote='\"'",
+        "escape='\"'",
+        f"header={'true' if has_header else 'false'}",
+        f"skip={skip}",
+        f"comment={quote_literal(comment)}",
+        f"encoding={quote_literal(encoding)}",
+        f"compression={quote_literal(compression)}",
+        "nullstr=[" + ", ".join(quote_literal(v) for v in nulls) + "]",
+        "allow_quoted_nulls=false",  # "" is the empty string, never NULL
+    ]
+    dtype = config.get("dtype") or {}
+    if not isinstance(dtype, Mapping):
+        raise DriverError("`dtype` must map column names to types", category="config")
+    types = {str(k): PANDAS_TYPES.get(str(v).lower(), str(v)) for k, v in dtype.items()}
+    types |= decimals or {}
+    if all_varchar:
+        options.append("all_varchar=true")
+    elif types:
+        pairs = [f"{quote_literal(k)}: {quote_literal(v)}" for k, v in types.items()]
+        options.append("types={" + ", ".join(pairs) + "}")
+    return "read_csv(" + ", ".join(options) + ")"
+
+
+def _non_negative_int(config: Mapping[str, Any], key: str) -> int | None:
+    value = config.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DriverError(f"`{key}` must be a whole number ≥ 0", category="config")
+    return value
+
+
+def _csv_failure(err: Exception, cur: Any, untyped_source: str) -> DriverError:
+    """A DuckDB error as a DriverError: its first paragraph, and a hint where one helps."""
+    import duckdb
+
+    text = str(err).strip().split("\n\n")[0].strip()
+    if isinstance(err, duckdb.BinderException | duckdb.CatalogException):
+        available = _columns_of(cur, untyped_source)
+        hint = "columns in the file: " + ", ".join(available) if available else None
+        return DriverError(f"cannot read the CSV file: {text}", category="config", hint=hint)
+    if isinstance(err, duckdb.ConversionException) or "Conversion Error" in text:
+        return DriverError(
+            f"a value does not fit its column type: {text}",
+            category="data",
+            hint="pin the column's type with dtype (e.g. {column: VARCHAR})",
+        )
+    if isinstance(err, duckdb.IOException):
+        return DriverError(f"cannot read the CSV file: {text}", category="io")
+    return DriverError(
+        f"cannot read the CSV file: {text}",
+        category="data",
+        hint="check delimiter, header, encoding and skip_rows against the file",
+    )
+
+
+def _columns_of(cur: Any, source: str) -> list[str]:
+    try:
+        return [str(d[0]) for d in cur.execute(f"SELECT * FROM {source} LIMIT 0").description]
+    except Exception:  # the file itself may be what fails; the hint is then left out
+        return []

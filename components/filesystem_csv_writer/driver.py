@@ -1,0 +1,323 @@
+"""filesystem.csv_writer: the step's one input table into a CSV file, atomically.
+
+DuckDB's `COPY` streams the table into a temporary file beside the target, which is then
+renamed over it (`os.replace`): readers see the old file or the new one, never half of
+one, and a failure leaves the old file as it was and no temporary file behind.
+
+What the file holds (lossless through filesystem.csv_extractor):
+- the input's columns, in the input's order; values as DuckDB prints them, so
+  DECIMAL(10,2) stays `79.19` and a double prints in its shortest exact form;
+- NULL is an empty unquoted field, the empty string is a quoted empty field `""`
+  (PostgreSQL's CSV convention); a value holding the delimiter, a quote or a line break
+  is quoted, with `"` doubled;
+- timestamps in ISO 8601: `2024-01-02T03:04:05.5`; with a time zone, as UTC with an
+  explicit offset, `2024-01-02T01:04:05+00:00`; dates `2024-01-02`.
+
+A path ending in `.gz` or `.zst` is written compressed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from components.filesystem_csv_extractor.driver import (
+    quote_identifier,
+    quote_literal,
+    resolve_data_path,
+)
+from components.protocol import DriverError, StepContext, StepResult
+
+NEWLINES = {"lf": "\n", "crlf": "\r\n"}
+QUOTING = ("minimal", "all", "nonnumeric")
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "ascii": "ascii"}
+ENCODINGS |= {"latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1"}
+WRITE_MODES = ("replace", "append")
+#: a target named *.csv.gz or *.csv.zst is written compressed, as the extractor infers it
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd"}
+
+_TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+_NUMERIC = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+    "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
+)  # fmt: skip
+_CHUNK = 1 << 20
+
+
+class CSVWriterDriver:
+    """Writes the one input table to `config["path"]`."""
+
+    def run(
+        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
+    ) -> StepResult:
+        import duckdb
+
+        if len(inputs) != 1:
+            raise DriverError(
+                f"the CSV writer takes exactly one input, got {len(inputs)}",
+                category="config",
+                hint="connect one upstream step with inputs or needs",
+            )
+        table = next(iter(inputs.values()))
+        options = _Options.of(config)
+        path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"))
+        if path.is_dir():
+            raise DriverError(f"{config['path']!r} is a directory", category="config")
+        compression = COMPRESSIONS.get(path.suffix.lower(), "none")
+        if compression != "none" and (
+            options.encoding != "utf-8" or options.write_mode == "append"
+        ):
+            raise DriverError(
+                f"{path.name} is written {compression}-compressed: utf-8 and replace only",
+                category="config",
+                hint="drop the .gz/.zst suffix to append or to write another encoding",
+            )
+        _ensure_parent(path, options.create_dirs)
+        if ctx.cancelled():
+            raise DriverError("cancelled before writing", category="cancelled")
+
+        cur = ctx.data_plane
+        cur.execute("SET python_enable_replacements = false")  # no Python variables as tables
+        try:
+            columns = cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+        except duckdb.Error as err:
+            raise DriverError(
+                f"the input table is missing from the data plane: {_first_paragraph(err)}",
+                category="config",
+                hint="the upstream step did not produce its table",
+            ) from None
+        token = uuid.uuid4().hex[:12]
+        staged = path.parent / f".{path.name}.{token}.tmp"
+        temporaries = [staged]
+        try:
+            copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(staged))} "
+            copy += _copy_options(options, columns, compression)
+            rows = int(cur.execute(copy).fetchone()[0])
+            final = staged
+            appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
+            if appending or options.encoding != "utf-8":
+                final = path.parent / f".{path.name}.{token}.out.tmp"
+                temporaries.append(final)
+                with final.open("wb") as out:
+                    if appending:
+                        _append_onto(out, path, staged, options)
+                    else:
+                        _transcode(staged, out, options.encoding, skip_header=False)
+            if ctx.cancelled():
+                raise DriverError("cancelled: the file was left as it was", category="cancelled")
+            _fsync(final)
+            if path.exists():
+                shutil.copymode(path, final)  # a replaced file keeps its permissions
+            os.replace(final, path)
+        except DriverError:
+            raise
+        except UnicodeEncodeError as err:
+            raise DriverError(
+                f"a value cannot be written in {options.encoding}: {err.reason} "
+                f"({err.object[err.start : err.end]!r})",
+                category="data",
+                hint="write utf-8, or clean the value upstream",
+            ) from None
+        except OSError as err:
+            raise DriverError(
+                f"cannot write {path}: {err.strerror or err}", category="io"
+            ) from None
+        except duckdb.Error as err:  # the query behind the input failed while copying
+            category = "io" if isinstance(err, duckdb.IOException) else "data"
+            message = f"writing {path.name} failed: {_first_paragraph(err)}"
+            raise DriverError(message, category=category) from None
+        finally:
+            for temporary in temporaries:
+                temporary.unlink(missing_ok=True)
+        return StepResult(
+            rows_read=rows,
+            rows_written=rows,
+            details={"path": str(path), "write_mode": options.write_mode, "bytes": _size(path)},
+        )
+
+
+DRIVER = CSVWriterDriver
+
+
+class _Options:
+    """The config, checked, with the spec's defaults."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.delimiter = config.get("delimiter", ",")
+        self.header = config.get("header", True)
+        self.newline = NEWLINES.get(str(config.get("newline", "lf")))
+        self.quoting = config.get("quoting", "minimal")
+        self.encoding = ENCODINGS.get(str(config.get("encoding", "utf-8")).lower(), "")
+        self.create_dirs = config.get("create_dirs", True)
+        self.write_mode = config.get("write_mode", "replace")
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> _Options:
+        options = cls(config)
+        problems = []
+        if not isinstance(options.delimiter, str) or len(options.delimiter) != 1:
+            problems.append("`delimiter` must be one character")
+        elif options.delimiter in ('"', "\n", "\r"):
+            problems.append("`delimiter` cannot be a quote or a line break")
+        if not isinstance(options.header, bool):
+            problems.append("`header` must be true or false")
+        if options.newline is None:
+            problems.append("`newline` must be lf or crlf")
+        if options.quoting not in QUOTING:
+            problems.append("`quoting` must be one of " + ", ".join(QUOTING))
+        if not options.encoding:
+            problems.append("`encoding` must be one of " + ", ".join(ENCODINGS))
+        if not isinstance(options.create_dirs, bool):
+            problems.append("`create_dirs` must be true or false")
+        if options.write_mode not in WRITE_MODES:
+            problems.append("`write_mode` must be replace or append")
+        if problems:
+            raise DriverError("; ".join(problems), category="config")
+        return options
+
+
+def _export_select(table: str, columns: list[tuple[Any, ...]]) -> str:
+    """SELECT over the input in its column order, timestamps as ISO 8601 text."""
+    if not any(
+        _type_of(column) in (*_TIMESTAMPS, "TIMESTAMP WITH TIME ZONE") for column in columns
+    ):
+        return f"SELECT * FROM {table}"
+    parts = []
+    for column in columns:
+        name, kind = quote_identifier(str(column[0])), _type_of(column)
+        if kind in _TIMESTAMPS:
+            # DuckDB prints `2024-01-02 03:04:05.5`; ISO 8601 wants a T (first space only:
+            # a BC date prints `... (BC) ...`)
+            parts.append(f"regexp_replace(CAST({name} AS VARCHAR), ' ', 'T') AS {name}")
+        elif kind == "TIMESTAMP WITH TIME ZONE":
+            utc = f"regexp_replace(CAST(timezone('UTC', {name}) AS VARCHAR), ' ', 'T')"
+            parts.append(
+                f"CASE WHEN isfinite({name}) THEN {utc} || '+00:00' "
+                f"ELSE CAST({name} AS VARCHAR) END AS {name}"
+            )
+        else:
+            parts.append(name)
+    return f"SELECT {', '.join(parts)} FROM {table}"
+
+
+def _type_of(column: tuple[Any, ...]) -> str:
+    return str(column[1]).upper()
+
+
+def _copy_options(options: _Options, columns: list[tuple[Any, ...]], compression: str) -> str:
+    parts = [
+        "FORMAT csv",
+        # set, not inferred: the temporary file's name does not end in .gz
+        f"COMPRESSION {quote_literal(compression)}",
+        f"HEADER {'true' if options.header else 'false'}",
+        f"DELIMITER {quote_literal(options.delimiter)}",
+        "QUOTE '\"'",
+        "ESCAPE '\"'",
+        "NULLSTR ''",
+        f"NEW_LINE {quote_literal(str(options.newline))}",
+    ]
+    if options.quoting == "all":
+        parts.append("FORCE_QUOTE *")
+    elif options.quoting == "nonnumeric":
+        text_columns = [
+            quote_identifier(str(c[0]))
+            for c in columns
+            if _type_of(c).split("(")[0] not in _NUMERIC
+        ]
+        if text_columns:
+            parts.append(f"FORCE_QUOTE ({', '.join(text_columns)})")
+    return "(" + ", ".join(parts) + ")"
+
+
+def _ensure_parent(path: Path, create: bool) -> None:
+    if path.parent.is_dir():
+        return
+    if not create:
+        raise DriverError(
+            f"the folder {path.parent} does not exist",
+            category="config",
+            hint="create it, or set create_dirs: true",
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DriverError(f"cannot create {path.parent}: {err.strerror}", category="io") from None
+
+
+def _append_onto(out: IO[bytes], existing: Path, staged: Path, options: _Options) -> None:
+    """The existing file, then the new rows (without their header, after checking it)."""
+    encoding = options.encoding
+    with existing.open("rb") as old:
+        head = old.read(4)
+        old.seek(0)
+        shutil.copyfileobj(old, out, _CHUNK)
+        old.seek(0)
+        old_header = old.readline()
+    if encoding == "utf-16":
+        # Appended text continues the existing file's byte order, without a second BOM.
+        encoding = "utf-16-be" if head.startswith(codecs.BOM_UTF16_BE) else "utf-16-le"
+        old_header = old_header + b"\x00" if encoding == "utf-16-le" else old_header
+    if not _ends_with_newline(existing, encoding):
+        out.write(str(options.newline).encode(encoding))
+    if options.header:
+        with staged.open("r", encoding="utf-8", newline="") as new:
+            new_header = new.readline()
+        old_text = _decode_header(old_header, encoding)
+        if old_text.rstrip("\r\n") != new_header.rstrip("\r\n"):
+            raise DriverError(
+                f"cannot append to {existing.name}: its header differs from the input's columns",
+                category="data",
+                hint="write to a new file, or use write_mode: replace",
+            )
+    _transcode(staged, out, encoding, skip_header=options.header)
+
+
+def _decode_header(line: bytes, encoding: str) -> str:
+    return line.decode(encoding, errors="replace").lstrip("\ufeff")
+
+
+def _ends_with_newline(path: Path, encoding: str) -> bool:
+    newline = "\n".encode(encoding)
+    if _size(path) < len(newline):
+        return False
+    with path.open("rb") as handle:
+        handle.seek(-len(newline), os.SEEK_END)
+        return handle.read() == newline
+
+
+def _transcode(staged: Path, out: IO[bytes], encoding: str, *, skip_header: bool) -> None:
+    """Copy DuckDB's UTF-8 output into `out` in `encoding`, in chunks."""
+    if encoding == "utf-8":
+        with staged.open("rb") as src:
+            if skip_header:
+                src.readline()
+            shutil.copyfileobj(src, out, _CHUNK)
+        return
+    encoder = codecs.getincrementalencoder(encoding)("strict")
+    with staged.open("r", encoding="utf-8", newline="") as src:
+        if skip_header:
+            src.readline()
+        while chunk := src.read(_CHUNK):
+            out.write(encoder.encode(chunk))
+        out.write(encoder.encode("", final=True))
+
+
+def _first_paragraph(err: Exception) -> str:
+    return str(err).strip().split("\n\n")[0].strip()
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,171 @@
+"""`osiris connections list|doctor`: show the project's connections, or check that they answer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from osiris_mcp.commands.options import project_dir, usage_error
+
+if TYPE_CHECKING:
+    from runtime.connections import ConnectionsFile, DoctorResult
+
+HELP = "List the connections (secrets masked), or check that they answer (doctor)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "doctor"),
+        default="list",
+        help="list (the default) or doctor",
+    )
+    parser.add_argument(
+        "ref",
+        nargs="?",
+        metavar="@FAMILY.ALIAS",
+        help="doctor: check only this connection (default: all of them)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="doctor: seconds allowed per connection attempt (default 5)",
+    )
+    parser.add_argument(
+        "--project",
+        metavar="DIR",
+        help="project directory (default: $OSIRIS_HOME, else the working directory)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from runtime.connections import ConnectionError, ConnectionsFile
+
+    if args.action == "list" and args.ref:
+        usage_error("`connections list` takes no connection; did you mean `connections doctor`?")
+        return 2
+    if args.timeout <= 0:
+        usage_error("--timeout must be a positive number of seconds")
+        return 2
+    project = project_dir(args)
+    try:
+        file = ConnectionsFile.load(project)
+    except ConnectionError as err:
+        return _failure(args.json, err.message, err.hint)
+    if not file.exists:
+        return _failure(
+            args.json,
+            f"no {file.path.name} in {project}",
+            "create one with `osiris init`, or choose the project with --project DIR",
+        )
+    if args.action == "doctor":
+        return _doctor(file, args.ref, args.timeout, args.json)
+    return _list(file, args.json)
+
+
+def _list(file: ConnectionsFile, as_json: bool) -> int:
+    infos = file.aliases()
+    if as_json:
+        rows = [
+            {
+                "ref": info.ref,
+                "family": info.family,
+                "alias": info.alias,
+                "default": info.is_default,
+                "fields": info.fields,
+                "missing_variables": list(info.missing_variables),
+            }
+            for info in infos
+        ]
+        _print_json({"connections_file": str(file.path), "connections": rows})
+        return 0
+    print(f"{file.path}")
+    if not infos:
+        print("no connections defined")
+        return 0
+    table = []
+    for info in infos:
+        fields = " ".join(f"{name}={_show(value)}" for name, value in info.fields.items())
+        if info.missing_variables:
+            fields += "  (unset: " + ", ".join(info.missing_variables) + ")"
+        table.append((info.ref, "yes" if info.is_default else "", fields))
+    print(_table(("CONNECTION", "DEFAULT", "FIELDS"), table))
+    return 0
+
+
+def _doctor(file: ConnectionsFile, ref: str | None, timeout_s: float, as_json: bool) -> int:
+    from runtime.connections import doctor_all
+
+    results = doctor_all(file, [ref] if ref else None, timeout_s)
+    ok = all(result.ok for _, result in results)
+    if as_json:
+        checks = [_check_dict(name, result) for name, result in results]
+        _print_json({"ok": ok, "checks": checks})
+        return 0 if ok else 1
+    if not results:
+        print("no connections defined")
+        return 0
+    table = []
+    for name, result in results:
+        latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
+        detail = result.message + (f"\n  hint: {result.hint}" if result.hint else "")
+        status = "ok" if result.ok else "FAILED"
+        table.append((name, status, latency, result.category or "-", detail))
+    print(_table(("CONNECTION", "STATUS", "LATENCY", "CATEGORY", "DETAIL"), table))
+    failed = sum(1 for _, result in results if not result.ok)
+    print(f"\n{len(results) - failed} of {len(results)} connections ok")
+    return 0 if ok else 1
+
+
+def _check_dict(ref: str, result: DoctorResult) -> dict[str, Any]:
+    return {
+        "ref": ref,
+        "ok": result.ok,
+        "latency_ms": result.latency_ms,
+        "category": result.category,
+        "message": result.message,
+        "hint": result.hint,
+    }
+
+
+def _failure(as_json: bool, message: str, hint: str | None) -> int:
+    if as_json:
+        _print_json({"ok": False, "error": {"message": message, "hint": hint}})
+    else:
+        print(f"osiris: error: {message}", file=sys.stderr)
+        if hint:
+            print(f"  hint: {hint}", file=sys.stderr)
+    return 1
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str) and value and not any(ch.isspace() for ch in value):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """Columns padded to their widest cell; a cell's extra lines go under its column."""
+    widths = [len(h) for h in header]
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)).rstrip()]
+    indent = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    for row in rows:
+        first, *more = row[-1].split("\n")
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
+        lines.append("  ".join([*cells, first]).rstrip())
+        lines.extend(" " * indent + extra for extra in more)
+    return "\n".join(lines)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))

@@ -1,0 +1,149 @@
+"""`osiris init [DIR]`: scaffold a project (connections file, .env.example, folders, .gitignore)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "Create a project: osiris_connections.yaml, .env.example, pipelines/, data/, .gitignore."
+
+CONNECTIONS_YAML = """\
+# Osiris connections. A pipeline step names one as @family.alias (e.g. @mysql.main), or
+# as @family for the family's default: the alias marked `default: true`, or its only one.
+#
+# Values may use ${VAR} or ${VAR:-fallback}. Variables come from the environment, then
+# from .env in this folder (an exported variable wins). Keep every secret in .env, never
+# in this file: copy .env.example to .env and fill it in. .gitignore keeps .env out of git.
+#
+# Check them with:  osiris connections doctor
+
+connections:
+  mysql:                      # MySQL and MariaDB
+    main:
+      default: true
+      host: ${MYSQL_HOST:-127.0.0.1}
+      port: ${MYSQL_PORT:-3306}
+      user: ${MYSQL_USER:-root}
+      password: ${MYSQL_PASSWORD}
+      database: ${MYSQL_DATABASE:-test}
+
+  postgres:
+    main:
+      default: true
+      host: ${PG_HOST:-127.0.0.1}
+      port: ${PG_PORT:-5432}
+      user: ${PG_USER:-postgres}
+      password: ${PG_PASSWORD}
+      database: ${PG_DATABASE:-postgres}
+      schema: public
+
+  supabase:                   # the project's PostgreSQL database (Settings → Database)
+    main:
+      default: true
+      host: ${SUPABASE_DB_HOST:-db.your-project-ref.supabase.co}
+      port: 5432
+      user: ${SUPABASE_DB_USER:-postgres}
+      password: ${SUPABASE_DB_PASSWORD}
+      database: postgres
+      schema: public
+      sslmode: require
+
+  filesystem:                 # CSV files: paths in steps are relative to base_dir
+    local:
+      default: true
+      base_dir: data
+
+  # duckdb:                   # a DuckDB database file, e.g. for discovery
+  #   local:
+  #     path: data/warehouse.duckdb
+"""
+
+ENV_EXAMPLE = """\
+# Copy to .env and fill in. .env stays out of git; this example file does not.
+# A variable already exported in your shell wins over the value here.
+
+MYSQL_HOST=127.0.0.1
+MYSQL_PORT=3306
+MYSQL_USER=root
+MYSQL_PASSWORD=
+MYSQL_DATABASE=test
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+PG_USER=postgres
+PG_PASSWORD=
+PG_DATABASE=postgres
+
+SUPABASE_DB_HOST=db.your-project-ref.supabase.co
+SUPABASE_DB_USER=postgres
+SUPABASE_DB_PASSWORD=
+"""
+
+GITIGNORE = """\
+# Secrets: the real values live in .env (.env.example is the template to commit)
+.env
+# Run logs, compiled builds and Osiris's caches are regenerated on demand
+run_logs/
+build/
+.osiris/
+"""
+
+#: file name -> content, written in this order
+FILES: dict[str, str] = {
+    "osiris_connections.yaml": CONNECTIONS_YAML,
+    ".env.example": ENV_EXAMPLE,
+    ".gitignore": GITIGNORE,
+}
+FOLDERS = ("pipelines", "data")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "dir",
+        nargs="?",
+        default=".",
+        metavar="DIR",
+        help="project directory, created if missing (default: the working directory)",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def run(args: argparse.Namespace) -> int:
+    target = Path(args.dir)
+    if target.exists() and not target.is_dir():
+        print(f"osiris: error: {target} exists and is not a directory", file=sys.stderr)
+        return 2
+    existing = [name for name in FILES if (target / name).exists()]
+    blocked = [
+        name for name in FOLDERS if (target / name).exists() and not (target / name).is_dir()
+    ]
+    if blocked:
+        print(f"osiris: error: {', '.join(blocked)} in {target} is not a folder", file=sys.stderr)
+        return 1
+    if existing and not args.force:
+        print(
+            f"osiris: error: {target} already has {', '.join(existing)}; nothing was written",
+            file=sys.stderr,
+        )
+        print("  hint: use --force to overwrite them", file=sys.stderr)
+        return 1
+    try:
+        for folder in FOLDERS:
+            (target / folder).mkdir(parents=True, exist_ok=True)
+        for name, content in FILES.items():
+            (target / name).write_text(content, encoding="utf-8")
+    except OSError as err:
+        print(f"osiris: error: cannot write in {target}: {err.strerror}", file=sys.stderr)
+        return 1
+    created = [*FILES, *(f"{folder}/" for folder in FOLDERS)]
+    verb = "wrote (overwriting " + ", ".join(existing) + ")" if existing else "created"
+    print(f"{verb} in {target.resolve()}:")
+    for name in created:
+        print(f"  {name}")
+    print("\nnext:")
+    if target.resolve() != Path.cwd().resolve():
+        print(f"  cd {target}")
+    print("  cp .env.example .env      # then fill in the passwords")
+    print("  osiris connections doctor # check that each connection answers")
+    return 0

@@ -1,0 +1,1065 @@
+"""The one connection resolver: `osiris_connections.yaml` + environment → fields, and a doctor.
+
+CLI, MCP server and runtime all resolve connections here, so they can never disagree.
+
+    connections:
+      mysql:
+        main:
+          default: true
+          host: ${MYSQL_HOST:-127.0.0.1}
+          password: ${MYSQL_PASSWORD}
+
+`${VAR}` and `${VAR:-default}` take their values from the environment, then from a `.env`
+file beside the connections file (an exported variable wins). Resolution order: inline
+step config > `@family.alias` > the family's default alias > an error that lists the
+aliases. Resolved values live in memory only; every secret value is reported in
+`ResolvedConnection.secret_values` so the run's redactor can mask it wherever it appears.
+
+>>> import tempfile
+>>> project = Path(tempfile.mkdtemp())
+>>> _ = (project / FILENAME).write_text(
+...     "connections:\\n  mysql:\\n    main:\\n      host: db\\n      password: ${PW}\\n")
+>>> resolved = ConnectionsFile.load(project, env={"PW": "s3cret!"}).resolve("@mysql", "mysql")
+>>> resolved.ref, resolved.fields["host"], sorted(resolved.secret_values)
+('@mysql.main', 'db', ['s3cret!'])
+>>> mask(resolved.fields)
+{'host': 'db', 'password': '***'}
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import importlib
+import ipaddress
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+FILENAME = "osiris_connections.yaml"
+DOTENV = ".env"
+FAMILIES = ("mysql", "postgres", "supabase", "duckdb", "filesystem")
+MASK = "***"
+#: Fields whose whole value is a secret. Names ending in one of `_SECRET_SUFFIXES` are too.
+SECRET_FIELDS = frozenset(
+    {"password", "pg_dsn", "dsn", "key", "token", "api_key", "secret", "service_role_key"}
+)
+_SECRET_SUFFIXES = ("_password", "_token", "_secret", "_api_key", "_dsn", "_role_key")
+
+ErrorCategory = Literal["auth", "network", "timeout", "permission", "config"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_REF = re.compile(
+    r"^@?(?P<family>[A-Za-z_][A-Za-z0-9_-]*)(?:\.(?P<alias>[A-Za-z_][A-Za-z0-9_-]*))?$"
+)
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DSN_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", re.IGNORECASE)
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class ConnectionError(Exception):
+    """A connection that cannot be resolved. The message never holds a secret value.
+
+    It shadows the builtin of the same name inside this module on purpose (it is the name
+    callers import); the builtin stays reachable as `builtins.ConnectionError`.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConnectionsFileError(ConnectionError):
+    """`osiris_connections.yaml` or `.env` is malformed; `path` and `line` say where."""
+
+    def __init__(self, path: Path, line: int | None, problem: str, *, hint: str | None = None):
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {problem}", hint=hint)
+        self.path = path
+        self.line = line
+
+
+class MissingVariableError(ConnectionError):
+    """A `${VAR}` without a value, in the environment or in `.env`."""
+
+    def __init__(self, variable: str, connection: str, field_name: str, hint: str) -> None:
+        super().__init__(
+            f"{connection}: environment variable {variable} is not set (used by `{field_name}`)",
+            hint=hint,
+        )
+        self.variable = variable
+        self.connection = connection
+        self.field = field_name
+
+
+class UnknownConnectionError(ConnectionError):
+    """No such alias, no default for the family, or a malformed reference."""
+
+    def __init__(self, message: str, available: list[str], *, hint: str | None = None) -> None:
+        if hint is None:
+            hint = "available: " + ", ".join(available) if available else f"add it to {FILENAME}"
+        super().__init__(message, hint=hint)
+        self.available = available
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """One alias as `connections list` shows it: secrets masked, unset variables named."""
+
+    family: str
+    alias: str
+    is_default: bool
+    fields: dict[str, Any]
+    missing_variables: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"@{self.family}.{self.alias}"
+
+
+@dataclass(frozen=True, repr=False)
+class ResolvedConnection:
+    """A connection's fields with every variable substituted. Secrets in memory only.
+
+    `alias` is None for a connection given wholly inline in a step's config. `repr()` masks
+    the secrets, so a resolved connection in a traceback or a log line gives nothing away.
+    """
+
+    family: str
+    alias: str | None
+    fields: dict[str, Any]
+    secret_values: frozenset[str] = frozenset()
+
+    @property
+    def ref(self) -> str:
+        return f"@{self.family}.{self.alias}" if self.alias else f"@{self.family} (inline)"
+
+    def masked(self) -> dict[str, Any]:
+        return mask(self.fields)
+
+    def __repr__(self) -> str:
+        return f"ResolvedConnection({self.ref}, fields={self.masked()!r})"
+
+
+@dataclass(frozen=True)
+class DoctorResult:
+    """What a real connection attempt found. `category` is None when `ok`."""
+
+    ok: bool
+    category: ErrorCategory | None
+    latency_ms: float | None
+    message: str
+    hint: str | None = None
+
+
+# -- the file ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class ConnectionsFile:
+    """`osiris_connections.yaml` of a project, with the variables it may use.
+
+    A project without the file loads as empty: inline connections still resolve, and
+    anything else is an error saying the file is missing.
+    """
+
+    project_dir: Path
+    path: Path
+    exists: bool
+    #: family -> alias -> raw fields (`${...}` not yet substituted), in file order
+    entries: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: (family, alias) and (family, alias, field) -> line in the file, for messages
+    lines: dict[tuple[str, ...], int] = field(default_factory=dict)
+    #: environment variables as substitution sees them (.env overlaid by the environment)
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, project_dir: Path, env: Mapping[str, str] | None = None) -> ConnectionsFile:
+        """Read `osiris_connections.yaml` and `.env` from `project_dir`.
+
+        `env` stands for the process environment (default: `os.environ`); its variables
+        win over those of `.env`.
+        """
+        project_dir = Path(project_dir).absolute()
+        path = project_dir / FILENAME
+        variables = {**read_dotenv(project_dir / DOTENV), **(os.environ if env is None else env)}
+        if not path.is_file():
+            return cls(project_dir, path, False, variables=variables)
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConnectionsFileError(path, None, f"cannot read the file ({err})") from None
+        entries, lines = _parse(path, text)
+        return cls(project_dir, path, True, entries, lines, variables)
+
+    def __repr__(self) -> str:
+        return f"ConnectionsFile({str(self.path)!r}, refs={sorted(self.refs())!r})"
+
+    def families(self) -> list[str]:
+        """The families that have at least one alias."""
+        return [family for family, aliases in self.entries.items() if aliases]
+
+    def refs(self) -> frozenset[str]:
+        """Every reference that resolves: `@family.alias`, and `@family` where a default exists."""
+        found = {
+            f"@{family}.{alias}" for family, aliases in self.entries.items() for alias in aliases
+        }
+        for family in self.entries:
+            if self._default_alias(family) is not None:
+                found.add(f"@{family}")
+        return frozenset(found)
+
+    def aliases(self) -> list[ConnectionInfo]:
+        """Every alias, secrets masked; an unset variable stays `${NAME}` and is listed."""
+        infos = []
+        for family, aliases in self.entries.items():
+            default = self._default_alias(family)
+            for alias, raw in aliases.items():
+                missing: list[str] = []
+                fields = self._substitute(family, alias, _fields_of(raw), missing)
+                fields = self._normalize(fields, family, strict=False)
+                infos.append(
+                    ConnectionInfo(family, alias, alias == default, mask(fields), tuple(missing))
+                )
+        return infos
+
+    def secret_values(self) -> frozenset[str]:
+        """Every alias's secret values (for redactors); values still holding an unset variable
+        are left out."""
+        found: set[str] = set()
+        for family, aliases in self.entries.items():
+            for alias, raw in aliases.items():
+                missing: list[str] = []
+                fields = self._substitute(family, alias, _fields_of(raw), missing)
+                placeholders = tuple(f"${{{name}" for name in missing)
+                found |= {
+                    value
+                    for value in secret_values_of(fields)
+                    if not any(p in value for p in placeholders)
+                }
+        return frozenset(found)
+
+    def resolve(
+        self, ref: str | None, family: str, inline: Mapping[str, Any] | None = None
+    ) -> ResolvedConnection:
+        """The connection a step of `family` uses: `ref` (`@family.alias` or `@family`) or the
+        family's default, with `inline` fields from the step's config overriding its fields.
+
+        Without `ref`, a family that has no alias at all resolves to the inline fields alone.
+        """
+        inline_fields = {k: v for k, v in (inline or {}).items() if v is not None}
+        if ref is not None:
+            ref_family, alias = parse_ref(ref)
+            if ref_family != family:
+                raise UnknownConnectionError(
+                    f"{ref} is a {ref_family} connection, but this step needs a {family} one",
+                    self._refs_of(family),
+                )
+            alias = alias or self._require_default(family)
+        elif not self.entries.get(family) and inline_fields:
+            fields = self._normalize(inline_fields, family, strict=True, ref=f"@{family}")
+            return ResolvedConnection(family, None, fields, secret_values_of(fields))
+        else:
+            alias = self._require_default(family)
+        raw = self.entries.get(family, {}).get(alias)
+        if raw is None:
+            available = self._refs_of(family)
+            close = difflib.get_close_matches(f"@{family}.{alias}", available, n=1)
+            hint = f"did you mean {close[0]}?" if close else None
+            raise UnknownConnectionError(
+                f"no connection @{family}.{alias} in {self._where()}", available, hint=hint
+            )
+        fields = self._substitute(family, alias, _fields_of(raw), None)
+        fields.update(inline_fields)
+        fields = self._normalize(fields, family, strict=True, ref=f"@{family}.{alias}")
+        return ResolvedConnection(family, alias, fields, secret_values_of(fields))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return str(self.path) if self.exists else f"{self.path} (the file does not exist)"
+
+    def _refs_of(self, family: str) -> list[str]:
+        return [f"@{family}.{alias}" for alias in self.entries.get(family, {})]
+
+    def _default_alias(self, family: str) -> str | None:
+        aliases = self.entries.get(family, {})
+        marked = [alias for alias, raw in aliases.items() if raw.get("default") is True]
+        if len(marked) == 1:
+            return marked[0]
+        if not marked and len(aliases) == 1:
+            return next(iter(aliases))
+        return None
+
+    def _require_default(self, family: str) -> str:
+        if family not in FAMILIES:
+            raise UnknownConnectionError(
+                f"unknown connection family {family!r}",
+                [],
+                hint="families: " + ", ".join(FAMILIES),
+            )
+        alias = self._default_alias(family)
+        if alias is not None:
+            return alias
+        available = self._refs_of(family)
+        if not available:
+            hint = f"add a {family} connection to {FILENAME} (`osiris init` writes an example)"
+            raise UnknownConnectionError(
+                f"no {family} connection in {self._where()}", [], hint=hint
+            )
+        marked = [a for a, raw in self.entries[family].items() if raw.get("default") is True]
+        problem = (
+            "several are marked default: " + ", ".join(marked) if marked else "none is default"
+        )
+        raise UnknownConnectionError(
+            f"no default {family} connection ({problem}); name one of: " + ", ".join(available),
+            available,
+            hint=f"write @{family}.<alias>, or mark exactly one alias `default: true`",
+        )
+
+    def _substitute(
+        self, family: str, alias: str, fields: dict[str, Any], missing: list[str] | None
+    ) -> dict[str, Any]:
+        """Substitute `${...}`; an unset variable raises, or (with `missing`) is kept and noted."""
+        ref = f"@{family}.{alias}"
+
+        def value_of(match: re.Match[str], field_name: str) -> str:
+            name, default = match.group("name"), match.group("default")
+            value = self.variables.get(name)
+            if default is not None and not value:  # like the shell: empty counts as unset
+                return default
+            if value is not None:
+                return value
+            if missing is not None:
+                if name not in missing:
+                    missing.append(name)
+                return match.group(0)
+            line = self.lines.get((family, alias, field_name.split(".")[0]))
+            line = line or self.lines.get((family, alias))
+            where = f"{self.path.name} line {line}" if line else self.path.name
+            raise MissingVariableError(
+                name,
+                ref,
+                field_name,
+                hint=f"export {name}=..., or add `{name}=...` to {self.project_dir / DOTENV}"
+                f" (it is used in {where})",
+            )
+
+        def walk(value: Any, field_name: str) -> Any:
+            if isinstance(value, str):
+                return _VARIABLE.sub(lambda m: value_of(m, field_name), value)
+            if isinstance(value, list):
+                return [walk(item, field_name) for item in value]
+            if isinstance(value, dict):
+                return {k: walk(v, f"{field_name}.{k}") for k, v in value.items()}
+            return value
+
+        return {name: walk(value, name) for name, value in fields.items()}
+
+    def _normalize(
+        self, fields: dict[str, Any], family: str, *, strict: bool, ref: str = ""
+    ) -> dict[str, Any]:
+        """Ports as numbers; `base_dir` (filesystem) and `path` (duckdb) absolute."""
+        fields = dict(fields)
+        port = fields.get("port")
+        if isinstance(port, str) and port.strip().isdigit():
+            fields["port"] = int(port)
+        elif (
+            strict
+            and port not in (None, "")
+            and (isinstance(port, bool) or not isinstance(port, int))
+        ):
+            raise ConnectionError(
+                f"{ref}: `port` must be a number", hint="set `port` to a number such as 5432"
+            )
+        anchored = {"filesystem": "base_dir", "duckdb": "path"}.get(family)
+        value = fields.get(anchored) if anchored else None
+        if (
+            anchored
+            and isinstance(value, str)
+            and value not in ("", ":memory:")
+            and "${" not in value
+        ):
+            fields[anchored] = str(self.project_dir / Path(value).expanduser())
+        return fields
+
+
+def _fields_of(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k != "default"}
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+def parse_ref(ref: str) -> tuple[str, str | None]:
+    """`@mysql.main` → ("mysql", "main"); `@mysql` → ("mysql", None).
+
+    >>> parse_ref("@postgres.warehouse"), parse_ref("@filesystem")
+    (('postgres', 'warehouse'), ('filesystem', None))
+    """
+    match = _REF.match(ref.strip()) if isinstance(ref, str) else None
+    if match is None:
+        raise UnknownConnectionError(
+            f"invalid connection reference {ref!r}",
+            [],
+            hint="write @family.alias (e.g. @mysql.main), or @family for its default",
+        )
+    return match.group("family"), match.group("alias")
+
+
+def _parse(
+    path: Path, text: str
+) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, ...], int]]:
+    """The file's connections by family and alias, and the lines of aliases and fields."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        _refuse_duplicate_keys(path, node)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        # The problem and context only: str(err) quotes the source line, which may hold a secret.
+        problem = " ".join(str(err.problem or "invalid YAML").split())
+        context = f" ({' '.join(str(err.context).split())})" if err.context else ""
+        raise ConnectionsFileError(
+            path,
+            mark.line + 1 if mark else None,
+            f"YAML syntax error: {problem}{context}",
+            hint="check the indentation and quoting on this line and the one before it",
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConnectionsFileError(path, None, f"YAML error: {type(err).__name__}") from None
+    finally:
+        loader.dispose()
+    if data is None:
+        return {}, {}
+    lines = _key_lines(node)
+    example = (
+        "connections:\n  mysql:\n    main: {host: ..., user: ..., password: ${MYSQL_PASSWORD}}"
+    )
+    if not isinstance(data, dict):
+        raise ConnectionsFileError(
+            path, 1, "expected a mapping with a `connections` key", hint=example
+        )
+    unknown = sorted(str(k) for k in data if k not in ("connections", "version"))
+    if unknown:
+        raise ConnectionsFileError(
+            path,
+            lines.get((unknown[0],)),
+            f"unknown top-level key {unknown[0]!r}",
+            hint="the file holds one key, `connections`, mapping family → alias → fields",
+        )
+    connections = data.get("connections") or {}
+    if not isinstance(connections, dict):
+        raise ConnectionsFileError(
+            path, lines.get(("connections",)), "`connections` must be a mapping", hint=example
+        )
+    entries: dict[str, dict[str, dict[str, Any]]] = {}
+    alias_lines: dict[tuple[str, ...], int] = {}
+    for family, aliases in connections.items():
+        line = lines.get(("connections", family))
+        if family not in FAMILIES:
+            hint = "families: " + ", ".join(FAMILIES)
+            if str(family).lower() == "mariadb":
+                hint = "MariaDB connections go under `mysql`"
+            raise ConnectionsFileError(
+                path, line, f"unknown connection family {family!r}", hint=hint
+            )
+        if aliases is None:
+            entries[family] = {}
+            continue
+        if not isinstance(aliases, dict):
+            raise ConnectionsFileError(
+                path, line, f"`{family}` must map aliases to their fields", hint=example
+            )
+        entries[family] = {}
+        for alias, fields in aliases.items():
+            line = lines.get(("connections", family, alias))
+            if not isinstance(alias, str) or not _NAME.match(alias):
+                raise ConnectionsFileError(
+                    path,
+                    line,
+                    f"invalid alias {alias!r} under `{family}`",
+                    hint="an alias is a letter or _, then letters, digits, _ or -",
+                )
+            if not isinstance(fields, dict):
+                raise ConnectionsFileError(
+                    path, line, f"@{family}.{alias} must be a mapping of fields", hint=example
+                )
+            if not all(isinstance(key, str) for key in fields):
+                raise ConnectionsFileError(path, line, f"@{family}.{alias}: field names are text")
+            if "default" in fields and not isinstance(fields["default"], bool):
+                raise ConnectionsFileError(
+                    path,
+                    lines.get(("connections", family, alias, "default"), line),
+                    f"@{family}.{alias}: `default` must be true or false",
+                )
+            entries[family][alias] = dict(fields)
+            if line:
+                alias_lines[family, alias] = line
+            for name in fields:
+                field_line = lines.get(("connections", family, alias, name))
+                if field_line:
+                    alias_lines[family, alias, name] = field_line
+    return entries, alias_lines
+
+
+def _key_lines(node: Any) -> dict[tuple[Any, ...], int]:
+    """(key, key, ...) → line, for the mapping keys of the first four levels."""
+    lines: dict[tuple[Any, ...], int] = {}
+
+    def walk(current: Any, prefix: tuple[Any, ...]) -> None:
+        if not isinstance(current, yaml.MappingNode) or len(prefix) >= 4:
+            return
+        for key, value in current.value:
+            if isinstance(key, yaml.ScalarNode):
+                here = (*prefix, key.value)
+                lines[here] = key.start_mark.line + 1
+                walk(value, here)
+
+    walk(node, ())
+    return lines
+
+
+def _refuse_duplicate_keys(path: Path, node: Any) -> None:
+    """YAML keeps the last of two equal keys silently; a connections file must not."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise ConnectionsFileError(
+                        path, key.start_mark.line + 1, f"duplicate key {key.value!r}"
+                    )
+                seen.add(key.value)
+            _refuse_duplicate_keys(path, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(path, item)
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """`KEY=VALUE` lines of a `.env` file; `export ` prefixes, quotes and comments allowed.
+
+    A missing file reads as empty. Errors name the line, never its content (it may be a
+    secret).
+
+    >>> import tempfile
+    >>> env = Path(tempfile.mkdtemp()) / ".env"
+    >>> _ = env.write_text("# db\\nexport A=1\\nB='x # y'\\nC=\\"q\\\\\\"z\\"  # note\\nD=v # c\\n")
+    >>> read_dotenv(env)
+    {'A': '1', 'B': 'x # y', 'C': 'q"z', 'D': 'v'}
+    """
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConnectionsFileError(
+            path, None, f"cannot read the file ({type(err).__name__})"
+        ) from None
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not _ENV_NAME.match(key):
+            raise ConnectionsFileError(
+                path, number, "expected KEY=VALUE", hint="a line is KEY=VALUE, a comment or blank"
+            )
+        values[key] = _dotenv_value(path, number, value.strip())
+    return values
+
+
+def _dotenv_value(path: Path, number: int, value: str) -> str:
+    if value[:1] not in ("'", '"'):
+        return re.split(r"\s#", value, maxsplit=1)[0].rstrip()
+    quote, out, index = value[0], [], 1
+    while index < len(value):
+        char = value[index]
+        if quote == '"' and char == "\\" and index + 1 < len(value):
+            escaped = value[index + 1]
+            out.append({"n": "\n", "t": "\t", "r": "\r"}.get(escaped, escaped))
+            index += 2
+            continue
+        if char == quote:
+            rest = value[index + 1 :].strip()
+            if rest and not rest.startswith("#"):
+                break
+            return "".join(out)
+        out.append(char)
+        index += 1
+    raise ConnectionsFileError(path, number, "unterminated or malformed quoted value")
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def is_secret_field(name: str) -> bool:
+    """True for a field whose value is a secret (password, token, dsn, ...).
+
+    >>> is_secret_field("password"), is_secret_field("db_password"), is_secret_field("host")
+    (True, True, False)
+    """
+    lowered = name.lower()
+    return lowered in SECRET_FIELDS or lowered.endswith(_SECRET_SUFFIXES)
+
+
+def secret_values_of(fields: Mapping[str, Any]) -> frozenset[str]:
+    """Every secret value in `fields`: secret fields whole, and passwords inside URLs/DSNs.
+
+    >>> sorted(secret_values_of({"password": "pw1", "url": "postgresql://u:p%40ss@h/db"}))
+    ['p%40ss', 'p@ss', 'pw1']
+    """
+    found: set[str] = set()
+
+    def walk(name: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(str(key), item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(name, item)
+        elif value is not None and not isinstance(value, bool) and str(value) != "":
+            text = str(value)
+            if is_secret_field(name):
+                found.add(text)
+            found.update(_embedded_passwords(text))
+
+    for key, value in fields.items():
+        walk(key, value)
+    return frozenset(found)
+
+
+def _embedded_passwords(text: str) -> set[str]:
+    """The password of a URL (`scheme://user:password@host`) or a DSN (`password=...`)."""
+    found: set[str] = set()
+    if "://" in text and "@" in text:
+        try:
+            password = urlsplit(text.strip()).password
+        except ValueError:
+            password = None
+        if password:
+            found |= {password, unquote(password)}
+    for match in _DSN_PASSWORD.finditer(text):
+        value = match.group(1)
+        if value.startswith("'"):
+            value = value[1:-1].replace("\\'", "'")
+        if value:
+            found |= {value, unquote(value)}
+    return found
+
+
+def mask(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `fields` with secret values as `***` (a URL keeps all but its password).
+
+    >>> mask({"user": "u", "password": "pw", "url": "mysql://u:pw@h/db", "port": 3306})
+    {'user': 'u', 'password': '***', 'url': 'mysql://u:***@h/db', 'port': 3306}
+    """
+    from runtime.redaction import Redactor
+
+    redactor = Redactor()
+
+    def walk(name: str, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {key: walk(str(key), item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(name, item) for item in value]
+        if value is None or value == "":
+            return value  # nothing to hide, and "empty" is worth seeing
+        if is_secret_field(name):
+            return MASK
+        return redactor.text(value) if isinstance(value, str) else value
+
+    return {key: walk(key, value) for key, value in fields.items()}
+
+
+# -- doctor -----------------------------------------------------------------------------------
+
+
+class _Failed(Exception):
+    def __init__(self, category: ErrorCategory, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.category: ErrorCategory = category
+        self.message = message
+        self.hint = hint
+
+
+def doctor(resolved: ResolvedConnection, timeout_s: float = 5) -> DoctorResult:
+    """Connect for real, run a trivial query, and say what went wrong in one category.
+
+    mysql: PyMySQL; postgres/supabase: psycopg; filesystem: base_dir exists, readable and
+    writable; duckdb: the database file opens read-only. The message and hint never hold
+    a secret value: they pass the redactor with the connection's secret values.
+    """
+    from runtime.redaction import Redactor
+
+    check = _CHECKS.get(resolved.family)
+    if resolved.family in _DRIVER_MODULES:  # imported before the clock starts: not latency
+        importlib.import_module(_DRIVER_MODULES[resolved.family])
+    started = time.perf_counter()
+    try:
+        if check is None:
+            raise _Failed("config", f"cannot check a {resolved.family} connection")
+        message = check(resolved.fields, timeout_s)
+        result = DoctorResult(True, None, _ms(started), message)
+    except _Failed as failure:
+        latency = None if failure.category == "config" else _ms(started)
+        result = DoctorResult(False, failure.category, latency, failure.message, failure.hint)
+    except Exception as err:  # a driver's surprise is still a result, never a traceback
+        detail = " ".join(str(err).split()) or type(err).__name__
+        result = DoctorResult(False, "config", _ms(started), f"{type(err).__name__}: {detail}")
+    redactor = Redactor(resolved.secret_values)
+    scrub = _scrubber(resolved.secret_values, redactor)
+    return DoctorResult(
+        result.ok,
+        result.category,
+        result.latency_ms,
+        scrub(result.message),
+        scrub(result.hint) if result.hint else result.hint,
+    )
+
+
+def _scrubber(secrets: frozenset[str], redactor: Any) -> Callable[[str], str]:
+    # The redactor leaves out values under 4 characters; a doctor message must not.
+    short = sorted((s for s in secrets if len(s) < 4), key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        text = str(redactor.text(text))
+        for secret in short:
+            text = text.replace(secret, MASK)
+        return text
+
+    return scrub
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _required(fields: Mapping[str, Any], *names: str) -> None:
+    missing = [name for name in names if fields.get(name) in (None, "")]
+    if missing:
+        raise _Failed(
+            "config",
+            "missing field" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
+            f"add {', '.join(missing)} to the connection in {FILENAME}",
+        )
+
+
+def _port(fields: Mapping[str, Any], default: int) -> int:
+    raw = fields.get("port")
+    if raw in (None, ""):
+        return default
+    try:
+        port = int(str(raw))
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise _Failed("config", f"port {raw!r} is not a port number", "set `port` to 1-65535")
+    return port
+
+
+_MYSQL_CATEGORIES: dict[int, ErrorCategory] = {
+    1045: "auth",  # access denied for user (wrong password, unknown user)
+    1698: "auth",
+    1251: "auth",  # client does not support the authentication protocol
+    2059: "auth",  # authentication plugin cannot be loaded
+    1044: "permission",  # access denied for user to database
+    1130: "permission",  # host not allowed to connect
+    1226: "permission",  # user resource limit
+    1049: "config",  # unknown database
+    2003: "network",
+    2005: "network",
+    2006: "network",
+    2013: "network",
+    1040: "network",  # too many connections
+}
+_HINTS: dict[ErrorCategory, str] = {
+    "auth": "check `user` and `password` (or the variable they come from, e.g. in .env)",
+    "permission": "grant the user access (e.g. GRANT SELECT ON <database>.* TO <user>), "
+    "or use a user that has it",
+    "network": "check `host` and `port`, and that the server runs and accepts TCP connections",
+    "timeout": "no answer in time: check `host`, `port` and firewalls, or allow a longer timeout",
+    "config": "check the connection's fields in " + FILENAME,
+}
+
+
+def _check_mysql(fields: Mapping[str, Any], timeout_s: float) -> str:
+    import pymysql  # type: ignore[import-untyped]
+
+    _required(fields, "host", "user")
+    host = _text(fields["host"])
+    try:
+        conn = pymysql.connect(
+            host=host,
+            port=_port(fields, 3306),
+            user=_text(fields["user"]),
+            password=_text(fields.get("password")),
+            database=_text(fields.get("database")) or None,
+            charset="utf8mb4",
+            # TLS buys nothing on loopback, and PyMySQL's "preferred" TLS costs a CA-store load.
+            ssl_disabled=True if _is_loopback(host) else None,
+            connect_timeout=timeout_s,
+            read_timeout=timeout_s,  # a server that accepts but never greets would hang
+            write_timeout=timeout_s,
+        )
+    except pymysql.MySQLError as err:
+        code = err.args[0] if err.args and isinstance(err.args[0], int) else 0
+        detail = " ".join(str(err.args[1] if len(err.args) > 1 else err).split())
+        category = _MYSQL_CATEGORIES.get(code, "network" if code >= 2000 else "config")
+        if "timed out" in detail:
+            category = "timeout"
+        if category in ("network", "timeout"):
+            detail += f" ({host}:{_port(fields, 3306)})"
+        hint = _HINTS[category]
+        if code == 1049:
+            hint = "the database named by `database` does not exist: create it or fix the name"
+        raise _Failed(category, f"MySQL error {code}: {detail}", hint) from None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return f"connected to {host}: server {row[0] if row else '?'}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_PG_AUTH_MARKERS = ("password authentication failed", "no password supplied", "role ")
+_PG_NETWORK_MARKERS = (
+    "connection refused",
+    "could not translate host name",
+    "failed to resolve host",
+    "name or service not known",
+    "no route to host",
+    "network is unreachable",
+    "could not connect",
+    "server closed the connection",
+)
+
+
+def _check_postgres(fields: Mapping[str, Any], timeout_s: float) -> str:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    dsn = _text(fields.get("pg_dsn") or fields.get("dsn"))
+    params: dict[str, Any] = {}
+    if dsn:
+        try:
+            params.update({k: v for k, v in conninfo_to_dict(dsn).items() if v is not None})
+        except psycopg.ProgrammingError:
+            raise _Failed("config", "`dsn` is not a valid PostgreSQL connection string") from None
+    host = _text(fields.get("host")) or _supabase_host(_text(fields.get("url")))
+    explicit = {
+        "host": host,
+        "port": str(_port(fields, 5432)) if fields.get("port") not in (None, "") else "",
+        "user": _text(fields.get("user")) or ("postgres" if host.endswith(".supabase.co") else ""),
+        "password": _text(fields.get("password")),
+        "dbname": _text(fields.get("database"))
+        or ("postgres" if host.endswith(".supabase.co") else ""),
+        "sslmode": _text(fields.get("sslmode")),
+    }
+    params.update({k: v for k, v in explicit.items() if v})
+    if str(params.get("host", "")).endswith(".supabase.co"):
+        params.setdefault("sslmode", "require")
+    if not params.get("host") or not params.get("user"):
+        _required({**fields, **params}, "host", "user")
+    conninfo = make_conninfo(
+        "",
+        connect_timeout=max(2, math.ceil(timeout_s)),  # libpq's minimum is 2 s
+        application_name="osiris-doctor",
+        **params,
+    )
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+            schema = _text(fields.get("schema"))
+            if schema:
+                found = conn.execute(
+                    "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace"
+                    " WHERE nspname = %s",
+                    (schema,),
+                ).fetchone()
+                if found is None:
+                    raise _Failed(
+                        "config",
+                        f'schema "{schema}" does not exist',
+                        "create the schema, or fix `schema` (PostgreSQL's default is public)",
+                    )
+                if not found[0]:
+                    raise _Failed(
+                        "permission",
+                        f'permission denied for schema "{schema}"',
+                        f"GRANT USAGE ON SCHEMA {schema} TO {params['user']}",
+                    )
+    except psycopg.Error as err:
+        raise _postgres_failure(err) from None
+    return f"connected to {params['host']}: PostgreSQL {version[0] if version else '?'}"
+
+
+def _postgres_failure(err: Exception) -> _Failed:
+    import psycopg
+
+    detail = " ".join(str(err).removeprefix("connection failed: ").split())
+    lowered = detail.lower()
+    state = getattr(err, "sqlstate", None) or ""
+    category: ErrorCategory
+    hint = None
+    if isinstance(err, psycopg.errors.ConnectionTimeout) or "timeout expired" in lowered:
+        category = "timeout"
+    elif state == "42501" or "permission denied" in lowered or "connect privilege" in lowered:
+        category = "permission"
+    elif "pg_hba.conf" in lowered:
+        category = "permission"
+        hint = "the server's pg_hba.conf refuses this user/host: ask its administrator"
+    elif state.startswith("28") or any(marker in lowered for marker in _PG_AUTH_MARKERS):
+        category = "auth"
+    elif state == "3D000" or ("database" in lowered and "does not exist" in lowered):
+        category = "config"
+        hint = "the database named by `database` does not exist: create it or fix the name"
+    elif any(marker in lowered for marker in _PG_NETWORK_MARKERS) or isinstance(
+        err, psycopg.OperationalError
+    ):
+        category = "network"
+    else:
+        category = "config"
+    return _Failed(category, f"PostgreSQL: {detail}", hint or _HINTS[category])
+
+
+def _supabase_host(url: str) -> str:
+    """`https://<ref>.supabase.co` → `db.<ref>.supabase.co`, the project's database host."""
+    host = (urlsplit(url).hostname or "") if url else ""
+    if host.endswith(".supabase.co") and not host.startswith("db."):
+        return "db." + host
+    return host
+
+
+def _check_filesystem(fields: Mapping[str, Any], timeout_s: float) -> str:
+    _required(fields, "base_dir")
+    base = Path(_text(fields["base_dir"])).expanduser()
+    if not base.exists():
+        raise _Failed("config", f"base_dir {str(base)!r} does not exist", "create the directory")
+    if not base.is_dir():
+        raise _Failed("config", f"base_dir {str(base)!r} is not a directory")
+    try:
+        os.listdir(base)
+    except PermissionError:
+        raise _Failed("permission", f"base_dir {str(base)!r} is not readable") from None
+    try:
+        handle, name = tempfile.mkstemp(prefix=".osiris-doctor-", dir=base)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as err:
+        raise _Failed(
+            "permission",
+            f"base_dir {str(base)!r} is not writable ({err.strerror})",
+            "grant write access if a csv_writer writes here",
+        ) from None
+    return f"{base} is readable and writable"
+
+
+def _check_duckdb(fields: Mapping[str, Any], timeout_s: float) -> str:
+    import duckdb
+
+    _required(fields, "path")
+    raw = _text(fields["path"])
+    if raw == ":memory:":
+        return "in-memory database"
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise _Failed(
+            "config", f"no DuckDB database file at {str(path)!r}", "set `path` to an existing file"
+        )
+    try:
+        conn = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as err:
+        detail = " ".join(str(err).split())
+        if "lock" in detail.lower():
+            raise _Failed(
+                "permission",
+                f"cannot open {str(path)!r}: {detail}",
+                "another process holds the database open for writing",
+            ) from None
+        raise _Failed("config", f"cannot open {str(path)!r}: {detail}") from None
+    except (duckdb.Error, builtins.PermissionError) as err:
+        category: ErrorCategory = "permission" if isinstance(err, PermissionError) else "config"
+        raise _Failed(category, f"cannot open {str(path)!r}: {err}") from None
+    try:
+        tables = conn.execute("SELECT count(*) FROM duckdb_tables()").fetchone()
+    finally:
+        conn.close()
+    return f"opened {path} read-only: {tables[0] if tables else 0} tables"
+
+
+_DRIVER_MODULES = {
+    "mysql": "pymysql",
+    "postgres": "psycopg",
+    "supabase": "psycopg",
+    "duckdb": "duckdb",
+}
+_CHECKS: dict[str, Callable[[Mapping[str, Any], float], str]] = {
+    "mysql": _check_mysql,
+    "postgres": _check_postgres,
+    "supabase": _check_postgres,
+    "filesystem": _check_filesystem,
+    "duckdb": _check_duckdb,
+}
+
+
+def doctor_all(
+    file: ConnectionsFile, refs: list[str] | None = None, timeout_s: float = 5
+) -> list[tuple[str, DoctorResult]]:
+    """`doctor` for every alias (or the given refs), concurrently: (ref, result) in order.
+
+    A connection that does not resolve (unset variable, unknown alias) is a `config` result.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    targets = refs if refs is not None else [info.ref for info in file.aliases()]
+
+    def one(ref: str) -> tuple[str, DoctorResult]:
+        try:
+            family, _ = parse_ref(ref)
+            resolved = file.resolve(ref, family)
+        except ConnectionError as err:
+            return ref, DoctorResult(False, "config", None, err.message, err.hint)
+        return resolved.ref, doctor(resolved, timeout_s)
+
+    if not targets:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
+        return list(pool.map(one, targets))
