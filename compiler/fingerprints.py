@@ -1,22 +1,19 @@
 """Fingerprints of what a build depends on: the program's meaning and the compiler itself.
 
 `oml_fp` hashes the *semantic* program: step order in the file, key order, comments,
-whitespace and SQL formatting do not change it; a changed predicate does. Params are
-hashed on their own (`params_fp`), so the program's fingerprint sees `${params.x}`
-placeholders, not their values.
+whitespace and SQL formatting do not change it; a changed predicate does. SQL enters as
+the sql pass's canonical text from before any optimize rewrite, with `${params.x}` in
+place of param values: params are hashed on their own (`params_fp`).
 """
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
 from compiler import canonical
 from compiler.program import CompileContext, Program
 from grammar import GRAMMAR_PATH
-
-_PLACEHOLDER = re.compile(r"\$\{\s*([^}]*?)\s*\}")
 
 
 @cache
@@ -33,25 +30,6 @@ def compiler_fingerprint() -> str:
     )
 
 
-def canonical_sql(text: str, dialect: str) -> str:
-    """SQL as sqlglot regenerates it: no comments, one spacing, one keyword case.
-
-    `${...}` references are swapped for stable placeholder identifiers first, so a
-    template canonicalizes without its values.
-    """
-    import sqlglot
-    from sqlglot.errors import SqlglotError
-
-    marked = _PLACEHOLDER.sub(lambda m: "__osiris_" + re.sub(r"\W", "_", m.group(1)) + "__", text)
-    try:
-        statements = sqlglot.parse(marked, read=dialect)
-        return ";\n".join(
-            s.sql(dialect=dialect, comments=False) for s in statements if s is not None
-        )
-    except SqlglotError:
-        return " ".join(marked.split())
-
-
 def oml_fingerprint(program: Program, context: CompileContext) -> str:
     pipeline = program.pipeline
     assert pipeline is not None
@@ -59,10 +37,11 @@ def oml_fingerprint(program: Program, context: CompileContext) -> str:
     for step in sorted(pipeline.steps, key=lambda s: s.id):
         config = dict(step.config)
         spec = context.registry.get(step.component) if context.registry else None
+        units = program.sql.get(step.id, {})
         for sql_field in spec.sql_fields if spec else ():
-            value = config.get(sql_field.field)
-            if isinstance(value, str):
-                config[sql_field.field] = canonical_sql(value, sql_field.dialect)
+            unit = units.get(sql_field.field)
+            if isinstance(config.get(sql_field.field), str) and unit is not None and unit.written:
+                config[sql_field.field] = unit.written
         steps.append(
             {
                 "id": step.id,

@@ -45,8 +45,10 @@ class SqlUnit:
     dialect: str
     role: str
     text: str  # the SQL as bound (params substituted)
-    canonical: str  # normalized by sqlglot: the fingerprint sees this
+    canonical: str  # normalized by sqlglot, params shown as ${params.x}
     tables: tuple[str, ...] = ()
+    #: `canonical` as the author wrote it, before any optimize rewrite: what `oml_fp` hashes.
+    written: str = ""
 
 
 @dataclass

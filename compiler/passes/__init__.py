@@ -10,11 +10,13 @@ config value such as `limit: ${params.n}` is type-checked as the integer it will
 
 from compiler.passes.components import components
 from compiler.passes.graph import graph
+from compiler.passes.optimize import optimize
 from compiler.passes.params import params
 from compiler.passes.references import references
 from compiler.passes.secrets import secrets
+from compiler.passes.sql import sql
 from compiler.passes.structure import structure
 
-PASSES = (structure, references, params, components, graph, secrets)
+PASSES = (structure, references, params, components, graph, secrets, sql, optimize)
 
 __all__ = ["PASSES"]

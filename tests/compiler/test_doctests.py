@@ -15,6 +15,8 @@ MODULES = [
     "compiler.passes.components",
     "compiler.passes.graph",
     "compiler.passes.secrets",
+    "compiler.passes.sql",
+    "compiler.passes.optimize",
 ]
 
 

@@ -43,6 +43,28 @@ steps:
     config: {{path: out/customers.csv}}
 """
 
+
+def _catalog() -> Any:
+    from compiler.catalog import Catalog, Column, Table
+
+    def table(name: str, *columns: str) -> Table:
+        cols = tuple(Column(name=c, type="int", normalized_type="integer") for c in columns)
+        return Table(schema="shop", name=name, columns=cols)
+
+    return {
+        "@mysql.main": Catalog(
+            connection="@mysql.main",
+            family="mysql",
+            default_schema="shop",
+            tables=(table("customers", "id", "name"), table("orders", "id", "customer_id")),
+        )
+    }
+
+
+def _query(sql: str) -> str:
+    return _STEP.format(extra="").replace("SELECT id, name FROM customers", sql)
+
+
 #: Examples for codes the corpus cannot show on its own (they need a context).
 EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
     "OML209": (
@@ -68,6 +90,12 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
     "OML310": (_STEP.format(extra="      pool_size: 5\n"), {}),
     "SEC502": (_STEP.format(extra="      api_token: abc123secret\n"), {}),
     "PAR605": (_STEP.format(extra=""), {"params": {"since": "2026-01-01"}}),
+    "SQL407": (_query("SELECT id FROM customer"), {"catalogs": "catalog"}),
+    "SQL408": (_query("SELECT id, nme FROM customers"), {"catalogs": "catalog"}),
+    "SQL409": (
+        _query("SELECT id FROM customers JOIN orders ON orders.customer_id = customers.id"),
+        {"catalogs": "catalog"},
+    ),
 }
 NOTES = {
     "OML003": "A file that is not UTF-8 text, e.g. `name: caf\\xe9` saved as Latin-1:\n\n"
@@ -87,6 +115,8 @@ def _example(code: str) -> str | None:
 
     if code in EXTRA:
         source, context = EXTRA[code]
+        if context.get("catalogs") == "catalog":
+            context = {**context, "catalogs": _catalog()}
         program = check(source, default_context(**context), "pipeline.yaml")
         shown = "pipeline.yaml"
     else:
