@@ -138,6 +138,9 @@ def _line_col(source: str, index: int) -> tuple[int, int]:
     return line, index - (source.rfind("\n", 0, index) + 1) + 1
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class _Refused(Exception):
     def __init__(self, diagnostic: Diagnostic) -> None:
         self.diagnostic = diagnostic
@@ -145,7 +148,7 @@ class _Refused(Exception):
 
 def decode(data: bytes | str) -> tuple[str | None, Diagnostic | None]:
     """Check size and encoding; return the text or the diagnostic that stops us."""
-    size = len(data.encode("utf-8") if isinstance(data, str) else data)
+    size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if size > MAX_BYTES:
         return None, Diagnostic(
             "OML004",
@@ -155,7 +158,18 @@ def decode(data: bytes | str) -> tuple[str | None, Diagnostic | None]:
             hint="a pipeline file holds steps, not data: move large SQL or data to files",
         )
     if isinstance(data, str):
-        return data, None
+        surrogate = _LONE_SURROGATE.search(data)
+        if surrogate is None:
+            return data, None
+        line, column = _line_col(data, surrogate.start())
+        return None, Diagnostic(
+            "OML003",
+            f"character U+{ord(surrogate.group()):04X} at offset {surrogate.start()} is not valid "
+            "Unicode text (a lone surrogate)",
+            line=line,
+            column=column,
+            hint="remove the character; text must be valid UTF-8",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

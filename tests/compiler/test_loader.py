@@ -97,3 +97,10 @@ def test_non_mapping_documents() -> None:
 def test_complex_keys_are_refused() -> None:
     doc, diagnostics = load("? [a, b]\n: 1\n")
     assert doc is None and diagnostics[0].code == "OML104"
+
+
+def test_a_lone_surrogate_in_text_is_a_diagnostic_not_a_crash() -> None:
+    # JSON clients can send "\ud800"; it is not encodable text
+    doc, diagnostics = load("name: a\ud800b\n")
+    assert doc is None
+    assert [(d.code, d.line, d.column) for d in diagnostics] == [("OML003", 1, 8)]
