@@ -10,6 +10,7 @@ cancel (Ctrl-C, MCP `run_cancel`) ends the run `cancelled` with targets untouche
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -197,6 +198,9 @@ class Runner:
                     "finished_at": utc_now() if finished else None,
                     "duration_ms": int((time.monotonic() - self._t0) * 1000),
                     "steps": [o.to_status() for o in self.outcomes.values()],
+                    # while running: which process owns the run, so a reader can tell a
+                    # run that died (SIGKILL, power loss) from one still going
+                    **({} if finished else {"pid": os.getpid()}),
                 }
             )
 

@@ -118,8 +118,49 @@ class Session:
             self._metrics.close()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def repair_if_dead(session_dir: Path, status: dict[str, Any]) -> dict[str, Any]:
+    """A 'running' status whose process is gone is rewritten as failed, and says why.
+
+    A SIGKILL or a power cut leaves no chance to write the final status; the next
+    reader makes status.json tell the truth, and removes the dead run's data plane.
+    """
+    pid = status.get("pid")
+    if status.get("status") != "running" or not isinstance(pid, int) or _alive(pid):
+        return status
+    reason = "the run's process ended without finishing (killed or crashed)"
+    steps = []
+    for step in status.get("steps", []):
+        if step.get("status") in ("running", "pending"):
+            step = {**step, "status": "failed" if step["status"] == "running" else "cancelled"}
+            if step["status"] == "failed":
+                step.setdefault("error", reason)
+                step.setdefault("category", "internal")
+        steps.append(step)
+    repaired = {k: v for k, v in status.items() if k != "pid"}
+    repaired.update(status="failed", steps=steps, error=reason, finished_at=None)
+    write_atomic(session_dir / "status.json", canonical.json_file(repaired))
+    remove_quietly(session_dir / "data_plane.duckdb")
+    return repaired
+
+
+def read_status(session_dir: Path) -> dict[str, Any]:
+    """A run's status.json, repaired first if its process died mid-run."""
+    status: dict[str, Any] = json.loads((session_dir / "status.json").read_text("utf-8"))
+    return repair_if_dead(session_dir, status)
+
+
 def list_runs(project: Path, pipeline: str | None = None) -> list[dict[str, Any]]:
-    """Every run's status, newest first."""
+    """Every run's status, newest first (runs whose process died are reported failed)."""
     runs: list[dict[str, Any]] = []
     root = runs_root(project)
     if not root.is_dir():
@@ -131,6 +172,7 @@ def list_runs(project: Path, pipeline: str | None = None) -> list[dict[str, Any]
             status = json.loads(status_path.read_text("utf-8"))
         except (OSError, ValueError):
             continue
+        status = repair_if_dead(status_path.parent, status)
         status["session_dir"] = str(status_path.parent)
         runs.append(status)
     runs.sort(key=lambda s: (s.get("started_at") or "", s.get("session_id") or ""), reverse=True)
@@ -166,7 +208,7 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 def bundle(session_dir: Path) -> str:
     """One text file an AI (or a person) can read to understand a run."""
     out: list[str] = []
-    status = json.loads((session_dir / "status.json").read_text("utf-8"))
+    status = read_status(session_dir)
     out.append(f"# Osiris run {status.get('session_id')} — {status.get('pipeline')}")
     out.append(
         f"status: {status.get('status')}   started: {status.get('started_at')}   "

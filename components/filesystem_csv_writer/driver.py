@@ -91,7 +91,8 @@ class CSVWriterDriver:
                 category="config",
                 hint="the upstream step did not produce its table",
             ) from None
-        token = uuid.uuid4().hex[:12]
+        _remove_orphans(path)
+        token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         staged = path.parent / f".{path.name}.{token}.tmp"
         temporaries = [staged]
         try:
@@ -321,3 +322,21 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete temporary files a killed writer left beside `path`.
+
+    Their names carry the writing process's id; a file whose process is gone is an
+    orphan (SIGKILL, power loss), one whose process lives belongs to a concurrent run.
+    """
+    for candidate in path.parent.glob(f".{path.name}.*.tmp"):
+        pid_text = candidate.name[len(path.name) + 2 :].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            candidate.unlink(missing_ok=True)
+        except PermissionError:
+            continue

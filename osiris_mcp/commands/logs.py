@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runtime.sessions import bundle, find_run, list_runs
+    from runtime.sessions import bundle, find_run, list_runs, read_status
 
     project = project_dir(args)
     runs = list_runs(project)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "bundle":
         print(bundle(session_dir), end="")
         return 0
-    status = json.loads((session_dir / "status.json").read_text("utf-8"))
+    status = read_status(session_dir)
     if args.json:
         print(json.dumps({**status, "session_dir": str(session_dir)}, indent=2, ensure_ascii=False))
         return 0
