@@ -1,0 +1,18 @@
+"""mysql.extractor: reads a MySQL/MariaDB table or query into the step's data-plane table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from components.mysql_io import extract
+from components.protocol import StepContext, StepResult
+
+
+class MySQLExtractor:
+    """Streams rows read-only into `ctx.output_table`; see `components/mysql_io.py`."""
+
+    def run(
+        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
+    ) -> StepResult:
+        return extract(ctx, config)

@@ -1,0 +1,789 @@
+"""MySQL and MariaDB: reading a query into the data plane, bulk-writing a data-plane table.
+
+Reads go through connectorx (columnar, about 1-2M rows/s, straight into Arrow) when every
+column of the result converts exactly, else through PyMySQL's streaming cursor as text,
+which DuckDB casts; both run in a read-only transaction. Writes stream the input table out
+as CSV files and `LOAD DATA LOCAL INFILE` them (INSERT batches when the server forbids
+LOCAL), inside one transaction or into a staging table that is swapped in atomically.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyarrow as pa
+import pymysql
+import pymysql.converters
+import pymysql.cursors
+from pymysql.constants import FIELD_TYPE, FLAG
+
+from components.protocol import DriverError, StepContext, StepResult
+from components.sql_io import (
+    Column,
+    Reader,
+    Unreadable,
+    batch_size,
+    check_write_config,
+    connection_fields,
+    count_rows,
+    export_csv,
+    extract_into,
+    input_columns,
+    is_panic,
+    match_columns,
+    progress,
+    scrub,
+    single_input,
+    split_table,
+    text_batch,
+)
+
+FIELDS = ("host", "port", "user", "password", "database")
+
+# ------------------------------------------------------------------------------ errors
+
+_AUTH = {1045, 1251, 1698, 2059}
+_PERMISSION = {1044, 1142, 1143, 1227, 1370}
+_NETWORK = {1040, 1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055}
+_TIMEOUT = {1205, 1969, 3024}
+_DATA = {1048, 1062, 1261, 1262, 1263, 1264, 1265, 1292, 1366, 1406, 1451, 1452, 3819, 4025}
+_CONFIG = {1049, 1148, 3948}
+_RETRYABLE = _NETWORK | {1205, 1213}
+
+_HINTS = {
+    "auth": "check the user and password of the connection (osiris connections doctor)",
+    "network": "is the server up and reachable from here? (osiris connections doctor)",
+    "timeout": "raise fetch_timeout_s, or make the query cheaper (filter, index)",
+    "permission": "grant the connection's user the privilege this step needs",
+    "config": "check the connection's database and the server's settings",
+}
+
+
+def _category(errno: int) -> str:
+    for codes, category in (
+        (_AUTH, "auth"),
+        (_PERMISSION, "permission"),
+        (_NETWORK, "network"),
+        (_TIMEOUT, "timeout"),
+        (_DATA, "data"),
+        (_CONFIG, "config"),
+    ):
+        if errno in codes:
+            return category
+    return "network" if errno >= 2000 else "sql"
+
+
+def driver_error(errno: int, message: str, action: str, fields: Mapping[str, Any]) -> DriverError:
+    """A DriverError for MySQL error `errno`, its message scrubbed of the connection's secrets."""
+    category = _category(errno)
+    hint = _HINTS.get(category)
+    if errno == 1792:
+        hint = "extract queries run in a read-only transaction; write with mysql.writer"
+    return DriverError(
+        scrub(f"MySQL {action} failed: {message} (error {errno})", fields),
+        category=category,
+        retryable=errno in _RETRYABLE,
+        hint=hint,
+    )
+
+
+def _connectorx_error(err: BaseException, fields: Mapping[str, Any]) -> Exception:
+    """Translate a connectorx failure: a value it cannot convert makes the read fall back."""
+    text = str(err)
+    server = re.search(r"ERROR (\d+) \(\w+\): (.*?) \}", text, re.S)
+    if server:
+        return driver_error(int(server.group(1)), server.group(2), "read", fields)
+    if re.search(r"DriverError|IoError|timed out waiting for connection|disconnected", text):
+        return DriverError(
+            scrub(f"MySQL read failed: {text.splitlines()[0]}", fields),
+            category="network",
+            retryable=True,
+            hint=_HINTS["network"],
+        )
+    first_line = text.splitlines()[0] if text else type(err).__name__
+    return Unreadable(scrub(f"connectorx cannot read a value exactly: {first_line}", fields))
+
+
+# ------------------------------------------------------------------------------ server
+
+
+@dataclass(frozen=True)
+class MySQLServer:
+    """The connection fields of one step, and the ways to talk to that server."""
+
+    fields: Mapping[str, Any]
+
+    @classmethod
+    def for_step(cls, ctx: StepContext, config: Mapping[str, Any]) -> MySQLServer:
+        """The step's server: the resolved connection, inline connection fields on top."""
+        return cls(connection_fields(ctx, config, FIELDS))
+
+    def connect(self, **options: Any) -> pymysql.connections.Connection:
+        """A PyMySQL connection speaking utf8mb4."""
+        return pymysql.connect(
+            host=str(self.fields.get("host") or "localhost"),
+            port=int(self.fields.get("port") or 3306),
+            user=self.fields.get("user"),
+            password=str(self.fields.get("password") or ""),
+            database=self.fields.get("database") or None,
+            charset="utf8mb4",
+            connect_timeout=10,
+            **options,
+        )
+
+    def connectorx_url(self) -> str:
+        """The connection as a connectorx URL (TCP even for localhost, so the same account)."""
+        host = str(self.fields.get("host") or "localhost")
+        host = f"[{host}]" if ":" in host else host
+        user = quote(str(self.fields.get("user") or ""), safe="")
+        password = quote(str(self.fields.get("password") or ""), safe="")
+        database = quote(str(self.fields.get("database") or ""), safe="")
+        port = int(self.fields.get("port") or 3306)
+        return f"mysql://{user}:{password}@{host}:{port}/{database}?prefer_socket=false"
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Turn PyMySQL errors raised inside into scrubbed DriverErrors."""
+        try:
+            yield
+        except pymysql.MySQLError as err:
+            errno = err.args[0] if err.args and isinstance(err.args[0], int) else 2013
+            message = err.args[1] if len(err.args) > 1 else str(err)
+            raise driver_error(errno, str(message), action, self.fields) from None
+
+
+def quote_name(name: str) -> str:
+    """A MySQL identifier: a`b → `a``b`."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def qualified(database: str | None, table: str) -> str:
+    """`database`.`table`, or just `table`."""
+    return f"{quote_name(database)}.{quote_name(table)}" if database else quote_name(table)
+
+
+# ------------------------------------------------------------------------------ reading
+
+_INTEGERS = {
+    FIELD_TYPE.TINY: ("TINYINT", "UTINYINT"),
+    FIELD_TYPE.SHORT: ("SMALLINT", "USMALLINT"),
+    FIELD_TYPE.INT24: ("INTEGER", "UINTEGER"),
+    FIELD_TYPE.LONG: ("INTEGER", "UINTEGER"),
+    FIELD_TYPE.LONGLONG: ("BIGINT", "UBIGINT"),
+    FIELD_TYPE.YEAR: ("SMALLINT", "SMALLINT"),
+}
+_STRINGS = {
+    FIELD_TYPE.VARCHAR,
+    FIELD_TYPE.VAR_STRING,
+    FIELD_TYPE.STRING,
+    FIELD_TYPE.ENUM,
+    FIELD_TYPE.SET,
+    FIELD_TYPE.TINY_BLOB,
+    FIELD_TYPE.MEDIUM_BLOB,
+    FIELD_TYPE.LONG_BLOB,
+    FIELD_TYPE.BLOB,
+}
+_BINARY_CHARSET = 63
+#: PyMySQL converters without decoders: result values stay the server's text (or bytes).
+_ENCODERS_ONLY = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
+
+
+def _cast(name: str, duck_type: str, fast: bool = True) -> Column:
+    load = f"CAST({{c}} AS {duck_type})"
+    return Column(name, duck_type, text_load=load, fast_load=load if fast else None)
+
+
+def _decimal(name: str, precision: int, scale: int) -> Column:
+    # connectorx reads DECIMAL as decimal128(38, 10) through rust_decimal (28 digits):
+    # wider or finer decimals would lose digits there, so they take the text path.
+    if precision > 38:
+        return Column(name, "VARCHAR", text_load="{c}")
+    return _cast(name, f"DECIMAL({precision},{scale})", fast=precision <= 28 and scale <= 10)
+
+
+def mysql_column(field: Any) -> Column:
+    """The output column for one field of a MySQL result (PyMySQL's `Field`)."""
+    name, kind = field.name, field.type_code
+    unsigned = bool(field.flags & FLAG.UNSIGNED)
+    if kind in _INTEGERS:
+        return _cast(name, _INTEGERS[kind][unsigned])
+    if kind in (FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL):
+        precision = field.length - (1 if field.scale else 0) - (0 if unsigned else 1)
+        return _decimal(name, precision, field.scale)
+    if kind in (FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE):
+        return _cast(name, "FLOAT" if kind == FIELD_TYPE.FLOAT else "DOUBLE")
+    if kind in (FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE, FIELD_TYPE.DATETIME):
+        duck = "DATE" if kind != FIELD_TYPE.DATETIME else "TIMESTAMP"
+        # Zero dates ('0000-00-00') have no value in any other system: they read as NULL.
+        return Column(name, duck, text_load=f"TRY_CAST({{c}} AS {duck})", fast_load="{c}")
+    if kind == FIELD_TYPE.TIMESTAMP:
+        # The session runs in UTC, so a TIMESTAMP arrives as its UTC wall time.
+        return Column(
+            name,
+            "TIMESTAMP WITH TIME ZONE",
+            text_load="timezone('UTC', TRY_CAST({c} AS TIMESTAMP))",
+            fast_load="timezone('UTC', {c})",
+        )
+    if kind == FIELD_TYPE.TIME:  # a signed duration up to 838 hours, not a time of day
+        return _cast(name, "INTERVAL", fast=False)
+    if kind == FIELD_TYPE.JSON:
+        return _cast(name, "JSON")
+    if kind == FIELD_TYPE.BIT:
+        return Column(name, "BLOB", text_load="{c}", fast_load="{c}", binary=True)
+    if kind in _STRINGS:
+        if field.charsetnr == _BINARY_CHARSET:
+            return Column(name, "BLOB", text_load="{c}", fast_load="{c}", binary=True)
+        return Column(name, "VARCHAR", text_load="{c}", fast_load="{c}")
+    if kind == FIELD_TYPE.GEOMETRY:
+        return Column(name, "BLOB", text_load="{c}", binary=True)
+    return Column(name, "VARCHAR", text_load="CAST({c} AS VARCHAR)")
+
+
+def read_session(flavor: str, timeout_s: float | None) -> list[str]:
+    """Session settings of every read: read-only, UTC, and the server-side time limit."""
+    session = ["SET SESSION TRANSACTION READ ONLY", "SET time_zone = '+00:00'"]
+    if timeout_s:
+        if flavor == "mariadb":
+            session.append(f"SET SESSION max_statement_time = {float(timeout_s)}")
+        else:
+            session.append(f"SET SESSION max_execution_time = {int(float(timeout_s) * 1000)}")
+    return session
+
+
+def source_query(config: Mapping[str, Any]) -> tuple[str, int | None]:
+    """The SELECT a step reads, and the row limit to apply while reading (for `query`).
+
+    A `query`'s limit is applied by the reader: MariaDB ignores an ORDER BY inside a
+    derived table, so wrapping the query in `SELECT ... LIMIT n` could pick other rows.
+    """
+    if config.get("query"):
+        query = re.sub(r"[\s;]+$", "", str(config["query"]))
+        limit = config.get("limit")
+        return query, None if limit is None else int(limit)
+    schema, table = split_table(str(config["table"]), config.get("schema"))
+    columns = config.get("columns")
+    listed = ", ".join(quote_name(column) for column in columns) if columns else "*"
+    sql = f"SELECT {listed} FROM {qualified(schema, table)}"
+    if config.get("limit") is not None:
+        sql += f" LIMIT {int(config['limit'])}"
+    if config.get("offset"):
+        sql += "" if config.get("limit") is not None else " LIMIT 18446744073709551615"
+        sql += f" OFFSET {int(config['offset'])}"
+    return sql, None
+
+
+def probe(server: MySQLServer, sql: str, timeout_s: float | None) -> tuple[list[str], Any]:
+    """The read session for this server, and the result's fields (None: not describable).
+
+    The fields come from `SELECT * FROM (query) LIMIT 0`, which the server answers without
+    running the query. A statement that cannot be wrapped (not a SELECT) is left to the
+    text reader, which runs it as written, read-only, so the server itself refuses writes.
+    """
+    with closing(server.connect()) as conn, conn.cursor() as cursor:
+        flavor = "mariadb" if "mariadb" in conn.get_server_info().lower() else "mysql"
+        session = read_session(flavor, timeout_s)
+        for statement in session:
+            cursor.execute(statement)
+        cursor.execute("START TRANSACTION READ ONLY")
+        try:
+            cursor.execute(f"SELECT * FROM (\n{sql}\n) AS _osiris_probe LIMIT 0")
+        except pymysql.MySQLError as err:
+            if err.args[0] == 1060:
+                raise DriverError(
+                    f"the query returns more than one column with the same name: {err.args[1]}",
+                    category="sql",
+                    hint="give each column a distinct alias (SELECT a.id AS order_id, ...)",
+                ) from None
+            if err.args[0] in (1064, 1149):
+                return session, None
+            raise
+        return session, cursor._result.fields  # PEP 249's description lacks charset and flags
+
+
+def connectorx_batches(
+    server: MySQLServer, sql: str, session: Sequence[str], size: int
+) -> Iterator[pa.RecordBatch]:
+    """The rows as connectorx's Arrow stream, one batch at a time.
+
+    connectorx's reader thread keeps reading after its consumer leaves, so a read that
+    stops early (cancel, limit) kills its query on the server, found by a tag comment.
+    """
+    import connectorx
+
+    tag = f"osiris-read-{uuid.uuid4().hex}"
+    reader, finished = None, False
+    try:
+        reader = connectorx.read_sql(
+            server.connectorx_url(),
+            f"/* {tag} */ {sql}",
+            return_type="arrow_stream",
+            batch_size=size,
+            pre_execution_query=[*session, "START TRANSACTION READ ONLY"],
+        )
+        yield from reader
+        finished = True
+    except BaseException as err:
+        if not (is_panic(err) or isinstance(err, RuntimeError)):
+            raise
+        raise _connectorx_error(err, server.fields) from None
+    finally:
+        if reader is not None:
+            reader.close()
+            if not finished:
+                kill_tagged_query(server, tag)
+
+
+def kill_tagged_query(server: MySQLServer, tag: str) -> None:
+    """Stop the server-side query whose text carries `tag`, if it still runs."""
+    try:
+        with closing(server.connect()) as conn, conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST "
+                "WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
+                (f"%{tag}%",),
+            )
+            for (thread,) in cursor.fetchall():
+                cursor.execute(f"KILL QUERY {int(thread)}")
+    except pymysql.MySQLError:
+        pass  # best effort: the read already failed or was cancelled
+
+
+def text_batches(
+    server: MySQLServer, sql: str, session: Sequence[str], size: int
+) -> tuple[list[Column], Iterator[pa.RecordBatch]]:
+    """The rows as text through PyMySQL's unbuffered cursor, with no Python conversions."""
+    conn = server.connect(conv=_ENCODERS_ONLY, cursorclass=pymysql.cursors.SSCursor)
+    try:
+        cursor = conn.cursor()
+        for statement in [*session, "START TRANSACTION READ ONLY"]:
+            cursor.execute(statement)
+        cursor.execute(sql)
+        fields = cursor._result.fields or []
+    except BaseException:
+        conn.close()
+        raise
+    if not fields:
+        conn.close()
+        raise DriverError("the extract statement returns no columns", category="sql")
+    columns = [mysql_column(field) for field in fields]
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            while rows := cursor.fetchmany(size):
+                yield text_batch(rows, columns)
+        finally:
+            conn.close()  # not cursor.close(), which would first read every remaining row
+
+    return columns, batches()
+
+
+def extract(ctx: StepContext, config: Mapping[str, Any]) -> StepResult:
+    """Read the step's table or query into `ctx.output_table`."""
+    server = MySQLServer.for_step(ctx, config)
+    sql, limit = source_query(config)
+    size = batch_size(config)
+    with server.errors("read"):
+        session, fields = probe(server, sql, config.get("fetch_timeout_s"))
+        readers = []
+        if fields is not None:
+            columns = [mysql_column(field) for field in fields]
+            if all(column.fast_load for column in columns):
+                readers.append(
+                    Reader(
+                        "connectorx",
+                        text=False,
+                        open=lambda: (columns, connectorx_batches(server, sql, session, size)),
+                    )
+                )
+        readers.append(
+            Reader("pymysql", text=True, open=lambda: text_batches(server, sql, session, size))
+        )
+        return extract_into(ctx, readers, limit=limit)
+
+
+# ------------------------------------------------------------------------------ writing
+
+_MYSQL_TYPES = {
+    "BOOLEAN": "BOOLEAN",
+    "TINYINT": "TINYINT",
+    "SMALLINT": "SMALLINT",
+    "INTEGER": "INT",
+    "BIGINT": "BIGINT",
+    "UTINYINT": "TINYINT UNSIGNED",
+    "USMALLINT": "SMALLINT UNSIGNED",
+    "UINTEGER": "INT UNSIGNED",
+    "UBIGINT": "BIGINT UNSIGNED",
+    "HUGEINT": "DECIMAL(39,0)",
+    "UHUGEINT": "DECIMAL(39,0)",
+    "FLOAT": "FLOAT",
+    "DOUBLE": "DOUBLE",
+    "DATE": "DATE",
+    "TIME": "TIME(6)",
+    "TIMESTAMP": "DATETIME(6)",
+    "TIMESTAMP_S": "DATETIME",
+    "TIMESTAMP_MS": "DATETIME(3)",
+    "TIMESTAMP_NS": "DATETIME(6)",
+    "TIMESTAMP WITH TIME ZONE": "DATETIME(6)",  # holds the UTC wall time
+    "INTERVAL": "TIME(6)",
+    "BLOB": "LONGBLOB",
+    "UUID": "CHAR(36)",
+    "JSON": "JSON",
+    "VARCHAR": "LONGTEXT",  # TEXT stops at 64 KB
+}
+#: Longest VARCHAR key InnoDB can index in utf8mb4 (3072 bytes / 4).
+_MAX_KEY_CHARS = 768
+
+
+def _nested(duck_type: str) -> bool:
+    return duck_type.endswith("]") or duck_type.startswith(("STRUCT", "MAP", "UNION"))
+
+
+def mysql_type(duck_type: str, key_length: int | None = None) -> str:
+    """MySQL column type for a DuckDB type; `key_length` sizes a key column's VARCHAR."""
+    if key_length is not None and duck_type in ("VARCHAR", "BLOB"):
+        if key_length > _MAX_KEY_CHARS:
+            raise DriverError(
+                f"a primary_key value is {key_length} characters long; MySQL indexes at "
+                f"most {_MAX_KEY_CHARS}",
+                category="data",
+            )
+        size = max(255, key_length)
+        return f"VARCHAR({size})" if duck_type == "VARCHAR" else f"VARBINARY({size})"
+    if duck_type.startswith("DECIMAL"):
+        return duck_type
+    if _nested(duck_type):
+        return "JSON"
+    return _MYSQL_TYPES.get(duck_type, "LONGTEXT")
+
+
+def export_expression(name: str, duck_type: str) -> tuple[str, str | None]:
+    """(DuckDB expression writing the column as LOAD DATA text, MySQL SET expression or None).
+
+    The SET expression turns the user variable `{v}` into the value: hex for bytes,
+    seconds for durations. Everything else loads as the text DuckDB writes.
+    """
+    column = '"' + name.replace('"', '""') + '"'
+    if duck_type in ("BLOB", "BIT"):
+        return f"hex({column})", "UNHEX({v})"
+    if duck_type == "INTERVAL":
+        return f"epoch({column})", "SEC_TO_TIME({v})"
+    if duck_type == "BOOLEAN":
+        return f"CAST({column} AS TINYINT)", None
+    if duck_type == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('UTC', {column})", None
+    if _nested(duck_type):
+        return f"to_json({column})", None
+    if duck_type == "TIME WITH TIME ZONE":
+        return f"CAST({column} AS VARCHAR)", None
+    return column, None
+
+
+def row_expression(name: str, duck_type: str) -> str:
+    """DuckDB expression giving the column as a Python value PyMySQL can send."""
+    column = '"' + name.replace('"', '""') + '"'
+    if duck_type == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('UTC', {column})"
+    if _nested(duck_type):
+        return f"CAST(to_json({column}) AS VARCHAR)"
+    if duck_type in ("UUID", "TIME WITH TIME ZONE", "BIT") or duck_type.startswith("ENUM"):
+        return f"CAST({column} AS VARCHAR)"
+    return column
+
+
+# The CSV DuckDB writes for LOAD DATA: every value quoted, NULL an unquoted word, so that
+# NULL, '' and 'NULL' stay three different things. ESCAPED BY '' keeps backslashes literal.
+_CSV_OPTIONS = "FORMAT csv, HEADER false, NULLSTR 'NULL', FORCE_QUOTE *"
+_LOAD_FORMAT = (
+    "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
+    "ESCAPED BY '' LINES TERMINATED BY '\\n'"
+)
+
+
+def local_infile_enabled(conn: pymysql.connections.Connection) -> bool:
+    """Whether the server accepts LOAD DATA LOCAL (MySQL 8 disables it by default)."""
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT @@GLOBAL.local_infile")
+        return bool(int(cursor.fetchone()[0]))
+
+
+def raise_on_warnings(cursor: Any, table: str) -> None:
+    """Fail on any warning: with LOCAL, MySQL turns bad rows into warnings and goes on."""
+    cursor.execute("SHOW WARNINGS")
+    problems = [row for row in cursor.fetchall() if row[0] in ("Warning", "Error")]
+    if problems:
+        shown = "; ".join(str(row[2]) for row in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise DriverError(
+            f"MySQL rejected rows written to {table}: {shown}{more}",
+            category="data",
+            hint="the table was left as it was; fix the rows or the column types",
+        )
+
+
+@dataclass
+class TableWriter:
+    """One write of a data-plane table into a MySQL table, in the step's write_mode."""
+
+    ctx: StepContext
+    conn: pymysql.connections.Connection
+    source: str
+    source_columns: list[tuple[str, str]]
+    database: str
+    table: str
+    size: int
+
+    @property
+    def target(self) -> str:
+        return qualified(self.database, self.table)
+
+    def target_columns(self) -> list[str] | None:
+        """The target's columns in order, or None when it does not exist."""
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                (self.database, self.table),
+            )
+            names = [row[0] for row in cursor.fetchall()]
+        return names or None
+
+    def staging_name(self, role: str) -> str:
+        return f"_osiris_{role}_{self.table[:24]}_{uuid.uuid4().hex[:8]}"
+
+    def execute(self, *statements: str) -> None:
+        with self.conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    # -- loading rows
+
+    def load(self, into: str, targets: Sequence[str]) -> int:
+        """Send every input row into table `into` (its columns `targets`), batch by batch."""
+        if local_infile_enabled(self.conn):
+            return self.load_files(into, targets)
+        return self.insert_rows(into, targets)
+
+    def load_files(self, into: str, targets: Sequence[str]) -> int:
+        exports = [export_expression(name, kind) for name, kind in self.source_columns]
+        fields, sets = [], []
+        for position, (target, (_, setter)) in enumerate(zip(targets, exports, strict=True)):
+            if setter is None:
+                fields.append(quote_name(target))
+            else:
+                fields.append(f"@v{position}")
+                sets.append(f"{quote_name(target)} = {setter.format(v=f'@v{position}')}")
+        tail = f"({', '.join(fields)})" + (f" SET {', '.join(sets)}" if sets else "")
+        plane, expressions = self.ctx.data_plane, [expression for expression, _ in exports]
+        rows = 0
+        with export_csv(plane, self.source, expressions, _CSV_OPTIONS, self.size) as files:
+            for path in files:
+                rows += self.load_file(path, into, tail)
+                path.unlink()
+                progress(self.ctx, rows, self.target)
+        return rows
+
+    def load_file(self, path: Path, into: str, tail: str) -> int:
+        with self.conn.cursor() as cursor:
+            loaded = cursor.execute(
+                f"LOAD DATA LOCAL INFILE {self.conn.escape(str(path))} INTO TABLE {into} "
+                f"{_LOAD_FORMAT} {tail}"
+            )
+            raise_on_warnings(cursor, self.target)
+        return int(loaded)
+
+    def insert_rows(self, into: str, targets: Sequence[str]) -> int:
+        """The slower path for servers without LOCAL: multi-row INSERTs of `size` rows."""
+        expressions = [row_expression(name, kind) for name, kind in self.source_columns]
+        names = ", ".join(quote_name(target) for target in targets)
+        statement = (
+            (f"INSERT INTO {into} ({names}) VALUES ({', '.join(['%s'] * len(targets))})")
+            .replace("%", "%%")
+            .replace("%%s", "%s")
+        )
+        rows = 0
+        reader = self.ctx.data_plane.cursor()  # its own result, streamed in `size` rows
+        try:
+            reader.execute(f"SELECT {', '.join(expressions)} FROM {self.source}")
+            with self.conn.cursor() as cursor:
+                while batch := reader.fetchmany(self.size):
+                    cursor.executemany(statement, batch)
+                    rows += len(batch)
+                    progress(self.ctx, rows, self.target)
+        finally:
+            reader.close()
+        return rows
+
+    # -- the write modes
+
+    def create(self, key: Sequence[str]) -> int:
+        """A missing target: load a new table under a staging name, then rename it in."""
+        staging = qualified(self.database, self.staging_name("new"))
+        self.execute(f"CREATE TABLE {staging} ({self.definition(key)}) {_TABLE_OPTIONS}")
+        try:
+            rows = self.load(staging, [name for name, _ in self.source_columns])
+            self.conn.commit()
+            self.execute(f"RENAME TABLE {staging} TO {self.target}")
+        except BaseException:
+            self.drop_quietly(staging)
+            raise
+        return rows
+
+    def definition(self, key: Sequence[str]) -> str:
+        lengths = self.key_lengths(key)
+        columns = [
+            f"{quote_name(name)} {mysql_type(kind, lengths.get(name))}"
+            + (" NOT NULL" if name in key else "")
+            for name, kind in self.source_columns
+        ]
+        if key:
+            columns.append(f"PRIMARY KEY ({', '.join(quote_name(name) for name in key)})")
+        return ", ".join(columns)
+
+    def key_lengths(self, key: Sequence[str]) -> dict[str, int]:
+        """Longest value of each text key column, to size its VARCHAR."""
+        texts = [name for name, kind in self.source_columns if name in key and kind in _KEYED]
+        lengths = {}
+        for name in texts:
+            column = '"' + name.replace('"', '""') + '"'
+            (longest,) = self.ctx.data_plane.execute(
+                f"SELECT coalesce(max(octet_length(CAST({column} AS BLOB))), 0) FROM {self.source}"
+                if dict(self.source_columns)[name] == "BLOB"
+                else f"SELECT coalesce(max(length({column})), 0) FROM {self.source}"
+            ).fetchone()
+            lengths[name] = int(longest)
+        return lengths
+
+    def append(self, targets: Sequence[str]) -> int:
+        """Load straight into the target inside one transaction."""
+        try:
+            rows = self.load(self.target, targets)
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+        return rows
+
+    def replace(self, targets: Sequence[str]) -> int:
+        """Load a copy of the target's definition, then swap it in with one RENAME."""
+        staging = qualified(self.database, self.staging_name("stg"))
+        retired = qualified(self.database, self.staging_name("old"))
+        self.execute(f"CREATE TABLE {staging} LIKE {self.target}")
+        try:
+            rows = self.load(staging, targets)
+            self.conn.commit()
+            self.execute(f"RENAME TABLE {self.target} TO {retired}, {staging} TO {self.target}")
+        except BaseException:
+            self.drop_quietly(staging)
+            raise
+        self.execute(f"DROP TABLE {retired}")
+        return rows
+
+    def upsert(self, targets: Sequence[str], key: Sequence[str]) -> int:
+        """Load a temporary table, then INSERT ... ON DUPLICATE KEY UPDATE in one transaction."""
+        self.require_unique_key([targets[self.source_names.index(name)] for name in key])
+        staging = quote_name(self.staging_name("ups"))
+        self.execute(f"CREATE TEMPORARY TABLE {staging} LIKE {self.target}")
+        listed = ", ".join(quote_name(name) for name in targets)
+        key_targets = {targets[self.source_names.index(name)] for name in key}
+        updates = [f"{quote_name(n)} = VALUES({quote_name(n)})" for n in targets]
+        updates = [u for u, n in zip(updates, targets, strict=True) if n not in key_targets]
+        first = quote_name(targets[0])
+        try:
+            rows = self.load(staging, targets)
+            self.execute(
+                f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging} "
+                f"ON DUPLICATE KEY UPDATE {', '.join(updates) or f'{first} = {first}'}"
+            )
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+        finally:
+            self.drop_quietly(staging, temporary=True)
+        return rows
+
+    @property
+    def source_names(self) -> list[str]:
+        return [name for name, _ in self.source_columns]
+
+    def require_unique_key(self, key: Sequence[str]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT INDEX_NAME, GROUP_CONCAT(COLUMN_NAME) FROM information_schema.STATISTICS "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0 "
+                "GROUP BY INDEX_NAME",
+                (self.database, self.table),
+            )
+            unique = [set(str(columns).split(",")) for _, columns in cursor.fetchall()]
+        if set(key) not in unique:
+            raise DriverError(
+                f"upsert into {self.target} needs a primary key or unique index on "
+                f"({', '.join(key)})",
+                category="config",
+                hint=f"ALTER TABLE {self.target} ADD UNIQUE ({', '.join(key)}), or change "
+                "primary_key to the table's key",
+            )
+
+    def drop_quietly(self, table: str, temporary: bool = False) -> None:
+        """Drop a staging table on the way out of a failure, never masking that failure."""
+        try:
+            self.conn.rollback()
+            self.execute(f"DROP {'TEMPORARY ' if temporary else ''}TABLE IF EXISTS {table}")
+        except pymysql.MySQLError:
+            pass
+
+
+_KEYED = ("VARCHAR", "BLOB")
+_TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+
+def write_session(conn: pymysql.connections.Connection) -> None:
+    """Strict, UTC: a value that does not fit fails instead of being adjusted."""
+    with conn.cursor() as cursor:
+        cursor.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')")
+        cursor.execute("SET time_zone = '+00:00'")
+
+
+def write(ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]) -> StepResult:
+    """Write the step's one input into its MySQL table in `write_mode`."""
+    server = MySQLServer.for_step(ctx, config)
+    source = single_input(inputs)
+    columns = input_columns(ctx.data_plane, source)
+    mode, key = check_write_config(config, [name for name, _ in columns])
+    database, table = split_table(str(config["table"]), config.get("schema"))
+    database = database or server.fields.get("database")
+    if not database:
+        raise DriverError("no database to write to", category="config", hint=_HINTS["config"])
+    rows_in = count_rows(ctx.data_plane, source)
+    with server.errors("write"), closing(server.connect(local_infile=True)) as conn:
+        write_session(conn)
+        writer = TableWriter(ctx, conn, source, columns, str(database), table, batch_size(config))
+        existing = writer.target_columns()
+        created = existing is None
+        if existing is None:
+            if config.get("create_if_missing") is False:
+                raise DriverError(
+                    f"table {writer.target} does not exist",
+                    category="config",
+                    hint="create it first, or set create_if_missing: true",
+                )
+            rows = writer.create(key)
+        else:
+            targets = match_columns(writer.source_names, existing, writer.target)
+            if mode == "replace":
+                rows = writer.replace(targets)
+            elif mode == "upsert":
+                rows = writer.upsert(targets, key)
+            else:
+                rows = writer.append(targets)
+    ctx.metric("rows_read", rows_in)
+    ctx.metric("rows_written", rows)
+    details = {"table": f"{database}.{table}", "write_mode": mode, "created": created}
+    return StepResult(rows_read=rows_in, rows_written=rows, details=details)

@@ -1,0 +1,715 @@
+"""PostgreSQL (and Supabase, which is PostgreSQL): reading into the data plane, bulk writes.
+
+Reads go through connectorx (columnar, straight into Arrow) when every column converts
+exactly — columns connectorx would round (wide numerics, json) are cast to text on the
+server and parsed exactly by DuckDB — else through psycopg's `COPY (query) TO STDOUT` as
+CSV, parsed by pyarrow; both read-only. Writes stream the input table out as CSV and
+`COPY ... FROM STDIN` it, all in one transaction (replace and upsert via a temporary
+staging table that vanishes with the transaction).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, urlparse
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from components.protocol import DriverError, StepContext, StepResult
+from components.sql_io import (
+    Column,
+    Reader,
+    Unreadable,
+    batch_size,
+    check_write_config,
+    connection_fields,
+    count_rows,
+    export_csv,
+    extract_into,
+    input_columns,
+    is_panic,
+    match_columns,
+    progress,
+    quote_ident,
+    scrub,
+    single_input,
+    split_table,
+)
+
+FIELDS = ("host", "port", "user", "password", "database", "schema", "sslmode")
+SUPABASE_FIELDS = (*FIELDS, "url", "project_id", "pg_dsn")
+#: sslmode values connectorx (rust-postgres) understands; others read through libpq.
+_CONNECTORX_SSLMODES = (None, "disable", "prefer", "require")
+#: connectorx's PostgreSQL protocol, chosen by bench/drivers.py.
+CONNECTORX_PROTOCOL: Literal["cursor", "binary", "csv"] = "cursor"
+#: Bytes pyarrow parses at a time from COPY's CSV; one row must fit in a block.
+_CSV_BLOCK = 32 << 20
+
+# ------------------------------------------------------------------------------ errors
+
+_HINTS = {
+    "auth": "check the user and password of the connection (osiris connections doctor)",
+    "network": "is the server up and reachable from here? (osiris connections doctor)",
+    "timeout": "raise fetch_timeout_s, or make the query cheaper (filter, index)",
+    "permission": "grant the connection's role the privilege this step needs",
+    "config": "check the connection's database and schema",
+}
+_SPECIFIC_HINTS = {
+    "25006": "extract queries run in a read-only transaction; write with a writer component",
+    "42P10": "upsert needs a primary key or unique index on exactly the primary_key columns",
+}
+
+
+def classify(sqlstate: str | None, message: str) -> tuple[str, bool]:
+    """(category, retryable) for a PostgreSQL error; connection failures carry no SQLSTATE."""
+    if sqlstate is None:
+        lower = message.lower()
+        if "password" in lower or "authentication" in lower or "role" in lower:
+            return "auth", False
+        if "does not exist" in lower:
+            return "config", False
+        return ("timeout", True) if "timeout" in lower else ("network", True)
+    if sqlstate in ("40P01", "40001"):
+        return "sql", True
+    if sqlstate == "57014":
+        return "timeout", False
+    prefixes = {
+        "28": ("auth", False),
+        "08": ("network", True),
+        "57": ("network", True),
+        "53": ("network", True),
+        "3D": ("config", False),
+        "3F": ("config", False),
+        "22": ("data", False),
+        "23": ("data", False),
+    }
+    if sqlstate == "42501":
+        return "permission", False
+    return prefixes.get(sqlstate[:2], ("sql", False))
+
+
+def driver_error(
+    sqlstate: str | None, message: str, action: str, fields: Mapping[str, Any]
+) -> DriverError:
+    """A DriverError for a PostgreSQL failure, scrubbed of the connection's secrets."""
+    category, retryable = classify(sqlstate, message)
+    code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    return DriverError(
+        scrub(f"PostgreSQL {action} failed: {message.strip()}{code}", fields),
+        category=category,
+        retryable=retryable,
+        hint=_SPECIFIC_HINTS.get(sqlstate or "", _HINTS.get(category)),
+    )
+
+
+def _connectorx_error(err: BaseException, fields: Mapping[str, Any]) -> Exception:
+    """Translate a connectorx failure: a value it cannot convert makes the read fall back."""
+    text = str(err)
+    server = re.search(r'code: SqlState\(E?(\w+)\), message: "((?:[^"\\]|\\.)*)"', text)
+    if server:
+        return driver_error(server.group(1), server.group(2), "read", fields)
+    if re.search(r"kind: (Io|Closed|Connect)|timed out waiting for connection", text):
+        first_line = text.splitlines()[0]
+        return driver_error(None, f"connection lost: {first_line}", "read", fields)
+    first_line = text.splitlines()[0] if text else type(err).__name__
+    return Unreadable(scrub(f"connectorx cannot read a value exactly: {first_line}", fields))
+
+
+# ------------------------------------------------------------------------------ server
+
+
+def supabase_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """PostgreSQL connection fields for a Supabase connection.
+
+    From `pg_dsn`, or from `url` (https://<ref>.supabase.co) or `project_id` plus
+    `password`: host db.<ref>.supabase.co, port 5432, user and database postgres, TLS
+    required. Explicit host/port/user/database/sslmode fields win over derived ones.
+    """
+    derived: dict[str, Any] = {}
+    if fields.get("pg_dsn"):
+        try:
+            parsed = psycopg.conninfo.conninfo_to_dict(str(fields["pg_dsn"]))
+        except psycopg.Error:
+            # libpq quotes the offending part of the string, which may be the password.
+            raise DriverError(
+                "pg_dsn is not a valid PostgreSQL connection string",
+                category="config",
+                hint="use postgresql://user:password@host:5432/postgres, as Supabase shows it",
+            ) from None
+        derived = {("database" if key == "dbname" else key): value for key, value in parsed.items()}
+    else:
+        ref = fields.get("project_id")
+        if fields.get("url"):
+            ref = (urlparse(str(fields["url"])).hostname or "").split(".")[0]
+        if ref:
+            derived = {
+                "host": f"db.{ref}.supabase.co",
+                "port": 5432,
+                "user": "postgres",
+                "database": "postgres",
+                "sslmode": "require",
+            }
+    explicit = {
+        key: fields[key]
+        for key in ("host", "port", "user", "password", "database", "sslmode", "schema")
+        if fields.get(key) not in (None, "")
+    }
+    return {**derived, **explicit, "pg_dsn": fields.get("pg_dsn")}
+
+
+_LIBPQ_KEYS = {"host", "port", "user", "password", "sslmode", "pg_dsn", "schema", "database"}
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """The connection fields of one step, and the ways to talk to that server."""
+
+    fields: Mapping[str, Any]
+
+    @classmethod
+    def for_step(
+        cls, ctx: StepContext, config: Mapping[str, Any], family: str = "postgres"
+    ) -> PostgresServer:
+        """The step's server; Supabase fields are turned into PostgreSQL ones first."""
+        if family == "supabase":
+            return cls(supabase_fields(connection_fields(ctx, config, SUPABASE_FIELDS)))
+        return cls(connection_fields(ctx, config, FIELDS))
+
+    @property
+    def schema(self) -> str:
+        return str(self.fields.get("schema") or "public")
+
+    def libpq_params(self) -> dict[str, Any]:
+        """Keyword arguments for psycopg.connect."""
+        params = {
+            "host": self.fields.get("host") or "localhost",
+            "port": int(self.fields.get("port") or 5432),
+            "dbname": self.fields.get("database") or "postgres",
+            "user": self.fields.get("user"),
+            "password": self.fields.get("password"),
+            "sslmode": self.fields.get("sslmode"),
+        }
+        extra = {k: v for k, v in self.fields.items() if k not in _LIBPQ_KEYS and k not in FIELDS}
+        extra = {k: v for k, v in extra.items() if k not in ("url", "project_id", "key")}
+        return {key: value for key, value in {**params, **extra}.items() if value is not None}
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A psycopg connection (no automatic prepared statements: poolers dislike them)."""
+        return psycopg.connect(
+            **self.libpq_params(),
+            connect_timeout=10,
+            application_name="osiris",
+            prepare_threshold=None,
+        )
+
+    def connectorx_url(self) -> str | None:
+        """The connection as a connectorx URL, or None when connectorx should not be used.
+
+        Not through a transaction pooler (session settings would not stick), not with
+        sslmode it does not implement, not with extra libpq parameters it would ignore.
+        """
+        params = self.libpq_params()
+        pooled = params["port"] == 6543 or "pooler.supabase.com" in str(params["host"])
+        extra = set(params) - {"host", "port", "dbname", "user", "password", "sslmode"}
+        if pooled or extra or params.get("sslmode") not in _CONNECTORX_SSLMODES:
+            return None
+        host = str(params["host"])
+        host = f"[{host}]" if ":" in host else host
+        user = quote(str(params.get("user") or ""), safe="")
+        password = quote(str(params.get("password") or ""), safe="")
+        url = f"postgresql://{user}:{password}@{host}:{params['port']}/"
+        url += quote(str(params["dbname"]), safe="")
+        return url + (f"?sslmode={params['sslmode']}" if params.get("sslmode") else "")
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Turn psycopg errors raised inside into scrubbed DriverErrors."""
+        try:
+            yield
+        except psycopg.Error as err:
+            message = (err.diag.message_primary if err.sqlstate else None) or str(err)
+            raise driver_error(err.sqlstate, message, action, self.fields) from None
+
+
+def qualified(schema: str, table: str) -> str:
+    """ "schema"."table"."""
+    return f"{quote_ident(schema)}.{quote_ident(table)}"
+
+
+# ------------------------------------------------------------------------------ reading
+
+_DIRECT = {
+    16: "BOOLEAN",
+    20: "BIGINT",
+    21: "SMALLINT",
+    23: "INTEGER",
+    700: "FLOAT",
+    701: "DOUBLE",
+    1082: "DATE",
+    1083: "TIME",
+    1114: "TIMESTAMP",
+    1184: "TIMESTAMP WITH TIME ZONE",
+    2950: "UUID",
+}
+_TEXT = {18, 19, 25, 1042, 1043}
+_BYTEA, _NUMERIC = 17, 1700
+#: Read as text on the server, parsed exactly by DuckDB.
+_VIA_TEXT = {114: "JSON", 3802: "JSON", 1186: "INTERVAL", 1266: "TIME WITH TIME ZONE"}
+
+
+def _cast(name: str, duck_type: str, select: str | None = None, fast: bool = True) -> Column:
+    load = f"CAST({{c}} AS {duck_type})"
+    return Column(name, duck_type, text_load=load, fast_load=load if fast else None, select=select)
+
+
+def _numeric(name: str, precision: int | None, scale: int | None) -> Column:
+    # connectorx reads numeric as decimal128(38, 10) through rust_decimal (28 digits), so
+    # anything wider or finer is sent as its exact text instead.
+    if precision is None or scale is None or scale < 0:
+        return Column(
+            name, "VARCHAR", text_load="{c}", fast_load="{c}", select="{}::text", narrow=True
+        )
+    if precision > 38:
+        return Column(name, "VARCHAR", text_load="{c}", fast_load="{c}", select="{}::text")
+    duck = f"DECIMAL({precision},{scale})"
+    if precision <= 28 and scale <= 10:
+        return _cast(name, duck)
+    return _cast(name, duck, select="{}::text")
+
+
+def postgres_column(column: Any, category: str) -> Column:
+    """The output column for one column of a result (psycopg's `Column`, pg_type category)."""
+    name, oid = column.name, column.type_code
+    if oid in _DIRECT:
+        return _cast(name, _DIRECT[oid])
+    if oid in _TEXT:
+        return Column(name, "VARCHAR", text_load="{c}", fast_load="{c}")
+    if oid == _BYTEA:
+        return Column(name, "BLOB", text_load="from_hex(substr({c}, 3))", fast_load="{c}")
+    if oid == _NUMERIC:
+        return _numeric(name, column.precision, column.scale)
+    if oid in _VIA_TEXT:
+        return _cast(name, _VIA_TEXT[oid], select="{}::text")
+    if category == "A":  # arrays arrive as JSON lists: exact, whatever the element type
+        return _cast(name, "JSON", select="to_json({})::text")
+    return Column(name, "VARCHAR", text_load="{c}", fast_load="{c}", select="{}::text")
+
+
+def read_settings(schema: str, timeout_s: float | None) -> dict[str, str]:
+    """Settings of every read: UTC, ISO dates, exact floats, the schema, the time limit."""
+    settings = {
+        "TimeZone": "UTC",
+        "DateStyle": "ISO, YMD",
+        "IntervalStyle": "postgres",
+        "extra_float_digits": "3",
+        "bytea_output": "hex",
+        "search_path": ", ".join(dict.fromkeys([quote_ident(schema), "public"])),
+    }
+    if timeout_s:
+        settings["statement_timeout"] = str(int(float(timeout_s) * 1000))
+    return settings
+
+
+def source_query(config: Mapping[str, Any], schema: str) -> str:
+    """The SELECT a step reads (PostgreSQL keeps a subquery's ORDER BY under a LIMIT)."""
+    if config.get("query"):
+        sql = re.sub(r"[\s;]+$", "", str(config["query"]))
+        if config.get("limit") is not None:
+            sql = f"SELECT * FROM (\n{sql}\n) AS _osiris_q LIMIT {int(config['limit'])}"
+        return sql
+    table_schema, table = split_table(str(config["table"]), config.get("schema"))
+    columns = config.get("columns")
+    listed = ", ".join(quote_ident(column) for column in columns) if columns else "*"
+    sql = f"SELECT {listed} FROM {qualified(table_schema or schema, table)}"
+    if config.get("limit") is not None:
+        sql += f" LIMIT {int(config['limit'])}"
+    if config.get("offset"):
+        sql += f" OFFSET {int(config['offset'])}"
+    return sql
+
+
+def _begin_read(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -> None:
+    conn.read_only = True  # psycopg opens every transaction with BEGIN READ ONLY
+    for name, value in settings.items():
+        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+
+
+def probe(server: PostgresServer, sql: str, settings: Mapping[str, str]) -> list[Column]:
+    """The result's columns, from `SELECT * FROM (query) LIMIT 0` (not run, only planned)."""
+    with closing(server.connect()) as conn:
+        _begin_read(conn, settings)
+        cursor = conn.execute(f"SELECT * FROM (\n{sql}\n) AS _osiris_probe LIMIT 0")
+        described = list(cursor.description or [])
+        oids = [column.type_code for column in described]
+        categories = dict(
+            conn.execute(
+                "SELECT oid::int, typcategory FROM pg_type WHERE oid = ANY(%s)", (oids,)
+            ).fetchall()
+        )
+        conn.rollback()
+    return [postgres_column(column, categories.get(column.type_code, "")) for column in described]
+
+
+def server_query(sql: str, columns: Sequence[Column]) -> str:
+    """The query as sent: wrapped only when some column is cast on the server."""
+    if not any(column.select for column in columns):
+        return sql
+    aliases = [f"c{i}" for i in range(len(columns))]
+    selects = [
+        (column.select.format(alias) if column.select else alias)
+        + f" AS {quote_ident(column.name)}"
+        for column, alias in zip(columns, aliases, strict=True)
+    ]
+    return f"SELECT {', '.join(selects)} FROM (\n{sql}\n) AS _osiris_q({', '.join(aliases)})"
+
+
+def connectorx_batches(
+    server: PostgresServer, url: str, sql: str, settings: Mapping[str, str], size: int
+) -> Iterator[pa.RecordBatch]:
+    """The rows as connectorx's Arrow stream, one batch at a time.
+
+    connectorx's reader thread keeps reading after its consumer leaves, so a read that
+    stops early (cancel) cancels its query on the server, found by a tag comment.
+    """
+    import connectorx
+
+    tag = f"osiris-read-{uuid.uuid4().hex}"
+    session = [f"SET {name} = {_literal(value)}" for name, value in settings.items()]
+    reader, finished = None, False
+    try:
+        reader = connectorx.read_sql(
+            url,
+            f"/* {tag} */ {sql}",
+            return_type="arrow_stream",
+            protocol=CONNECTORX_PROTOCOL,
+            batch_size=size,
+            pre_execution_query=["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", *session],
+        )
+        yield from reader
+        finished = True
+    except BaseException as err:
+        if not (is_panic(err) or isinstance(err, RuntimeError)):
+            raise
+        raise _connectorx_error(err, server.fields) from None
+    finally:
+        if reader is not None:
+            reader.close()
+            if not finished:
+                cancel_tagged_query(server, tag)
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def cancel_tagged_query(server: PostgresServer, tag: str) -> None:
+    """Cancel the server-side query whose text carries `tag`, if it still runs."""
+    try:
+        with closing(server.connect()) as conn:
+            conn.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE %s AND pid <> pg_backend_pid()",
+                (f"%{tag}%",),
+            )
+    except psycopg.Error:
+        pass  # best effort: the read already failed or was cancelled
+
+
+class CopyStream:
+    """A read-only file over psycopg's COPY TO STDOUT chunks, for pyarrow's CSV reader."""
+
+    closed = False
+
+    def __init__(self, chunks: Iterator[Any]) -> None:
+        self._chunks = chunks
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or self._size < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._pending.append(bytes(chunk))
+            self._size += len(chunk)
+        data = b"".join(self._pending)
+        cut = len(data) if size < 0 else size
+        rest = data[cut:]
+        self._pending, self._size = ([rest] if rest else []), len(rest)
+        return data[:cut]
+
+
+def copy_batches(
+    server: PostgresServer, sql: str, settings: Mapping[str, str], columns: Sequence[Column]
+) -> Iterator[pa.RecordBatch]:
+    """The rows as text through `COPY (query) TO STDOUT (FORMAT csv)`, parsed by pyarrow.
+
+    CSV keeps NULL (unquoted empty) apart from '' (quoted empty); pyarrow parses in blocks,
+    so memory stays bounded by the block size.
+    """
+    names = [f"c{i}" for i in range(len(columns))]
+    conn = server.connect()
+    try:
+        _begin_read(conn, settings)
+        with conn.cursor().copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+            try:
+                reader = pa_csv.open_csv(
+                    CopyStream(iter(copy)),
+                    read_options=pa_csv.ReadOptions(column_names=names, block_size=_CSV_BLOCK),
+                    parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                    convert_options=pa_csv.ConvertOptions(
+                        column_types=dict.fromkeys(names, pa.string()),
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=False,
+                    ),
+                )
+            except pa.ArrowInvalid as err:
+                if "Empty CSV file" not in str(err):
+                    raise
+                return
+            yield from reader
+        conn.rollback()
+    finally:
+        conn.close()
+
+
+def extract(ctx: StepContext, config: Mapping[str, Any], family: str = "postgres") -> StepResult:
+    """Read the step's table or query into `ctx.output_table`."""
+    server = PostgresServer.for_step(ctx, config, family)
+    sql = source_query(config, server.schema)
+    settings = read_settings(server.schema, config.get("fetch_timeout_s"))
+    size = batch_size(config)
+    with server.errors("read"):
+        columns = probe(server, sql, settings)
+        sent = server_query(sql, columns)
+        readers = []
+        url = server.connectorx_url()
+        if url and all(column.fast_load for column in columns):
+            readers.append(
+                Reader(
+                    "connectorx",
+                    text=False,
+                    open=lambda: (columns, connectorx_batches(server, url, sent, settings, size)),
+                )
+            )
+        readers.append(
+            Reader(
+                "copy_csv",
+                text=True,
+                open=lambda: (columns, copy_batches(server, sent, settings, columns)),
+            )
+        )
+        return extract_into(ctx, readers)
+
+
+# ------------------------------------------------------------------------------ writing
+
+_PG_TYPES = {
+    "BOOLEAN": "boolean",
+    "TINYINT": "smallint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "UTINYINT": "smallint",
+    "USMALLINT": "integer",
+    "UINTEGER": "bigint",
+    "UBIGINT": "numeric(20,0)",
+    "HUGEINT": "numeric(39,0)",
+    "UHUGEINT": "numeric(39,0)",
+    "FLOAT": "real",
+    "DOUBLE": "double precision",
+    "DATE": "date",
+    "TIME": "time",
+    "TIME WITH TIME ZONE": "timetz",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_S": "timestamp(0)",
+    "TIMESTAMP_MS": "timestamp(3)",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "INTERVAL": "interval",
+    "BLOB": "bytea",
+    "UUID": "uuid",
+    "JSON": "jsonb",
+    "VARCHAR": "text",
+}
+
+
+def _nested(duck_type: str) -> bool:
+    return duck_type.endswith("]") or duck_type.startswith(("STRUCT", "MAP", "UNION"))
+
+
+def postgres_type(duck_type: str) -> str:
+    """PostgreSQL column type for a DuckDB type."""
+    if duck_type.startswith("DECIMAL"):
+        return "numeric" + duck_type[len("DECIMAL") :]
+    if _nested(duck_type):
+        return "jsonb"
+    return _PG_TYPES.get(duck_type, "text")
+
+
+def export_expression(name: str, duck_type: str) -> str:
+    """DuckDB expression writing the column as text COPY reads back exactly."""
+    column = quote_ident(name)
+    if duck_type == "BLOB":
+        return f"'\\x' || hex({column})"
+    if _nested(duck_type):
+        return f"to_json({column})"
+    if duck_type == "BIT" or duck_type.startswith("ENUM"):
+        return f"CAST({column} AS VARCHAR)"
+    return column
+
+
+@dataclass
+class TableWriter:
+    """One write of a data-plane table into a PostgreSQL table, in one transaction."""
+
+    ctx: StepContext
+    conn: psycopg.Connection[Any]
+    source: str
+    source_columns: list[tuple[str, str]]
+    schema: str
+    table: str
+    size: int
+
+    @property
+    def target(self) -> str:
+        return qualified(self.schema, self.table)
+
+    @property
+    def source_names(self) -> list[str]:
+        return [name for name, _ in self.source_columns]
+
+    def target_columns(self) -> list[str] | None:
+        """The target's columns in order, or None when it does not exist."""
+        row = self.conn.execute("SELECT to_regclass(%s)::oid::int", (self.target,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        names = self.conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum",
+            (row[0],),
+        ).fetchall()
+        return [name for (name,) in names]
+
+    def copy_rows(self, into: str, targets: Sequence[str]) -> int:
+        """COPY every input row into `into` (its columns `targets`), file by file."""
+        expressions = [export_expression(name, kind) for name, kind in self.source_columns]
+        # A lone `\.` line would end COPY's data: quote every value of a one-column table.
+        options = "FORMAT csv, HEADER false" + (", FORCE_QUOTE *" if len(targets) == 1 else "")
+        statement = (
+            f"COPY {into} ({', '.join(quote_ident(name) for name in targets)}) "
+            "FROM STDIN (FORMAT csv)"
+        )
+        rows = 0
+        with (
+            export_csv(self.ctx.data_plane, self.source, expressions, options, self.size) as files,
+            self.conn.cursor() as cursor,
+        ):
+            for path in files:
+                with cursor.copy(statement) as copy, path.open("rb") as data:
+                    while block := data.read(1 << 20):
+                        copy.write(block)
+                rows += max(cursor.rowcount, 0)
+                path.unlink()
+                progress(self.ctx, rows, self.target)
+        return rows
+
+    def create(self, key: Sequence[str]) -> int:
+        columns = [
+            f"{quote_ident(name)} {postgres_type(kind)}" for name, kind in self.source_columns
+        ]
+        if key:
+            columns.append(f"PRIMARY KEY ({', '.join(quote_ident(name) for name in key)})")
+        self.conn.execute(f"CREATE TABLE {self.target} ({', '.join(columns)})")
+        return self.copy_rows(self.target, self.source_names)
+
+    def stage(self, targets: Sequence[str]) -> tuple[str, int]:
+        """COPY the rows into a temporary table shaped like the target's columns."""
+        staging = quote_ident("_osiris_stg")
+        listed = ", ".join(quote_ident(name) for name in targets)
+        self.conn.execute(
+            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
+            f"SELECT {listed} FROM {self.target} WITH NO DATA"
+        )
+        return staging, self.copy_rows(staging, targets)
+
+    def replace(self, targets: Sequence[str]) -> int:
+        """Empty the target and fill it from staging (TRUNCATE, or DELETE when referenced)."""
+        staging, rows = self.stage(targets)
+        referenced = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass(%s) "
+            "AND contype = 'f')",
+            (self.target,),
+        ).fetchone()
+        self.conn.execute(
+            f"{'DELETE FROM' if referenced and referenced[0] else 'TRUNCATE'} {self.target}"
+        )
+        listed = ", ".join(quote_ident(name) for name in targets)
+        self.conn.execute(f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging}")
+        return rows
+
+    def upsert(self, targets: Sequence[str], key: Sequence[str]) -> int:
+        """INSERT ... ON CONFLICT (primary_key) DO UPDATE from staging."""
+        staging, rows = self.stage(targets)
+        key_targets = [targets[self.source_names.index(name)] for name in key]
+        listed = ", ".join(quote_ident(name) for name in targets)
+        updates = [
+            f"{quote_ident(name)} = EXCLUDED.{quote_ident(name)}"
+            for name in targets
+            if name not in key_targets
+        ]
+        action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+        conflict = ", ".join(quote_ident(name) for name in key_targets)
+        self.conn.execute(
+            f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging} "
+            f"ON CONFLICT ({conflict}) {action}"
+        )
+        return rows
+
+
+def write(
+    ctx: StepContext,
+    config: Mapping[str, Any],
+    inputs: Mapping[str, str],
+    family: str = "postgres",
+) -> StepResult:
+    """Write the step's one input into its PostgreSQL table in `write_mode`, atomically."""
+    server = PostgresServer.for_step(ctx, config, family)
+    source = single_input(inputs)
+    columns = input_columns(ctx.data_plane, source)
+    mode, key = check_write_config(config, [name for name, _ in columns])
+    schema, table = split_table(str(config["table"]), config.get("schema"))
+    schema = schema or server.schema
+    rows_in = count_rows(ctx.data_plane, source)
+    with server.errors("write"), closing(server.connect()) as conn, conn.transaction():
+        conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
+        writer = TableWriter(ctx, conn, source, columns, schema, table, batch_size(config))
+        existing = writer.target_columns()
+        created = existing is None
+        if existing is None:
+            if config.get("create_if_missing") is False:
+                raise DriverError(
+                    f"table {writer.target} does not exist",
+                    category="config",
+                    hint="create it first, or set create_if_missing: true",
+                )
+            rows = writer.create(key)
+        else:
+            targets = match_columns(writer.source_names, existing, writer.target)
+            if mode == "replace":
+                rows = writer.replace(targets)
+            elif mode == "upsert":
+                rows = writer.upsert(targets, key)
+            else:
+                rows = writer.copy_rows(writer.target, targets)
+    ctx.metric("rows_read", rows_in)
+    ctx.metric("rows_written", rows)
+    details = {"table": f"{schema}.{table}", "write_mode": mode, "created": created}
+    return StepResult(rows_read=rows_in, rows_written=rows, details=details)

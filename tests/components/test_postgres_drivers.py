@@ -1,0 +1,401 @@
+"""postgres.extractor and postgres.writer against a real PostgreSQL: exact rows in and out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from components.postgres_extractor.driver import PostgresExtractor
+from components.postgres_writer.driver import PostgresWriter
+from components.protocol import DriverError
+from components.sql_io import scrub
+from tests.components.stepcontext import RecordingContext, make_context
+
+pytestmark = pytest.mark.db
+
+ORDERS = (
+    "CREATE TABLE orders (id int PRIMARY KEY, customer_id int, amount numeric(10,2), "
+    "name varchar(64), created_at timestamp, note text)"
+)
+
+
+def sql(db: Mapping[str, Any], *statements: str) -> list[tuple[Any, ...]]:
+    """Run statements in the test schema; the rows of the last one."""
+    conninfo = "host={host} port={port} user={user} dbname={database}".format(**db)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{db["schema"]}"')
+        conn.execute("SET TimeZone TO 'UTC'")
+        cursor = None
+        for statement in statements:
+            cursor = conn.execute(statement)
+        return list(cursor.fetchall()) if cursor is not None and cursor.description else []
+
+
+def tables(db: Mapping[str, Any]) -> list[str]:
+    return [
+        name
+        for (name,) in sql(
+            db,
+            "SELECT table_name FROM information_schema.tables "
+            f"WHERE table_schema = '{db['schema']}' ORDER BY 1",
+        )
+    ]
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, pg_db: dict[str, Any]) -> RecordingContext:
+    return make_context(tmp_path, pg_db, step_id="orders")
+
+
+def plane_table(ctx: RecordingContext, select: str, name: str = "src") -> dict[str, str]:
+    """A data-plane table made by a DuckDB SELECT; the writer inputs naming it."""
+    ctx.data_plane.execute(f'CREATE TABLE "{name}" AS {select}')
+    return {"df": f'"{name}"'}
+
+
+# ------------------------------------------------------------------------------ extract
+
+
+def test_table_read_keeps_types_values_and_order(ctx: RecordingContext, pg_db: dict) -> None:
+    sql(
+        pg_db,
+        ORDERS,
+        "INSERT INTO orders VALUES (1, 7, 79.19, 'Ann', '2024-03-10 02:30:00', NULL),"
+        " (2, 8, 0.10, 'Bob', '2024-12-31 23:59:59', '')",
+    )
+    result = PostgresExtractor().run(ctx, {"table": "orders"}, {})
+    assert (result.rows_read, result.details["reader"]) == (2, "connectorx")
+    assert ctx.types() == [
+        ("id", "INTEGER"),
+        ("customer_id", "INTEGER"),
+        ("amount", "DECIMAL(10,2)"),
+        ("name", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("note", "VARCHAR"),
+    ]
+    assert ctx.rows() == [
+        (1, 7, Decimal("79.19"), "Ann", datetime(2024, 3, 10, 2, 30), None),
+        (2, 8, Decimal("0.10"), "Bob", datetime(2024, 12, 31, 23, 59, 59), ""),
+    ]
+    assert ctx.metrics["rows_read"] == 2
+
+
+def test_query_keeps_its_column_and_row_order_under_a_limit(
+    ctx: RecordingContext, pg_db: dict
+) -> None:
+    sql(pg_db, ORDERS, "INSERT INTO orders (id, note) VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    config = {"query": "SELECT note, id FROM orders ORDER BY id DESC", "limit": 2}
+    PostgresExtractor().run(ctx, config, {})
+    assert ctx.data_plane.execute('SELECT * FROM "orders"').fetchall() == [("c", 3), ("b", 2)]
+
+
+def test_table_columns_limit_and_offset(ctx: RecordingContext, pg_db: dict) -> None:
+    sql(pg_db, ORDERS, "INSERT INTO orders (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    config = {"table": "orders", "columns": ["name", "id"], "limit": 1, "offset": 1}
+    PostgresExtractor().run(ctx, config, {})
+    assert ctx.rows() == [("b", 2)]
+
+
+TYPES = (
+    "CREATE TABLE t (id int, s smallint, b bigint, ok boolean, d numeric(10,2),"
+    " fine numeric(30,15), free numeric, r real, x double precision, day date, at time,"
+    " ts timestamp(6), tz timestamptz, span interval, txt text, big text, raw bytea,"
+    " js json, jb jsonb, u uuid, ints int[], word varchar(5))"
+)
+TYPE_ROW = (
+    "INSERT INTO t VALUES (1, -3, 9007199254740993, true, 79.19,"
+    " 123456789012345.123456789012345, 1.0/3, 1.5, 0.1, '2024-02-29', '12:34:56.5',"
+    " '2024-03-10 02:30:00.123456', '2024-03-10 12:30:00+02', '1 day 02:03:04',"
+    " '😀 中文 ü', repeat('x', 1048576), '\\x00ff10', '{\"a\": [1, 2.5]}', '{\"b\": null}',"
+    " 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,NULL,3}', ''),"
+    " (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " '', '', '', NULL, NULL, NULL, NULL, NULL)"
+)
+TYPE_ROWS = [
+    (
+        1,
+        -3,
+        9007199254740993,
+        True,
+        Decimal("79.19"),
+        Decimal("123456789012345.123456789012345"),
+        Decimal("0.33333333333333333333"),
+        1.5,
+        0.1,
+        date(2024, 2, 29),
+        time(12, 34, 56, 500000),
+        datetime(2024, 3, 10, 2, 30, 0, 123456),
+        datetime(2024, 3, 10, 10, 30, tzinfo=UTC),
+        timedelta(days=1, hours=2, minutes=3, seconds=4),
+        "😀 中文 ü",
+        "x" * 1048576,
+        b"\x00\xff\x10",
+        '{"a": [1, 2.5]}',
+        '{"b": null}',
+        uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        "[1,null,3]",
+        "",
+    ),
+    (2, *[None] * 13, "", "", b"", *[None] * 5),
+]
+TYPE_NAMES = [
+    ("id", "INTEGER"),
+    ("s", "SMALLINT"),
+    ("b", "BIGINT"),
+    ("ok", "BOOLEAN"),
+    ("d", "DECIMAL(10,2)"),
+    ("fine", "DECIMAL(30,15)"),
+    ("free", "DECIMAL(38,20)"),  # unconstrained numeric: the scale the data needs
+    ("r", "FLOAT"),
+    ("x", "DOUBLE"),
+    ("day", "DATE"),
+    ("at", "TIME"),
+    ("ts", "TIMESTAMP"),
+    ("tz", "TIMESTAMP WITH TIME ZONE"),
+    ("span", "INTERVAL"),
+    ("txt", "VARCHAR"),
+    ("big", "VARCHAR"),
+    ("raw", "BLOB"),
+    ("js", "JSON"),
+    ("jb", "JSON"),
+    ("u", "UUID"),
+    ("ints", "JSON"),  # arrays arrive as JSON lists
+    ("word", "VARCHAR"),
+]
+
+
+@pytest.mark.parametrize("reader", ["connectorx", "copy_csv"])
+def test_types_round_trip_exactly_through_either_reader(
+    ctx: RecordingContext, pg_db: dict, reader: str
+) -> None:
+    sql(pg_db, TYPES, TYPE_ROW)
+    if reader == "copy_csv":  # libpq-only TLS policies keep connectorx out
+        ctx.connection = {**(ctx.connection or {}), "sslmode": "allow"}
+    result = PostgresExtractor().run(ctx, {"table": "t"}, {})
+    assert result.details["reader"] == reader
+    assert ctx.types() == TYPE_NAMES
+    assert ctx.rows() == TYPE_ROWS
+
+
+def test_a_write_slipped_into_an_extract_fails_at_the_database(
+    ctx: RecordingContext, pg_db: dict
+) -> None:
+    sql(
+        pg_db,
+        "CREATE TABLE audit (a int)",
+        "CREATE FUNCTION sneaky() RETURNS int LANGUAGE sql AS "
+        "'INSERT INTO audit VALUES (1) RETURNING 1'",
+    )
+    with pytest.raises(DriverError) as raised:
+        PostgresExtractor().run(ctx, {"query": "SELECT sneaky() AS x"}, {})
+    assert "read-only transaction" in str(raised.value)
+    assert (raised.value.category, "read-only" in str(raised.value.hint)) == ("sql", True)
+    assert sql(pg_db, "SELECT count(*) FROM audit") == [(0,)]
+
+
+def test_failing_login_never_shows_the_password(ctx: RecordingContext) -> None:
+    canary = f"canary-{uuid.uuid4().hex}"
+    ctx.connection = {**(ctx.connection or {}), "user": "nobody_here", "password": canary}
+    with pytest.raises(DriverError) as raised:
+        PostgresExtractor().run(ctx, {"table": "orders"}, {})
+    assert raised.value.category == "auth"
+    assert canary not in f"{raised.value} {raised.value.hint} {ctx.events}"
+
+
+def test_scrub_masks_a_password_a_driver_echoes() -> None:
+    fields = {"password": "s3cr3t/x"}
+    echoed = 'postgresql://u:s3cr3t%2Fx@h/db failed; password=s3cr3t/x "s3cr3t/x"'
+    assert scrub(echoed, fields) == 'postgresql://u:***@h/db failed; password=*** "***"'
+
+
+def test_unknown_database_is_a_config_error(ctx: RecordingContext) -> None:
+    ctx.connection = {**(ctx.connection or {}), "database": f"missing_{uuid.uuid4().hex[:6]}"}
+    with pytest.raises(DriverError) as raised:
+        PostgresExtractor().run(ctx, {"table": "orders"}, {})
+    assert raised.value.category == "config"
+
+
+def test_statement_timeout_is_a_timeout(ctx: RecordingContext) -> None:
+    config = {"query": "SELECT pg_sleep(2) AS slept", "fetch_timeout_s": 0.2}
+    with pytest.raises(DriverError) as raised:
+        PostgresExtractor().run(ctx, config, {})
+    assert (raised.value.category, raised.value.retryable) == ("timeout", False)
+
+
+def test_cancel_between_batches_leaves_no_output_table(ctx: RecordingContext, pg_db: dict) -> None:
+    sql(pg_db, ORDERS, "INSERT INTO orders (id) SELECT generate_series(1, 500)")
+    ctx.cancel_after_events = 2
+    with pytest.raises(DriverError) as raised:
+        PostgresExtractor().run(ctx, {"table": "orders", "batch_size": 100}, {})
+    assert raised.value.category == "cancelled"
+    assert ctx.data_plane.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+
+
+# ------------------------------------------------------------------------------ write
+
+SOURCE = """
+SELECT * FROM (VALUES
+  (1, 79.19::DECIMAL(10,2), 'Ann', TIMESTAMP '2024-03-10 02:30:00.123456',
+   TIMESTAMPTZ '2024-03-10 12:30:00+02', NULL, true, '\\x00\\x0A'::BLOB),
+  (2, 0.10::DECIMAL(10,2), '', TIMESTAMP '2024-12-31 23:59:59', NULL, '😀 "q", \\.', false,
+   ''::BLOB),
+  (3, NULL, NULL, NULL, NULL, 'NULL', NULL, NULL)
+) AS t(id, amount, name, created_at, seen_at, note, paid, raw)
+"""
+SOURCE_ROWS = [
+    (
+        1,
+        Decimal("79.19"),
+        "Ann",
+        datetime(2024, 3, 10, 2, 30, 0, 123456),
+        datetime(2024, 3, 10, 10, 30, tzinfo=UTC),
+        None,
+        True,
+        b"\x00\n",
+    ),
+    (2, Decimal("0.10"), "", datetime(2024, 12, 31, 23, 59, 59), None, '😀 "q", \\.', False, b""),
+    (3, None, None, None, None, "NULL", None, None),
+]
+
+
+def test_missing_table_is_created_with_mapped_types(ctx: RecordingContext, pg_db: dict) -> None:
+    inputs = plane_table(ctx, SOURCE)
+    result = PostgresWriter().run(ctx, {"table": "paid", "primary_key": ["id"]}, inputs)
+    assert (result.rows_read, result.rows_written, result.details["created"]) == (3, 3, True)
+    columns = sql(
+        pg_db,
+        "SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable"
+        f" FROM information_schema.columns WHERE table_schema = '{pg_db['schema']}'"
+        " AND table_name = 'paid' ORDER BY ordinal_position",
+    )
+    assert columns == [
+        ("id", "integer", 32, 0, "NO"),
+        ("amount", "numeric", 10, 2, "YES"),
+        ("name", "text", None, None, "YES"),
+        ("created_at", "timestamp without time zone", None, None, "YES"),
+        ("seen_at", "timestamp with time zone", None, None, "YES"),
+        ("note", "text", None, None, "YES"),
+        ("paid", "boolean", None, None, "YES"),
+        ("raw", "bytea", None, None, "YES"),
+    ]
+    assert sql(pg_db, "SELECT * FROM paid ORDER BY id") == SOURCE_ROWS
+    assert ctx.metrics == {"rows_read": 3, "rows_written": 3}
+
+
+def test_a_single_text_column_may_hold_copys_end_marker(ctx: RecordingContext, pg_db: dict) -> None:
+    inputs = plane_table(ctx, "SELECT * FROM (VALUES ('\\.'), (''), (NULL)) AS t(line)")
+    PostgresWriter().run(ctx, {"table": "lines"}, inputs)
+    rows = sql(pg_db, "SELECT line FROM lines ORDER BY line NULLS LAST")
+    assert rows == [("",), ("\\.",), (None,)]
+
+
+def test_round_trip_through_the_data_plane_is_exact(tmp_path: Path, pg_db: dict) -> None:
+    sql(pg_db, TYPES, TYPE_ROW)
+    extract_ctx = make_context(tmp_path, pg_db, step_id="src")
+    PostgresExtractor().run(extract_ctx, {"table": "t"}, {})
+    PostgresWriter().run(extract_ctx, {"table": "copy"}, {"df": '"src"'})
+    same = "id, s, b, ok, d, fine, free, r, x, day, at, ts, tz, span, txt, big, raw, u, word"
+    assert sql(pg_db, f"SELECT {same}, jb::text FROM copy ORDER BY id") == sql(
+        pg_db, f"SELECT {same}, jb::text FROM t ORDER BY id"
+    )
+
+
+def test_append_adds_rows_and_matches_columns_ignoring_case(
+    ctx: RecordingContext, pg_db: dict
+) -> None:
+    sql(pg_db, ORDERS, "INSERT INTO orders (id, name) VALUES (10, 'old')")
+    inputs = plane_table(ctx, 'SELECT 11 AS "ID", \'new\' AS "Name"')
+    result = PostgresWriter().run(ctx, {"table": "orders"}, inputs)
+    assert result.details == {
+        "table": f"{pg_db['schema']}.orders",
+        "write_mode": "append",
+        "created": False,
+    }
+    assert sql(pg_db, "SELECT id, name FROM orders ORDER BY id") == [(10, "old"), (11, "new")]
+
+
+def failing_input(ctx: RecordingContext) -> dict[str, str]:
+    """25 000 rows (three COPY files of 10 000), the last one NULL in `name`."""
+    return plane_table(
+        ctx,
+        "SELECT range::INT + 100 AS id, CASE WHEN range = 24999 THEN NULL ELSE 'row ' || range "
+        "END AS name FROM range(25000)",
+    )
+
+
+@pytest.mark.parametrize("mode", ["append", "replace", "upsert"])
+def test_a_failure_half_way_leaves_the_table_as_it_was(
+    ctx: RecordingContext, pg_db: dict, mode: str
+) -> None:
+    sql(
+        pg_db,
+        "CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL)",
+        "INSERT INTO people VALUES (1, 'kept')",
+    )
+    config = {"table": "people", "write_mode": mode, "primary_key": "id", "batch_size": 100}
+    with pytest.raises(DriverError) as raised:
+        PostgresWriter().run(ctx, config, failing_input(ctx))
+    assert raised.value.category == "data" and "name" in str(raised.value)
+    assert sum(name == "write.progress" for name in ctx.event_names()) >= 2
+    assert sql(pg_db, "SELECT * FROM people") == [(1, "kept")]
+    assert tables(pg_db) == ["people"]
+
+
+def test_replace_swaps_in_exactly_the_new_rows(ctx: RecordingContext, pg_db: dict) -> None:
+    sql(
+        pg_db,
+        ORDERS,
+        "CREATE VIEW named AS SELECT id, name FROM orders",
+        "INSERT INTO orders (id, name) VALUES (1, 'old'), (2, 'old')",
+    )
+    inputs = plane_table(ctx, "SELECT 2 AS id, 'new' AS name UNION ALL SELECT 3, 'new'")
+    PostgresWriter().run(ctx, {"table": "orders", "write_mode": "replace"}, inputs)
+    assert sql(pg_db, "SELECT * FROM named ORDER BY id") == [(2, "new"), (3, "new")]
+
+
+def test_replace_of_a_referenced_table(ctx: RecordingContext, pg_db: dict) -> None:
+    sql(
+        pg_db,
+        "CREATE TABLE parent (id int PRIMARY KEY, name text)",
+        "CREATE TABLE child (parent_id int REFERENCES parent (id))",
+        "INSERT INTO parent VALUES (1, 'old')",
+    )
+    inputs = plane_table(ctx, "SELECT 5 AS id, 'new' AS name")
+    PostgresWriter().run(ctx, {"table": "parent", "write_mode": "replace"}, inputs)
+    assert sql(pg_db, "SELECT * FROM parent") == [(5, "new")]
+
+
+def test_upsert_updates_by_key_and_inserts_new_rows(ctx: RecordingContext, pg_db: dict) -> None:
+    sql(pg_db, ORDERS, "INSERT INTO orders (id, name, note) VALUES (1, 'a', 'kept'), (2, 'b', '')")
+    inputs = plane_table(ctx, "SELECT * FROM (VALUES (2, 'B'), (3, 'C')) AS t(id, name)")
+    config = {"table": "orders", "write_mode": "upsert", "primary_key": "id"}
+    PostgresWriter().run(ctx, config, inputs)
+    assert sql(pg_db, "SELECT id, name, note FROM orders ORDER BY id") == [
+        (1, "a", "kept"),
+        (2, "B", ""),
+        (3, "C", None),
+    ]
+
+
+def test_upsert_needs_a_unique_key_on_primary_key(ctx: RecordingContext, pg_db: dict) -> None:
+    sql(pg_db, ORDERS)
+    inputs = plane_table(ctx, "SELECT 1 AS id, 'a' AS name")
+    config = {"table": "orders", "write_mode": "upsert", "primary_key": "name"}
+    with pytest.raises(DriverError) as raised:
+        PostgresWriter().run(ctx, config, inputs)
+    assert raised.value.category == "sql" and "unique index" in str(raised.value.hint)
+    assert tables(pg_db) == ["orders"]
+
+
+def test_missing_table_without_create_if_missing(ctx: RecordingContext, pg_db: dict) -> None:
+    inputs = plane_table(ctx, "SELECT 1 AS id")
+    with pytest.raises(DriverError, match="does not exist"):
+        PostgresWriter().run(ctx, {"table": "nowhere", "create_if_missing": False}, inputs)
+    assert tables(pg_db) == []
