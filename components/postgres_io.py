@@ -381,7 +381,12 @@ def connectorx_batches(
     import connectorx
 
     tag = f"osiris-read-{uuid.uuid4().hex}"
-    session = [f"SET {name} = {_literal(value)}" for name, value in settings.items()]
+    # search_path is a list of identifiers (already quoted by read_settings): as one
+    # string literal it would name a single schema called '"public", public'
+    session = [
+        f"SET {name} = {value if name == 'search_path' else _literal(value)}"
+        for name, value in settings.items()
+    ]
     reader, finished = None, False
     try:
         reader = connectorx.read_sql(

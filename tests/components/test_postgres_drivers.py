@@ -399,3 +399,23 @@ def test_missing_table_without_create_if_missing(ctx: RecordingContext, pg_db: d
     with pytest.raises(DriverError, match="does not exist"):
         PostgresWriter().run(ctx, {"table": "nowhere", "create_if_missing": False}, inputs)
     assert tables(pg_db) == []
+
+
+def test_unqualified_names_resolve_in_the_connection_schema(tmp_path: Path, pg_db: dict) -> None:
+    """Regression: search_path once went to the server as one quoted string, naming a
+    schema called '"public", public', so no unqualified table resolved on the fast path."""
+    table = f"osiris_public_{uuid.uuid4().hex[:8]}"
+    public = {**pg_db, "schema": "public"}
+    sql(
+        public,
+        f"CREATE TABLE public.{table} (id int)",
+        f"INSERT INTO public.{table} VALUES (1), (2)",
+    )
+    try:
+        context = make_context(tmp_path, public, step_id="orders")
+        query = f"SELECT id, current_schema() AS s FROM {table} ORDER BY id"
+        result = PostgresExtractor().run(context, {"query": query}, {})
+        assert result.details["reader"] == "connectorx"
+        assert context.rows() == [(1, "public"), (2, "public")]
+    finally:
+        sql(public, f"DROP TABLE public.{table}")
