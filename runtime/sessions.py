@@ -83,6 +83,10 @@ class Session:
         if step_id is not None:
             record["step_id"] = step_id
         record["data"] = data
+        self.append_event(record)
+
+    def append_event(self, record: dict[str, Any]) -> None:
+        """Log a whole event record as it is, e.g. one streamed from a sandboxed run."""
         line = self.redactor.json_line(record)
         with self._lock:
             self._events.write(line + "\n")
@@ -103,6 +107,10 @@ class Session:
         if step_id is not None:
             record["step_id"] = step_id
         record["tags"] = {"component": component} if component else {}
+        self.append_metric(record)
+
+    def append_metric(self, record: dict[str, Any]) -> None:
+        """Log a whole metric record as it is, e.g. one collected from a sandboxed run."""
         line = self.redactor.json_line(record)
         with self._lock:
             self._metrics.write(line + "\n")

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--keep-data-plane", action="store_true", help="keep the run's DuckDB file")
     add_compile_inputs(parser)
+    e2b = parser.add_argument_group("E2B sandbox (docs/e2b.md)")
+    e2b.add_argument(
+        "--e2b",
+        action="store_true",
+        help="run the plan in an E2B cloud sandbox (needs E2B_API_KEY and the e2b extra)",
+    )
+    e2b.add_argument(
+        "--e2b-cpu", type=int, metavar="N", help="vCPUs the sandbox must have (set by its template)"
+    )
+    e2b.add_argument(
+        "--e2b-mem", type=int, metavar="MB", help="MiB of memory the sandbox must have (template)"
+    )
+    e2b.add_argument(
+        "--e2b-timeout", type=int, default=900, metavar="S", help="the run's time limit (900)"
+    )
+    e2b.add_argument(
+        "--e2b-template", metavar="NAME", help="E2B template (default $OSIRIS_E2B_TEMPLATE, base)"
+    )
+    e2b.add_argument(
+        "--e2b-artifacts",
+        default="100MB",
+        metavar="SIZE",
+        help="download at most SIZE of artifacts (100MB; 0: none)",
+    )
+    e2b.add_argument(
+        "--e2b-data",
+        action="store_true",
+        help="also download data files: what file writers wrote, and a kept data plane",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.target)
     if args.parallel < 1:
         usage_error("--parallel must be at least 1")
+        return 2
+    sandbox = sandbox_from_args(args, project) if args.e2b else None
+    if args.e2b and sandbox is None:
         return 2
     if target.is_dir():
         build_dir = target
@@ -74,12 +107,49 @@ def run(args: argparse.Namespace) -> int:
             "duration_ms": compile_ms,
             "source": str(target),
         }
-        return execute(build_dir, project, args, compilation)
-    return execute(build_dir, project, args, None)
+        return execute(build_dir, project, args, compilation, sandbox)
+    return execute(build_dir, project, args, None, sandbox)
+
+
+def sandbox_from_args(args: argparse.Namespace, project: Path) -> Any:
+    """(E2BOptions, transport) from the --e2b-* options, checked before anything starts;
+    None after a usage error (bad option, no E2B_API_KEY)."""
+    from runtime.adapters.e2b import E2BOptions, parse_size, transport_from_env
+    from runtime.adapters.sandbox import SandboxError
+
+    try:
+        artifacts_cap = parse_size(args.e2b_artifacts)
+    except ValueError as err:
+        usage_error(f"--e2b-artifacts: {err}")
+        return None
+    for name in ("e2b_cpu", "e2b_mem", "e2b_timeout"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            usage_error(f"--{name.replace('_', '-')} must be at least 1")
+            return None
+    options = E2BOptions(
+        template=args.e2b_template or os.environ.get("OSIRIS_E2B_TEMPLATE") or None,
+        cpu=args.e2b_cpu,
+        memory_mb=args.e2b_mem,
+        timeout_s=args.e2b_timeout,
+        artifacts_cap=artifacts_cap,
+        data=args.e2b_data,
+    )
+    transport = transport_from_env(project)
+    try:
+        transport.check()
+    except SandboxError as err:
+        usage_error(err.message + (f"\n  hint: {err.hint}" if err.hint else ""))
+        return None
+    return options, transport
 
 
 def execute(
-    build_dir: Path, project: Path, args: argparse.Namespace, compilation: dict[str, Any] | None
+    build_dir: Path,
+    project: Path,
+    args: argparse.Namespace,
+    compilation: dict[str, Any] | None,
+    sandbox: Any = None,
 ) -> int:
     from runtime.adapters import RunRequest
     from runtime.adapters.local import PlanError, run_build
@@ -94,10 +164,16 @@ def execute(
         compilation=compilation,
     )
     try:
-        collected = run_build(request)
+        if sandbox is None:
+            collected = run_build(request)
+        else:
+            from runtime.adapters.e2b import run_in_sandbox
+
+            collected = run_in_sandbox(request, *sandbox)
     except PlanError as err:
         usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 2
+    error = getattr(collected, "error", None)  # the sandbox itself failed (E2B)
     if args.json:
         print(
             json.dumps(
@@ -107,6 +183,7 @@ def execute(
                     "session_dir": str(collected.session_dir),
                     "duration_ms": collected.duration_ms,
                     "steps": collected.steps,
+                    **({"error": error} if error else {}),
                 },
                 indent=2,
                 ensure_ascii=False,
@@ -114,6 +191,16 @@ def execute(
         )
     else:
         print_summary(collected)
+        written = [
+            s
+            for s in collected.steps
+            if s.get("mode") == "write" and "path" in s.get("details", {})
+        ]
+        if sandbox is not None and not args.e2b_data and written:
+            print("note: output files stayed in the sandbox; --e2b-data downloads them")
+        if error:
+            hint = f"\n  hint: {error['hint']}" if error.get("hint") else ""
+            usage_error(f"sandbox: {error['message']}{hint}")
     return 0 if collected.status == "success" else 1
 
 
@@ -159,9 +246,17 @@ class LiveReport:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.trace = os.environ.get("OSIRIS_LOG_LEVEL", "").upper() in ("TRACE", "DEBUG")
+        # Inside an E2B sandbox: every event as one JSON line on stdout, for the adapter
+        self.stream = os.environ.get("OSIRIS_EVENTS_STDOUT") == "1"
+        self._stream_lock = threading.Lock()
         self.started: dict[str, float] = {}
 
     def on_event(self, event: dict[str, Any]) -> None:
+        if self.stream:
+            line = json.dumps(event) + "\n"
+            with self._stream_lock:  # steps run in parallel: one whole line at a time
+                sys.stdout.write(line)
+                sys.stdout.flush()
         if self.trace:
             print(json.dumps(event, ensure_ascii=False), file=sys.stderr)
         if not self.enabled:
