@@ -366,8 +366,9 @@ class Runner:
                     error=str(error),
                     category=error.category,
                 )
-                self.cancel.wait(delay)
-                continue
+                if not self.cancel.wait(delay):
+                    continue
+                error = DriverError("run cancelled while waiting to retry", category="cancelled")
             outcome.status = "cancelled" if error.category == "cancelled" else "failed"
             outcome.error = self.session.redactor.text(str(error))
             outcome.category = error.category

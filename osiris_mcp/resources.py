@@ -1,0 +1,172 @@
+"""Resources: OML schema, component specs, discovery artifacts, compiled plans, runs, examples.
+
+Every template parameter is checked before it reaches the disk (on top of the SDK's own
+path-safety policy): ids must be plain identifiers, file paths plain relative segments
+that stay inside their folder once symlinks are resolved. Text passes the secret masker;
+anything bigger than the resource cap is cut at a line boundary, with a note saying so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
+
+from osiris_mcp.paging import cut_text
+from osiris_mcp.project import MANIFEST_HASH, UnsafePath, check_identifier, file_inside
+from osiris_mcp.tool_adapter import ServerState
+
+
+def _refuse(code: str, message: str, hint: str) -> ResourceNotFoundError:
+    return ResourceNotFoundError(f"[{code}] {message} Hint: {hint}")
+
+
+def _identifier(value: str, what: str) -> str:
+    try:
+        return check_identifier(value, what)
+    except UnsafePath as err:
+        hint = f"Use a {what} exactly as a tool returned it."
+        raise _refuse("invalid_name", f"{err}.", hint) from None
+
+
+def _inside(base: Path, relative: str) -> Path:
+    try:
+        path = file_inside(base, relative)
+    except UnsafePath as err:
+        hint = "Name a file inside the folder, e.g. status.json."
+        raise _refuse("invalid_name", f"{err}.", hint) from None
+    if not path.is_file():
+        raise _refuse("not_found", f"No file '{relative}'.", "Check the name in the listing.")
+    return path
+
+
+def _read(state: ServerState, path: Path) -> str | bytes:
+    """The file's text (masked, capped at a line boundary) or, for binary files, its bytes."""
+    limit = state.project.max_resource_bytes
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        if size > limit:
+            raise _refuse(
+                "too_large",
+                f"{path.name} is a binary file of {size:,} bytes (the cap is {limit:,}).",
+                "Read its metadata from the run's status or events instead.",
+            ) from None
+        return data
+    text, cut = cut_text(state.secrets.text(text), limit)
+    if cut or size > limit:
+        text += f"\n… truncated: the first {len(text.encode()):,} of {size:,} bytes are shown.\n"
+    return text
+
+
+def register_resources(server: MCPServer, state: ServerState) -> None:
+    """Add the static resource and the resource templates."""
+
+    @server.resource(
+        "osiris://schema/oml",
+        name="oml_schema",
+        title="OML schema",
+        description="JSON Schema of an OML v0.1.0 pipeline document.",
+        mime_type="application/json",
+    )
+    def oml_schema() -> str:
+        from compiler.model import oml_json_schema
+
+        return json.dumps(oml_json_schema(), indent=2, sort_keys=True)
+
+    @server.resource(
+        "osiris://components/{name}",
+        name="component_spec",
+        title="Component spec",
+        description="A component's full spec (config schema, connection fields, examples, hints).",
+        mime_type="application/json",
+    )
+    def component_spec(name: str) -> str:
+        from components.registry import default_registry
+
+        spec = default_registry().get(_identifier(name, "component name"))
+        if spec is None:
+            raise _refuse("not_found", f"No component '{name}'.", "components_list names them.")
+        return json.dumps(dict(spec.raw), indent=2, sort_keys=True, ensure_ascii=False)
+
+    @server.resource(
+        "osiris://discovery/{discovery_id}/{artifact}",
+        name="discovery_artifact",
+        title="Discovery artifact",
+        description="summary.json, catalog.json or table.<schema>.<name>.json of a discovery.",
+        mime_type="application/json",
+    )
+    def discovery_artifact(discovery_id: str, artifact: str) -> str | bytes:
+        from runtime.catalog import CatalogStore
+
+        _identifier(discovery_id, "discovery id")
+        _identifier(artifact, "artifact name")
+        with CatalogStore(state.project.root) as store:
+            path = store.artifact_path(discovery_id, artifact)
+            artifacts = store.artifacts_root
+        if path is None:
+            raise _refuse(
+                "not_found",
+                f"No artifact '{artifact}' for discovery '{discovery_id}'.",
+                "discovery_request returns the discovery_id and the artifact URIs.",
+            )
+        return _read(state, _inside(artifacts / discovery_id, artifact))
+
+    @server.resource(
+        "osiris://manifests/{manifest_hash}/{+file}",
+        name="compiled_plan_file",
+        title="Compiled plan file",
+        description="manifest.yaml, meta.json, lineage.json or cfg/<step>.json of a compiled plan.",
+        mime_type="text/plain",
+    )
+    def compiled_plan_file(manifest_hash: str, file: str) -> str | bytes:
+        if not MANIFEST_HASH.match(manifest_hash):
+            raise _refuse(
+                "invalid_name",
+                f"'{manifest_hash[:80]}' is not a manifest_hash (64 hex characters).",
+                "Use the manifest_hash oml_compile returned.",
+            )
+        build = state.builds.build_dir(manifest_hash)
+        if build is None:
+            raise _refuse(
+                "not_found",
+                f"No compiled plan has manifest_hash '{manifest_hash[:12]}…'.",
+                "oml_compile returns the manifest_hash and the manifest URI.",
+            )
+        return _read(state, _inside(build, file))
+
+    @server.resource(
+        "osiris://runs/{run_id}/{+file}",
+        name="run_file",
+        title="Run file",
+        description="status.json, events.jsonl, metrics.jsonl, manifest.yaml, cfg/… or "
+        "artifacts/<step>/… of a run.",
+        mime_type="text/plain",
+    )
+    def run_file(run_id: str, file: str) -> str | bytes:
+        from runtime.sessions import find_run
+
+        session = find_run(state.project.root, _identifier(run_id, "run id"))
+        if session is None:
+            raise _refuse("not_found", f"No run '{run_id}'.", "runs_list shows the run ids.")
+        if file.endswith(".duckdb") or file.endswith(".wal"):
+            raise _refuse("not_found", "The data plane is not served.", "Read the artifacts.")
+        return _read(state, _inside(session, file))
+
+    @server.resource(
+        "osiris://examples/{name}",
+        name="example_pipeline",
+        title="Example pipeline",
+        description="The OML of a shipped example (usecases_list names them).",
+        mime_type="application/yaml",
+    )
+    def example_pipeline(name: str) -> str:
+        from osiris_mcp.guide import EXAMPLES_DIR
+
+        _identifier(name, "example name")
+        return str(_read(state, _inside(EXAMPLES_DIR, f"{name}.yaml")))

@@ -1,0 +1,161 @@
+"""Runs started over MCP: each in a background thread, watched while a tool call waits.
+
+The runner itself is the one `osiris run` uses (`runtime.adapters.local.run_build`); this
+module only starts it on a thread with a run id chosen up front, records its progress
+from the events it emits, and answers "where is run X" from memory for runs of this
+process and from their `status.json` for any other run of the project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("osiris_mcp.runs")
+
+TERMINAL = frozenset({"success", "failed", "cancelled"})
+
+
+@dataclass
+class TrackedRun:
+    """A run started by this server: its cancel switch and what its events said so far."""
+
+    run_id: str
+    manifest_hash: str
+    pipeline: str
+    total_steps: int
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    status: str = "starting"
+    steps_finished: int = 0
+    last_message: str = "starting"
+    error: str | None = None
+    session_dir: Path | None = None
+    thread: threading.Thread | None = None
+
+
+class RunTracker:
+    """The runs this server started, by run id (thread-safe)."""
+
+    def __init__(self, project_root: Path, mask: Callable[[str], str]) -> None:
+        self.project_root = project_root
+        self._mask = mask
+        self._runs: dict[str, TrackedRun] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        build_dir: Path,
+        *,
+        manifest_hash: str,
+        pipeline: str,
+        total_steps: int,
+        parallel: int = 1,
+    ) -> TrackedRun:
+        """Start the run of a verified build on a daemon thread; returns at once."""
+        from runtime.sessions import new_run_id
+
+        run = TrackedRun(new_run_id(), manifest_hash, pipeline, total_steps)
+        with self._lock:
+            self._runs[run.run_id] = run
+        run.thread = threading.Thread(
+            target=self._run,
+            args=(run, build_dir, parallel),
+            name=f"osiris-run-{run.run_id}",
+            daemon=True,
+        )
+        run.thread.start()
+        return run
+
+    def get(self, run_id: str) -> TrackedRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def active(self) -> list[TrackedRun]:
+        with self._lock:
+            return [r for r in self._runs.values() if not r.done.is_set()]
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Cancel every run still going and wait (bounded) for them to stop cleanly."""
+        runs = self.active()
+        for run in runs:
+            run.cancel.set()
+        deadline = time.monotonic() + timeout_s
+        for run in runs:
+            run.done.wait(max(0.0, deadline - time.monotonic()))
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self, run: TrackedRun, build_dir: Path, parallel: int) -> None:
+        try:
+            from runtime.adapters import RunRequest
+            from runtime.adapters.local import run_build
+
+            request = RunRequest(
+                build_dir=build_dir,
+                project=self.project_root,
+                parallel=parallel,
+                on_event=lambda event: self._on_event(run, event),
+                cancel=run.cancel,
+                run_id=run.run_id,
+            )
+            collected = run_build(request)
+            run.session_dir = collected.session_dir
+            run.status = collected.status
+            run.last_message = f"run {collected.status}"
+        except Exception as err:  # the run never started (or its adapter broke): say why
+            message = self._mask(str(err)) or type(err).__name__
+            hint = getattr(err, "hint", None)
+            run.error = f"{message} ({self._mask(hint)})" if hint else message
+            run.status = "failed"
+            run.last_message = "the run could not start"
+            logger.warning("run %s did not start: %s", run.run_id, run.error)
+        finally:
+            run.done.set()
+
+    def _on_event(self, run: TrackedRun, event: dict[str, Any]) -> None:
+        kind = str(event.get("event_type", ""))
+        step = event.get("step_id")
+        if kind == "execution.start":
+            run.status = "running"
+            run.last_message = "run started"
+        elif kind in ("execution.step.complete", "execution.step.skipped", "execution.step.error"):
+            run.steps_finished = min(run.steps_finished + 1, run.total_steps)
+            run.last_message = f"step {step}: {kind.rsplit('.', 1)[-1]}"
+        elif kind == "execution.step.start":
+            run.last_message = f"step {step}: running"
+
+
+def status_snapshot(
+    project_root: Path, run_id: str, tracked: TrackedRun | None
+) -> dict[str, Any] | None:
+    """The run's status.json as it is now (or the tracker's view before it exists)."""
+    from runtime.sessions import find_run
+
+    session = tracked.session_dir if tracked and tracked.session_dir else None
+    if session is None:
+        session = find_run(project_root, run_id)
+    if session is not None:
+        try:
+            status: dict[str, Any] = json.loads((session / "status.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            status = {}
+        if status:
+            if tracked is not None and tracked.done.is_set() and status.get("status") == "running":
+                status["status"] = tracked.status  # the thread ended after its last write
+            return status
+    if tracked is None:
+        return None
+    return {
+        "session_id": run_id,
+        "pipeline": tracked.pipeline,
+        "manifest_hash": tracked.manifest_hash,
+        "status": tracked.status,
+        "steps": [],
+    }
