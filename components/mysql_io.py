@@ -24,6 +24,7 @@ import pymysql.converters
 import pymysql.cursors
 from pymysql.constants import FIELD_TYPE, FLAG
 
+from components.db_errors import DRIVER_HINTS, mysql_category, mysql_retryable
 from components.protocol import DriverError, StepContext, StepResult
 from components.sql_io import (
     Column,
@@ -49,47 +50,23 @@ FIELDS = ("host", "port", "user", "password", "database")
 
 # ------------------------------------------------------------------------------ errors
 
-_AUTH = {1045, 1251, 1698, 2059}
-_PERMISSION = {1044, 1142, 1143, 1227, 1370}
-_NETWORK = {1040, 1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055}
-_TIMEOUT = {1205, 1969, 3024}
-_DATA = {1048, 1062, 1261, 1262, 1263, 1264, 1265, 1292, 1366, 1406, 1451, 1452, 3819, 4025}
-_CONFIG = {1049, 1148, 3948}
-_RETRYABLE = _NETWORK | {1205, 1213}
-
 _HINTS = {
-    "auth": "check the user and password of the connection (osiris connections doctor)",
-    "network": "is the server up and reachable from here? (osiris connections doctor)",
-    "timeout": "raise fetch_timeout_s, or make the query cheaper (filter, index)",
+    **DRIVER_HINTS,
     "permission": "grant the connection's user the privilege this step needs",
     "config": "check the connection's database and the server's settings",
 }
 
 
-def _category(errno: int) -> str:
-    for codes, category in (
-        (_AUTH, "auth"),
-        (_PERMISSION, "permission"),
-        (_NETWORK, "network"),
-        (_TIMEOUT, "timeout"),
-        (_DATA, "data"),
-        (_CONFIG, "config"),
-    ):
-        if errno in codes:
-            return category
-    return "network" if errno >= 2000 else "sql"
-
-
 def driver_error(errno: int, message: str, action: str, fields: Mapping[str, Any]) -> DriverError:
     """A DriverError for MySQL error `errno`, its message scrubbed of the connection's secrets."""
-    category = _category(errno)
+    category = mysql_category(errno) or "sql"
     hint = _HINTS.get(category)
     if errno == 1792:
         hint = "extract queries run in a read-only transaction; write with mysql.writer"
     return DriverError(
         scrub(f"MySQL {action} failed: {message} (error {errno})", fields),
         category=category,
-        retryable=errno in _RETRYABLE,
+        retryable=mysql_retryable(errno),
         hint=hint,
     )
 

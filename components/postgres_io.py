@@ -16,12 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from components.db_errors import DRIVER_HINTS, postgres_category, postgres_retryable
+from components.db_params import FieldError, postgres_params
 from components.protocol import DriverError, StepContext, StepResult
 from components.sql_io import (
     Column,
@@ -55,9 +57,7 @@ _CSV_BLOCK = 32 << 20
 # ------------------------------------------------------------------------------ errors
 
 _HINTS = {
-    "auth": "check the user and password of the connection (osiris connections doctor)",
-    "network": "is the server up and reachable from here? (osiris connections doctor)",
-    "timeout": "raise fetch_timeout_s, or make the query cheaper (filter, index)",
+    **DRIVER_HINTS,
     "permission": "grant the connection's role the privilege this step needs",
     "config": "check the connection's database and schema",
 }
@@ -67,44 +67,16 @@ _SPECIFIC_HINTS = {
 }
 
 
-def classify(sqlstate: str | None, message: str) -> tuple[str, bool]:
-    """(category, retryable) for a PostgreSQL error; connection failures carry no SQLSTATE."""
-    if sqlstate is None:
-        lower = message.lower()
-        if "password" in lower or "authentication" in lower or "role" in lower:
-            return "auth", False
-        if "does not exist" in lower:
-            return "config", False
-        return ("timeout", True) if "timeout" in lower else ("network", True)
-    if sqlstate in ("40P01", "40001"):
-        return "sql", True
-    if sqlstate == "57014":
-        return "timeout", False
-    prefixes = {
-        "28": ("auth", False),
-        "08": ("network", True),
-        "57": ("network", True),
-        "53": ("network", True),
-        "3D": ("config", False),
-        "3F": ("config", False),
-        "22": ("data", False),
-        "23": ("data", False),
-    }
-    if sqlstate == "42501":
-        return "permission", False
-    return prefixes.get(sqlstate[:2], ("sql", False))
-
-
 def driver_error(
     sqlstate: str | None, message: str, action: str, fields: Mapping[str, Any]
 ) -> DriverError:
     """A DriverError for a PostgreSQL failure, scrubbed of the connection's secrets."""
-    category, retryable = classify(sqlstate, message)
+    category = postgres_category(sqlstate, message) or "sql"
     code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
     return DriverError(
         scrub(f"PostgreSQL {action} failed: {message.strip()}{code}", fields),
         category=category,
-        retryable=retryable,
+        retryable=postgres_retryable(sqlstate, category),
         hint=_SPECIFIC_HINTS.get(sqlstate or "", _HINTS.get(category)),
     )
 
@@ -125,46 +97,33 @@ def _connectorx_error(err: BaseException, fields: Mapping[str, Any]) -> Exceptio
 # ------------------------------------------------------------------------------ server
 
 
+def _params(fields: Mapping[str, Any]) -> dict[str, str]:
+    """`postgres_params` of the fields; a field that cannot be used is a config DriverError."""
+    try:
+        return postgres_params(fields)
+    except FieldError as err:
+        raise DriverError(err.message, category="config", hint=err.hint) from None
+
+
 def supabase_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """PostgreSQL connection fields for a Supabase connection.
+    """PostgreSQL connection fields for a Supabase connection: its `postgres_params`.
 
     From `pg_dsn`, or from `url` (https://<ref>.supabase.co) or `project_id` plus
     `password`: host db.<ref>.supabase.co, port 5432, user and database postgres, TLS
     required. Explicit host/port/user/database/sslmode fields win over derived ones.
     """
-    derived: dict[str, Any] = {}
-    if fields.get("pg_dsn"):
-        try:
-            parsed = psycopg.conninfo.conninfo_to_dict(str(fields["pg_dsn"]))
-        except psycopg.Error:
-            # libpq quotes the offending part of the string, which may be the password.
-            raise DriverError(
-                "pg_dsn is not a valid PostgreSQL connection string",
-                category="config",
-                hint="use postgresql://user:password@host:5432/postgres, as Supabase shows it",
-            ) from None
-        derived = {("database" if key == "dbname" else key): value for key, value in parsed.items()}
-    else:
-        ref = fields.get("project_id")
-        if fields.get("url"):
-            ref = (urlparse(str(fields["url"])).hostname or "").split(".")[0]
-        if ref:
-            derived = {
-                "host": f"db.{ref}.supabase.co",
-                "port": 5432,
-                "user": "postgres",
-                "database": "postgres",
-                "sslmode": "require",
-            }
-    explicit = {
-        key: fields[key]
-        for key in ("host", "port", "user", "password", "database", "sslmode", "schema")
-        if fields.get(key) not in (None, "")
+    named: dict[str, Any] = {
+        ("database" if key == "dbname" else key): value for key, value in _params(fields).items()
     }
-    return {**derived, **explicit, "pg_dsn": fields.get("pg_dsn")}
+    port = named.get("port", "5432")  # the direct connection's (a pooler's is 6543)
+    named["port"] = int(port) if port.isdigit() else port
+    if fields.get("schema") not in (None, ""):
+        named["schema"] = fields["schema"]
+    return {**named, "pg_dsn": fields.get("pg_dsn")}
 
 
-_LIBPQ_KEYS = {"host", "port", "user", "password", "sslmode", "pg_dsn", "schema", "database"}
+#: Fields Osiris reads itself; any other field of a connection is a libpq keyword.
+_OSIRIS_FIELDS = {*SUPABASE_FIELDS, "dsn", "key"}
 
 
 @dataclass(frozen=True)
@@ -187,18 +146,12 @@ class PostgresServer:
         return str(self.fields.get("schema") or "public")
 
     def libpq_params(self) -> dict[str, Any]:
-        """Keyword arguments for psycopg.connect."""
-        params = {
-            "host": self.fields.get("host") or "localhost",
-            "port": int(self.fields.get("port") or 5432),
-            "dbname": self.fields.get("database") or "postgres",
-            "user": self.fields.get("user"),
-            "password": self.fields.get("password"),
-            "sslmode": self.fields.get("sslmode"),
-        }
-        extra = {k: v for k, v in self.fields.items() if k not in _LIBPQ_KEYS and k not in FIELDS}
-        extra = {k: v for k, v in extra.items() if k not in ("url", "project_id", "key")}
-        return {key: value for key, value in {**params, **extra}.items() if value is not None}
+        """Keyword arguments for psycopg.connect: `postgres_params`, any other libpq keyword
+        given as a field, and localhost:5432, database postgres, for what none gives."""
+        extra = {k: v for k, v in self.fields.items() if k not in _OSIRIS_FIELDS}
+        defaults = {"host": "localhost", "port": "5432", "dbname": "postgres"}
+        params = {**defaults, **extra, **_params(self.fields)}
+        return {key: value for key, value in params.items() if value is not None}
 
     def connect(self) -> psycopg.Connection[Any]:
         """A psycopg connection (no automatic prepared statements: poolers dislike them)."""
@@ -216,7 +169,7 @@ class PostgresServer:
         sslmode it does not implement, not with extra libpq parameters it would ignore.
         """
         params = self.libpq_params()
-        pooled = params["port"] == 6543 or "pooler.supabase.com" in str(params["host"])
+        pooled = str(params["port"]) == "6543" or "pooler.supabase.com" in str(params["host"])
         extra = set(params) - {"host", "port", "dbname", "user", "password", "sslmode"}
         if pooled or extra or params.get("sslmode") not in _CONNECTORX_SSLMODES:
             return None

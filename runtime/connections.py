@@ -31,7 +31,6 @@ from __future__ import annotations
 import builtins
 import difflib
 import importlib
-import ipaddress
 import math
 import os
 import re
@@ -40,10 +39,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import yaml
+
+from components.db_errors import (
+    ConnectCategory,
+    connect_category,
+    mysql_category,
+    postgres_category,
+)
+from components.db_params import FieldError, is_loopback, port_number, postgres_params
 
 FILENAME = "osiris_connections.yaml"
 DOTENV = ".env"
@@ -54,8 +61,6 @@ SECRET_FIELDS = frozenset(
     {"password", "pg_dsn", "dsn", "key", "token", "api_key", "secret", "service_role_key"}
 )
 _SECRET_SUFFIXES = ("_password", "_token", "_secret", "_api_key", "_dsn", "_role_key")
-
-ErrorCategory = Literal["auth", "network", "timeout", "permission", "config"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _REF = re.compile(
@@ -163,7 +168,7 @@ class DoctorResult:
     """What a real connection attempt found. `category` is None when `ok`."""
 
     ok: bool
-    category: ErrorCategory | None
+    category: ConnectCategory | None
     latency_ms: float | None
     message: str
     hint: str | None = None
@@ -699,9 +704,9 @@ def mask(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Failed(Exception):
-    def __init__(self, category: ErrorCategory, message: str, hint: str | None = None) -> None:
+    def __init__(self, category: ConnectCategory, message: str, hint: str | None = None) -> None:
         super().__init__(message)
-        self.category: ErrorCategory = category
+        self.category: ConnectCategory = category
         self.message = message
         self.hint = hint
 
@@ -727,6 +732,8 @@ def doctor(resolved: ResolvedConnection, timeout_s: float = 5) -> DoctorResult:
     except _Failed as failure:
         latency = None if failure.category == "config" else _ms(started)
         result = DoctorResult(False, failure.category, latency, failure.message, failure.hint)
+    except FieldError as unusable:
+        result = DoctorResult(False, "config", None, unusable.message, unusable.hint)
     except Exception as err:  # a driver's surprise is still a result, never a traceback
         detail = " ".join(str(err).split()) or type(err).__name__
         result = DoctorResult(False, "config", _ms(started), f"{type(err).__name__}: {detail}")
@@ -772,35 +779,7 @@ def _required(fields: Mapping[str, Any], *names: str) -> None:
         )
 
 
-def _port(fields: Mapping[str, Any], default: int) -> int:
-    raw = fields.get("port")
-    if raw in (None, ""):
-        return default
-    try:
-        port = int(str(raw))
-    except ValueError:
-        port = -1
-    if not 0 < port < 65536:
-        raise _Failed("config", f"port {raw!r} is not a port number", "set `port` to 1-65535")
-    return port
-
-
-_MYSQL_CATEGORIES: dict[int, ErrorCategory] = {
-    1045: "auth",  # access denied for user (wrong password, unknown user)
-    1698: "auth",
-    1251: "auth",  # client does not support the authentication protocol
-    2059: "auth",  # authentication plugin cannot be loaded
-    1044: "permission",  # access denied for user to database
-    1130: "permission",  # host not allowed to connect
-    1226: "permission",  # user resource limit
-    1049: "config",  # unknown database
-    2003: "network",
-    2005: "network",
-    2006: "network",
-    2013: "network",
-    1040: "network",  # too many connections
-}
-_HINTS: dict[ErrorCategory, str] = {
+_HINTS: dict[ConnectCategory, str] = {
     "auth": "check `user` and `password` (or the variable they come from, e.g. in .env)",
     "permission": "grant the user access (e.g. GRANT SELECT ON <database>.* TO <user>), "
     "or use a user that has it",
@@ -808,23 +787,24 @@ _HINTS: dict[ErrorCategory, str] = {
     "timeout": "no answer in time: check `host`, `port` and firewalls, or allow a longer timeout",
     "config": "check the connection's fields in " + FILENAME,
 }
+_MISSING_DATABASE = "the database named by `database` does not exist: create it or fix the name"
 
 
 def _check_mysql(fields: Mapping[str, Any], timeout_s: float) -> str:
     import pymysql  # type: ignore[import-untyped]
 
     _required(fields, "host", "user")
-    host = _text(fields["host"])
+    host, port = _text(fields["host"]), port_number(fields.get("port"), 3306)
     try:
         conn = pymysql.connect(
             host=host,
-            port=_port(fields, 3306),
+            port=port,
             user=_text(fields["user"]),
             password=_text(fields.get("password")),
             database=_text(fields.get("database")) or None,
             charset="utf8mb4",
             # TLS buys nothing on loopback, and PyMySQL's "preferred" TLS costs a CA-store load.
-            ssl_disabled=True if _is_loopback(host) else None,
+            ssl_disabled=True if is_loopback(host) else None,
             connect_timeout=timeout_s,
             read_timeout=timeout_s,  # a server that accepts but never greets would hang
             write_timeout=timeout_s,
@@ -832,14 +812,10 @@ def _check_mysql(fields: Mapping[str, Any], timeout_s: float) -> str:
     except pymysql.MySQLError as err:
         code = err.args[0] if err.args and isinstance(err.args[0], int) else 0
         detail = " ".join(str(err.args[1] if len(err.args) > 1 else err).split())
-        category = _MYSQL_CATEGORIES.get(code, "network" if code >= 2000 else "config")
-        if "timed out" in detail:
-            category = "timeout"
+        category = connect_category(mysql_category(code, detail))
         if category in ("network", "timeout"):
-            detail += f" ({host}:{_port(fields, 3306)})"
-        hint = _HINTS[category]
-        if code == 1049:
-            hint = "the database named by `database` does not exist: create it or fix the name"
+            detail += f" ({host}:{port})"
+        hint = _MISSING_DATABASE if code == 1049 else _HINTS[category]
         raise _Failed(category, f"MySQL error {code}: {detail}", hint) from None
     try:
         with conn.cursor() as cur:
@@ -850,52 +826,11 @@ def _check_mysql(fields: Mapping[str, Any], timeout_s: float) -> str:
     return f"connected to {host}: server {row[0] if row else '?'}"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-_PG_AUTH_MARKERS = ("password authentication failed", "no password supplied", "role ")
-_PG_NETWORK_MARKERS = (
-    "connection refused",
-    "could not translate host name",
-    "failed to resolve host",
-    "name or service not known",
-    "no route to host",
-    "network is unreachable",
-    "could not connect",
-    "server closed the connection",
-)
-
-
 def _check_postgres(fields: Mapping[str, Any], timeout_s: float) -> str:
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from psycopg.conninfo import make_conninfo
 
-    dsn = _text(fields.get("pg_dsn") or fields.get("dsn"))
-    params: dict[str, Any] = {}
-    if dsn:
-        try:
-            params.update({k: v for k, v in conninfo_to_dict(dsn).items() if v is not None})
-        except psycopg.ProgrammingError:
-            raise _Failed("config", "`dsn` is not a valid PostgreSQL connection string") from None
-    host = _text(fields.get("host")) or _supabase_host(_text(fields.get("url")))
-    explicit = {
-        "host": host,
-        "port": str(_port(fields, 5432)) if fields.get("port") not in (None, "") else "",
-        "user": _text(fields.get("user")) or ("postgres" if host.endswith(".supabase.co") else ""),
-        "password": _text(fields.get("password")),
-        "dbname": _text(fields.get("database"))
-        or ("postgres" if host.endswith(".supabase.co") else ""),
-        "sslmode": _text(fields.get("sslmode")),
-    }
-    params.update({k: v for k, v in explicit.items() if v})
-    if str(params.get("host", "")).endswith(".supabase.co"):
-        params.setdefault("sslmode", "require")
+    params = postgres_params(fields)
     if not params.get("host") or not params.get("user"):
         _required({**fields, **params}, "host", "user")
     conninfo = make_conninfo(
@@ -932,40 +867,15 @@ def _check_postgres(fields: Mapping[str, Any], timeout_s: float) -> str:
 
 
 def _postgres_failure(err: Exception) -> _Failed:
-    import psycopg
-
     detail = " ".join(str(err).removeprefix("connection failed: ").split())
     lowered = detail.lower()
-    state = getattr(err, "sqlstate", None) or ""
-    category: ErrorCategory
-    hint = None
-    if isinstance(err, psycopg.errors.ConnectionTimeout) or "timeout expired" in lowered:
-        category = "timeout"
-    elif state == "42501" or "permission denied" in lowered or "connect privilege" in lowered:
-        category = "permission"
-    elif "pg_hba.conf" in lowered:
-        category = "permission"
+    category = connect_category(postgres_category(getattr(err, "sqlstate", None), detail))
+    hint = _HINTS[category]
+    if "pg_hba.conf" in lowered:
         hint = "the server's pg_hba.conf refuses this user/host: ask its administrator"
-    elif state.startswith("28") or any(marker in lowered for marker in _PG_AUTH_MARKERS):
-        category = "auth"
-    elif state == "3D000" or ("database" in lowered and "does not exist" in lowered):
-        category = "config"
-        hint = "the database named by `database` does not exist: create it or fix the name"
-    elif any(marker in lowered for marker in _PG_NETWORK_MARKERS) or isinstance(
-        err, psycopg.OperationalError
-    ):
-        category = "network"
-    else:
-        category = "config"
-    return _Failed(category, f"PostgreSQL: {detail}", hint or _HINTS[category])
-
-
-def _supabase_host(url: str) -> str:
-    """`https://<ref>.supabase.co` → `db.<ref>.supabase.co`, the project's database host."""
-    host = (urlsplit(url).hostname or "") if url else ""
-    if host.endswith(".supabase.co") and not host.startswith("db."):
-        return "db." + host
-    return host
+    elif category == "config" and "database" in lowered and "does not exist" in lowered:
+        hint = _MISSING_DATABASE
+    return _Failed(category, f"PostgreSQL: {detail}", hint)
 
 
 def _check_filesystem(fields: Mapping[str, Any], timeout_s: float) -> str:
@@ -1016,7 +926,7 @@ def _check_duckdb(fields: Mapping[str, Any], timeout_s: float) -> str:
             ) from None
         raise _Failed("config", f"cannot open {str(path)!r}: {detail}") from None
     except (duckdb.Error, builtins.PermissionError) as err:
-        category: ErrorCategory = "permission" if isinstance(err, PermissionError) else "config"
+        category: ConnectCategory = "permission" if isinstance(err, PermissionError) else "config"
         raise _Failed(category, f"cannot open {str(path)!r}: {err}") from None
     try:
         tables = conn.execute("SELECT count(*) FROM duckdb_tables()").fetchone()

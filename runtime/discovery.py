@@ -16,7 +16,6 @@ import datetime as dt
 import decimal
 import fnmatch
 import hashlib
-import ipaddress
 import json
 import math
 import re
@@ -24,15 +23,20 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
-from urllib.parse import unquote, urlsplit
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from compiler.catalog import Catalog, Column, ForeignKey, Table
+from components.db_errors import (
+    ConnectCategory,
+    connect_category,
+    mysql_category,
+    postgres_category,
+)
+from components.db_params import FieldError, is_loopback, port_number, postgres_params
 from runtime.redaction import MASK, Redactor
 
-ErrorCategory = Literal["auth", "network", "timeout", "permission", "config"]
 Row = Sequence[Any]
 
 _SAMPLE_TEXT_CHARS = 200
@@ -95,10 +99,10 @@ class DiscoveryError(Exception):
     a secret: every error leaving `discover` is scrubbed of the connection's secret values.
     """
 
-    def __init__(self, message: str, category: ErrorCategory, hint: str) -> None:
+    def __init__(self, message: str, category: ConnectCategory, hint: str) -> None:
         super().__init__(message)
         self.message = message
-        self.category: ErrorCategory = category
+        self.category: ConnectCategory = category
         self.hint = hint
 
     def scrubbed(self, secrets: Iterable[str]) -> DiscoveryError:
@@ -159,7 +163,10 @@ def connection_identity(connection: SourceConnection) -> dict[str, Any]:
     if family == "duckdb":
         return {"family": family, "path": _resolved(fields.get("path")), "schema": None}
     if family in _POSTGRES_FAMILIES:
-        params = _postgres_params(fields)
+        try:
+            params = postgres_params(fields)
+        except FieldError as err:
+            raise _unusable(connection, err) from None
         return {
             "family": family,
             "host": params.get("host"),
@@ -318,29 +325,6 @@ def _resolved(value: object) -> str | None:
     return str(Path(str(value)).expanduser().resolve()) if value else None
 
 
-def _port(connection: SourceConnection, default: int) -> int:
-    raw = connection.fields.get("port")
-    if raw in (None, ""):
-        return default
-    port = _int_or_none(raw)
-    if port is None or not 0 < port < 65536:
-        raise DiscoveryError(
-            f"{connection_ref(connection)}: port {raw!r} is not a port number",
-            "config",
-            "set `port` to a number between 1 and 65535",
-        )
-    return port
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _secret_values(connection: SourceConnection) -> set[str]:
     """What the resolver reported as secret, and what the fields hold (for bare objects)."""
     from runtime.connections import secret_values_of
@@ -349,7 +333,7 @@ def _secret_values(connection: SourceConnection) -> set[str]:
     return reported | secret_values_of(connection.fields)
 
 
-_HINTS: dict[ErrorCategory, str] = {
+_HINTS: dict[ConnectCategory, str] = {
     "auth": "check the user and password of {ref} in osiris_connections.yaml "
     "(or the environment variable they come from)",
     "network": "check the host and port of {ref}, and that the server runs and is reachable",
@@ -364,7 +348,7 @@ _HINTS: dict[ErrorCategory, str] = {
 def _failure(
     connection: SourceConnection,
     options: DiscoveryOptions,
-    category: ErrorCategory,
+    category: ConnectCategory,
     detail: str,
     hint: str | None = None,
 ) -> DiscoveryError:
@@ -372,6 +356,11 @@ def _failure(
     one_line = " ".join(detail.split())
     hint = hint or _HINTS[category].format(ref=ref, timeout=options.timeout_s)
     return DiscoveryError(f"{ref}: {one_line}", category, hint)
+
+
+def _unusable(connection: SourceConnection, err: FieldError) -> DiscoveryError:
+    """A connection field that cannot be used (port, pg_dsn, url): a config error."""
+    return DiscoveryError(f"{connection_ref(connection)}: {err.message}", "config", err.hint)
 
 
 @contextmanager
@@ -395,6 +384,8 @@ def _open(connection: SourceConnection, options: DiscoveryOptions | None) -> Ite
             reader.close()
     except DiscoveryError as err:
         failure = err
+    except FieldError as err:
+        failure = _unusable(connection, err)
     except Exception as err:
         failure = opener.classify(err, connection, options)
         if failure is None:
@@ -470,21 +461,7 @@ WHERE CONSTRAINT_SCHEMA IN ({schemas}) AND CHECK_CLAUSE LIKE 'json\\_valid(%%'
 """
 _JSON_CHECK = re.compile(r"^json_valid\(`((?:[^`]|``)+)`\)$")
 
-_MYSQL_ERRORS: dict[int, tuple[ErrorCategory, str | None]] = {
-    1045: ("auth", None),
-    1698: ("auth", None),
-    1044: ("permission", None),
-    1142: ("permission", None),
-    1143: ("permission", None),
-    1227: ("permission", None),
-    1049: ("config", "the database named by the connection does not exist: check `database`"),
-    1969: ("timeout", None),  # MariaDB max_statement_time
-    3024: ("timeout", None),  # MySQL max_execution_time
-    2003: ("network", None),
-    2005: ("network", None),
-    2006: ("network", None),
-    2013: ("network", None),
-}
+_MISSING_DATABASE = "the database named by the connection does not exist: check `database`"
 
 
 class _MySQLReader:
@@ -502,7 +479,7 @@ class _MySQLReader:
         host = _text(fields.get("host")) or "localhost"
         self.conn = pymysql.connect(
             host=host,
-            port=_port(connection, 3306),
+            port=port_number(fields.get("port"), 3306),
             user=_text(fields.get("user")) or None,
             password=_text(fields.get("password")),
             database=database or None,
@@ -513,7 +490,7 @@ class _MySQLReader:
             autocommit=None,  # leave the server default: no extra round trip
             # TLS buys nothing on loopback, and PyMySQL's "preferred" TLS loads the system
             # CA store on every connect (~16 ms, most of a cached lookup's budget).
-            ssl_disabled=True if _is_loopback(host) else None,
+            ssl_disabled=True if is_loopback(host) else None,
         )
         self.mariadb = "mariadb" in self.conn.get_server_info().lower()
         try:
@@ -648,9 +625,8 @@ class _MySQLReader:
             return None
         code = err.args[0] if err.args and isinstance(err.args[0], int) else 0
         detail = str(err.args[1]) if len(err.args) > 1 else str(err)
-        category, hint = _MYSQL_ERRORS.get(code, ("config", None))
-        if code in (2003, 2013) and "timed out" in detail:
-            category = "timeout"
+        category = connect_category(mysql_category(code, detail))
+        hint = _MISSING_DATABASE if code == 1049 else None
         return _failure(connection, options, category, detail, hint)
 
 
@@ -746,52 +722,6 @@ LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE n.nspname = ANY(%(schemas)s) AND con.contype IN ('p', 'f')
 ORDER BY n.nspname, c.relname, con.contype, con.conname
 """
-_PG_AUTH = ("password authentication failed", "no password supplied", "role ", "pg_hba.conf")
-
-
-def _postgres_params(fields: Mapping[str, Any]) -> dict[str, str]:
-    """libpq parameters from host/port/... fields, a `pg_dsn`, or a Supabase project `url`."""
-    dsn = _text(fields.get("pg_dsn") or fields.get("dsn"))
-    params = _parse_dsn(dsn) if dsn else {}
-    supabase_host = _supabase_host(_text(fields.get("url")))
-    explicit = {
-        "host": _text(fields.get("host")) or supabase_host,
-        "port": _text(fields.get("port")),
-        "user": _text(fields.get("user")) or ("postgres" if supabase_host else ""),
-        "password": _text(fields.get("password")),
-        "dbname": _text(fields.get("database")) or ("postgres" if supabase_host else ""),
-    }
-    params.update({k: v for k, v in explicit.items() if v})
-    if params.get("host", "").endswith(".supabase.co"):
-        params.setdefault("sslmode", "require")
-    return params
-
-
-def _parse_dsn(dsn: str) -> dict[str, str]:
-    """A libpq connection string (URI or key=value form) as parameters."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        found = {
-            "host": parts.hostname or "",
-            "port": str(parts.port or ""),
-            "user": unquote(parts.username or ""),
-            "password": unquote(parts.password or ""),
-            "dbname": unquote(parts.path.lstrip("/")),
-        }
-        for pair in filter(None, parts.query.split("&")):
-            key, _, value = pair.partition("=")
-            found[key] = unquote(value)
-        return {k: v for k, v in found.items() if v}
-    pairs = re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn)
-    return {k: v[1:-1].replace("\\'", "'") if v.startswith("'") else v for k, v in pairs}
-
-
-def _supabase_host(url: str) -> str:
-    """`https://<ref>.supabase.co` → `db.<ref>.supabase.co`, the project's database host."""
-    host = urlsplit(url).hostname or "" if url else ""
-    if host.endswith(".supabase.co") and not host.startswith("db."):
-        return "db." + host
-    return host
 
 
 class _PostgresReader:
@@ -802,10 +732,7 @@ class _PostgresReader:
         from psycopg.conninfo import make_conninfo
 
         self.connection, self.options = connection, options
-        params = _postgres_params(connection.fields)
-        if connection.fields.get("port"):
-            params["port"] = str(_port(connection, 5432))
-        params.setdefault("host", "localhost")
+        params = {"host": "localhost", **postgres_params(connection.fields)}
         self.schemas: tuple[str, ...] = options.schemas or (
             _text(connection.fields.get("schema")) or "public",
         )
@@ -921,18 +848,7 @@ class _PostgresReader:
         if not isinstance(err, psycopg.Error):
             return None
         detail = str(err).removeprefix("connection failed: ")
-        state = getattr(err, "sqlstate", None) or ""
-        category: ErrorCategory = "config"
-        if state.startswith("28") or any(marker in detail for marker in _PG_AUTH):
-            category = "auth"
-        elif state == "42501" or "permission denied" in detail:
-            category = "permission"
-        elif state == "57014" or "timeout expired" in detail:
-            category = "timeout"
-        elif state == "3D000" or "does not exist" in detail:
-            category = "config"
-        elif isinstance(err, psycopg.OperationalError):
-            category = "network"
+        category = connect_category(postgres_category(err.sqlstate, detail))
         return _failure(connection, options, category, detail)
 
 
