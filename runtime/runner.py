@@ -183,6 +183,9 @@ class Runner:
         self.started_at = utc_now()
         self._t0 = time.monotonic()
         self._status_lock = threading.Lock()
+        #: data-plane cursors of the steps running now: a cancel interrupts their queries
+        self._cursors: dict[str, Any] = {}
+        self._interrupted = False
 
     # -- status -----------------------------------------------------------------------
 
@@ -238,12 +241,15 @@ class Runner:
                         if self.cancel.is_set() or not pending:
                             break
                         continue
-                    done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                    done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
+                    if self.cancel.is_set():
+                        self._interrupt_running()
                     for future in done:
                         running.pop(future)
                         future.result()
             except KeyboardInterrupt:
                 self.cancel.set()
+                self._interrupt_running()
                 for future in list(running):
                     future.result()
         for step in pending:
@@ -277,6 +283,14 @@ class Runner:
         self.session.metric("memory_usage_mb", peak_rss_mb(), "MB")
         self.write_status(final, finished=True)
         return final
+
+    def _interrupt_running(self) -> None:
+        """Stop the DuckDB queries of running steps (drivers check `cancelled()` too)."""
+        if self._interrupted:
+            return
+        self._interrupted = True
+        for cursor in list(self._cursors.values()):
+            cursor.interrupt()
 
     def _readiness(self, step: dict[str, Any]) -> str:
         """'run', 'wait', or 'decided' (the step was skipped without running)."""
@@ -409,6 +423,7 @@ class Runner:
     def _attempt(self, step: dict[str, Any], outcome: StepOutcome) -> DriverError | None:
         step_id = step["id"]
         cursor = self.data_plane.cursor()
+        self._cursors[step_id] = cursor
         ctx = ContextForStep(
             step, cursor, self.connections.get(step_id), self.session, self.project_dir, self.cancel
         )
@@ -439,6 +454,8 @@ class Runner:
             self._drop_output(cursor, ctx.output_table)
             if ctx.timed_out.is_set():
                 return DriverError(f"step timed out after {timeout_s} s", category="timeout")
+            if self.cancel.is_set():  # an interrupted query reports itself as an error
+                return DriverError("run cancelled", category="cancelled")
             return failure
         except Exception as err:  # a bug in a driver or an unmapped library error
             if ctx.timed_out.is_set():
@@ -450,6 +467,7 @@ class Runner:
         finally:
             if timer is not None:
                 timer.cancel()
+            self._cursors.pop(step_id, None)
             cursor.close()
         outcome.rows_read = int(result.rows_read)
         outcome.rows_written = int(result.rows_written)

@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-optimize", action="store_true", help="compile without pushdown rewrites"
     )
     parser.add_argument("--keep-data-plane", action="store_true", help="keep the run's DuckDB file")
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="DuckDB memory for the data plane, e.g. 512MB or 2GB (default 256MB or "
+        "$OSIRIS_MEMORY_LIMIT); beyond it, data spills to disk",
+    )
     add_compile_inputs(parser)
     e2b = parser.add_argument_group("E2B sandbox (docs/e2b.md)")
     e2b.add_argument(
@@ -161,6 +167,7 @@ def execute(
         parallel=args.parallel,
         on_event=live.on_event,
         keep_data_plane=args.keep_data_plane,
+        memory_limit=args.memory_limit,
         compilation=compilation,
     )
     try:

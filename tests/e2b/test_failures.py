@@ -104,7 +104,8 @@ def test_ctrl_c_interrupts_the_run_inside_and_kills_the_sandbox(
 
     assert sandboxed.status == "cancelled"
     assert status(sandboxed)["status"] == "cancelled"
-    assert [s["status"] for s in sandboxed.steps] == ["success", "success", "cancelled"]
+    # the slow query is interrupted, not waited for
+    assert [s["status"] for s in sandboxed.steps] == ["success", "cancelled", "cancelled"]
     assert events(sandboxed)[-1]["event_type"] == "execution.cancelled"
     assert not (quickstart / "output" / "slow.csv").exists()
     assert_killed(transport)

@@ -287,3 +287,32 @@ def test_a_tampered_build_is_refused(project: Path) -> None:
     cfg.write_text(cfg.read_text().replace("paid", "refunded"))
     with pytest.raises(PlanError, match="changed after compilation"):
         run_build(RunRequest(build_dir, project))
+
+
+def test_cancel_interrupts_a_running_query(project: Path) -> None:
+    """Ctrl-C / run_cancel stops a long DuckDB query at once, not when it ends."""
+    slow = PAID.replace(
+        "SELECT id, amount FROM orders WHERE status = 'paid' ORDER BY id",
+        "SELECT count(*) AS n FROM range(3000000000) a, orders",
+    )
+    cancel = threading.Event()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event_type"] == "execution.step.start" and event.get("step_id") == "paid":
+            threading.Timer(0.3, cancel.set).start()
+
+    # uninterrupted, this query would run for many minutes and end 'success'
+    collected = run(project, pipeline(EXTRACT, slow), on_event=on_event, cancel=cancel)
+    assert collected.status == "cancelled"
+    assert [s["status"] for s in collected.steps] == ["success", "cancelled"]
+
+
+def test_the_data_plane_is_in_memory_unless_kept(project: Path) -> None:
+    collected = run(project, pipeline(EXTRACT, PAID, WRITE))
+    assert not list(collected.session_dir.glob("*.duckdb"))
+    assert not (collected.session_dir / ".spill").exists()
+    kept = run(project, pipeline(EXTRACT, PAID, WRITE), keep_data_plane=True)
+    import duckdb
+
+    with duckdb.connect(str(kept.session_dir / "data_plane.duckdb"), read_only=True) as con:
+        assert con.execute('SELECT count(*) FROM "paid"').fetchone() == (2,)
