@@ -760,7 +760,5 @@ def write(ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
                 rows = writer.upsert(targets, key)
             else:
                 rows = writer.append(targets)
-    ctx.metric("rows_read", rows_in)
-    ctx.metric("rows_written", rows)
     details = {"table": f"{database}.{table}", "write_mode": mode, "created": created}
     return StepResult(rows_read=rows_in, rows_written=rows, details=details)

@@ -667,7 +667,5 @@ def write(
                 rows = writer.upsert(targets, key)
             else:
                 rows = writer.copy_rows(writer.target, targets)
-    ctx.metric("rows_read", rows_in)
-    ctx.metric("rows_written", rows)
     details = {"table": f"{schema}.{table}", "write_mode": mode, "created": created}
     return StepResult(rows_read=rows_in, rows_written=rows, details=details)

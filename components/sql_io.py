@@ -141,13 +141,14 @@ def extract_into(
                 raise DriverError(str(err), category="data") from err
             ctx.emit("read.fallback", reader=reader.name, reason=str(err))
             continue
-        ctx.metric("rows_read", rows)
         info = {
             "reader": reader.name,
             "columns": [[column.name, column.duck_type] for column in columns],
             **(details or {}),
         }
-        return StepResult(rows_read=rows, details=info)
+        # the rows read from the source are the rows written into the data plane; the
+        # runner records both as metrics from this result
+        return StepResult(rows_read=rows, rows_written=rows, details=info)
     raise DriverError("no reader was offered for this step", category="config")
 
 

@@ -267,6 +267,9 @@ def _render_configs(program: Program) -> None:
             if not refs or not all(isinstance(r, ParamRef) for r in refs):
                 continue  # step references stay as written
             if any(r.name not in program.params for r in refs if isinstance(r, ParamRef)):
+                # the param's own error (PAR6xx) is the diagnostic; checking this step's
+                # config with `${params.x}` still in it would only add false ones
+                program.broken.add(step.id)
                 continue
             if template.is_single_reference:
                 value: Any = program.params[refs[0].name]  # type: ignore[union-attr]

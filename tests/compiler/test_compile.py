@@ -178,3 +178,18 @@ def test_secret_canary_appears_in_no_output(config_line: str, tmp_path: Path) ->
         assert done.returncode == 2
         assert CANARY not in done.stdout + done.stderr
     assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize(
+    ("params", "env", "code"),
+    [
+        ({"max_rows": "0"}, {}, "PAR604"),
+        ({"status": "lost"}, {}, "PAR603"),
+        ({}, {"OSIRIS_PARAM_MAX_ROWS": "ten"}, "PAR602"),
+    ],
+)
+def test_a_bad_param_gives_its_own_error_and_no_other(
+    params: dict[str, str], env: dict[str, str], code: str
+) -> None:
+    result = compile_source(PARAMS, default_context(params=params, env=env))
+    assert [d.code for d in result.diagnostics if d.is_error] == [code]

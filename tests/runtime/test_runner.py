@@ -92,6 +92,8 @@ def test_a_run_writes_its_output_and_a_truthful_session(project: Path) -> None:
     assert all(e["session_id"] == collected.run_id for e in events(collected))
     metrics = list(read_jsonl(collected.session_dir / "metrics.jsonl"))
     per_step = {(m.get("step_id"), m["metric"]) for m in metrics}
+    counted = [(m.get("step_id"), m["metric"]) for m in metrics if m["metric"].startswith("rows_")]
+    assert len(counted) == len(set(counted)) == 6  # once per step: no double counting
     for step in ("orders", "paid", "write"):
         for name in ("rows_read", "rows_written", "execution_time_ms", "memory_usage_mb"):
             assert (step, name) in per_step
