@@ -15,7 +15,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -471,53 +471,3 @@ def artifact_name(table: Table) -> str:
 
 
 _artifact_name = artifact_name  # the name osiris_mcp/tools.py imports today; use artifact_name
-
-
-class ProjectCatalogs(Mapping[str, Catalog]):
-    """The compiler's view of a project's cached catalogs, by connection reference.
-
-    Looked up lazily and only in the local store (`CatalogStore.cached`): compiling
-    never connects to a source. A reference that cannot be resolved (unknown alias,
-    a ${VAR} not set) simply has no catalog, so schema checks are skipped for it.
-    """
-
-    def __init__(self, project_dir: Path) -> None:
-        self.project_dir = Path(project_dir)
-        self._found: dict[str, Catalog | None] = {}
-        self._connections: Any = None
-        self._store: CatalogStore | None = None
-
-    def get(self, ref: str, default: Any = None) -> Any:  # type: ignore[override]
-        if ref not in self._found:
-            self._found[ref] = self._lookup(ref)
-        found = self._found[ref]
-        return default if found is None else found
-
-    def _lookup(self, ref: str) -> Catalog | None:
-        from runtime.connections import ConnectionError as ConnectionProblem
-        from runtime.connections import ConnectionsFile, parse_ref
-
-        if not (self.project_dir / ".osiris" / "cache").is_dir():
-            return None  # nothing was ever discovered here: skip opening the store
-        try:
-            family, _ = parse_ref(ref)
-            if self._connections is None:
-                self._connections = ConnectionsFile.load(self.project_dir)
-            resolved = self._connections.resolve(ref, family)
-            if self._store is None:
-                self._store = CatalogStore(self.project_dir)
-            return self._store.cached(resolved)
-        except (ConnectionProblem, OSError, ValueError):
-            return None
-
-    def __getitem__(self, ref: str) -> Catalog:
-        found = self.get(ref)
-        if found is None:
-            raise KeyError(ref)
-        return found  # type: ignore[no-any-return]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([k for k, v in self._found.items() if v is not None])
-
-    def __len__(self) -> int:
-        return sum(v is not None for v in self._found.values())

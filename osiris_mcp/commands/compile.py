@@ -88,11 +88,16 @@ def compile_to_disk(
         "optimize": context.optimize,
         "registry": sorted(s.fingerprint for s in context.registry),
         "out": str(Path(out).resolve()) if out else None,
+        # schema checks on or off give different builds; which catalogs were seen is
+        # checked at lookup (a discovery since the build makes it stale)
+        "catalogs": "project" if hasattr(context.catalogs, "observed") else "off",
     }
     key = cache_key(source, inputs)
     cache = CompileCache(project)
     if mode != "force":
         entry = cache.lookup(key)
+        if entry is not None and not _same_catalogs(entry.get("catalogs") or {}, project):
+            entry = None
         if entry is not None:
             return {
                 **entry,
@@ -134,9 +139,19 @@ def compile_to_disk(
         "order": list(result.program.order),
         "rewrites": result.program.rewrites,
         "fingerprints": result.fingerprints,
+        "catalogs": context.catalogs.observed() if hasattr(context.catalogs, "observed") else {},
     }
     cache.store(key, entry)
     return {**base, **entry, "ok": True}
+
+
+def _same_catalogs(seen: dict[str, str | None], project: Path) -> bool:
+    """Whether every catalog a cached build was checked against is still the same."""
+    if not seen:
+        return True
+    from runtime.project_catalogs import ProjectCatalogs
+
+    return ProjectCatalogs(project).observed_now(seen) == seen
 
 
 def _print_summary(outcome: dict[str, Any]) -> None:

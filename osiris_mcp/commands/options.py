@@ -91,10 +91,8 @@ def known_connections(project: Path) -> frozenset[str] | None:
 
 
 def project_catalogs(project: Path) -> Any:
-    """Cached catalogs for schema checks; an empty mapping when nothing was discovered."""
-    if not (project / ".osiris" / "cache").is_dir():
-        return {}
-    from runtime.catalog import ProjectCatalogs
+    """Cached catalogs for schema checks (looked up lazily; never connects)."""
+    from runtime.project_catalogs import ProjectCatalogs
 
     return ProjectCatalogs(project)
 

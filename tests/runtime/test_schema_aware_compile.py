@@ -61,6 +61,9 @@ def test_a_missing_column_fails_with_a_suggestion_only_with_the_catalog(
     assert (first["code"], first["line"], first["column"]) == ("SQL408", 10, 30)
     assert "did you mean 'customer_id'?" in first["hint"]
     assert main(["compile", str(path), "--project", str(project), "--catalog", "off"]) == 0
+    # the build compiled before discovery is not reused now that a catalog exists
+    assert main(["compile", str(path), "--project", str(project)]) == 2
+    assert "error[SQL408]" in capsys.readouterr().out
 
 
 def test_an_unknown_table_is_reported_and_lineage_carries_types(
