@@ -35,6 +35,7 @@ from runtime.discovery import (
     snapshot,
     snapshot_if_changed,
 )
+from runtime.sessions import utc_now
 
 DEFAULT_TTL_S = 24 * 3600.0
 ENTRY_FORMAT = 1
@@ -275,9 +276,18 @@ class CatalogStore:
         Raises `DiscoveryError` when the source cannot be read.
         """
         options = options or DiscoveryOptions()
-        emit = on_event or _silent
         key = discovery_key(connection, options)
         did = discovery_id(key)
+        timeline: list[dict[str, Any]] = []
+        forward = on_event or _silent
+
+        def emit(event_type: str, **data: Any) -> None:
+            # kept for the discovery's events.jsonl, in the session events' shape
+            timeline.append(
+                {"timestamp": utc_now(), "event_type": event_type, "session_id": did, "data": data}
+            )
+            forward(event_type, **data)
+
         started = time.perf_counter()
         emit("discovery.start", discovery_id=did, connection=connection_ref(connection))
         entry = self._load(did)
@@ -299,7 +309,21 @@ class CatalogStore:
             drift=result.drift.to_dict() if result.drift else None,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+        self._append_events(result.artifacts_dir, timeline, connection)
         return result
+
+    def _append_events(
+        self, folder: Path, timeline: list[dict[str, Any]], connection: SourceConnection
+    ) -> None:
+        """Add this discovery's events to `<artifacts>/events.jsonl` (redacted, like a run's)."""
+        from runtime.redaction import Redactor
+
+        redactor = Redactor(getattr(connection, "secret_values", ()) or ())
+        with (
+            contextlib.suppress(OSError),
+            (folder / "events.jsonl").open("a", encoding="utf-8") as out,
+        ):
+            out.writelines(redactor.json_line(record) + "\n" for record in timeline)
 
     def cached(
         self, connection: SourceConnection, options: DiscoveryOptions | None = None

@@ -126,6 +126,37 @@ class Session:
             self._metrics.close()
 
 
+def record_compile_failure(
+    project: Path, pipeline: str, source: str, diagnostics: list[dict[str, Any]]
+) -> Path:
+    """A session for a run that never started because its OML did not compile.
+
+    `osiris logs list` then shows the attempt, and its events say why
+    (`compilation.start`, `compilation.error` with the diagnostics, already scrubbed of
+    secrets by the compiler).
+    """
+    session = Session(project, pipeline, new_run_id(), Redactor())
+    errors = [d for d in diagnostics if d.get("severity") == "error"]
+    now = utc_now()
+    session.event("compilation.start", pipeline=pipeline, source=source)
+    session.event("compilation.error", source=source, errors=len(errors), diagnostics=errors[:20])
+    session.write_status(
+        {
+            "session_id": session.run_id,
+            "pipeline": pipeline,
+            "manifest_hash": None,
+            "status": "failed",
+            "error": f"compilation failed with {len(errors)} error(s): see events.jsonl",
+            "started_at": now,
+            "finished_at": now,
+            "duration_ms": 0,
+            "steps": [],
+        }
+    )
+    session.close()
+    return session.dir
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

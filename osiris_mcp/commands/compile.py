@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as err:  # a bug: say so, never a traceback
         return _internal_error(err, args.json)
     if args.json:
-        public = {k: v for k, v in outcome.items() if k not in ("diagnostics_objects", "source")}
+        private = ("diagnostics_objects", "source", "program")
+        public = {k: v for k, v in outcome.items() if k not in private}
         print(json.dumps(public, indent=2, ensure_ascii=False))
     else:
         for diagnostic in outcome["diagnostics_objects"]:
@@ -118,6 +119,7 @@ def compile_to_disk(
             }
     result = compile_source(source, context, filename)
     base: dict[str, Any] = {
+        "program": result.program,
         "diagnostics": [d.to_dict() for d in result.diagnostics],
         "diagnostics_objects": result.diagnostics,
         "source": result.program.source,

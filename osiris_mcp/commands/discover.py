@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         with CatalogStore(project) as store:
             if args.diff:
                 return _show_diff(args, store.diff(connection, options))
-            result = store.discover(connection, options, refresh=args.refresh)
+            result = store.discover(
+                connection, options, refresh=args.refresh, on_event=_trace_event
+            )
     except DiscoveryError as err:
         return _show_error(args, err)
     if args.json:
@@ -162,3 +165,9 @@ def _shown_path(path: Path, project: Path) -> str:
         return str(path.relative_to(project))
     except ValueError:
         return str(path)
+
+
+def _trace_event(event_type: str, **data: Any) -> None:
+    """With OSIRIS_LOG_LEVEL=TRACE (or DEBUG), each discovery event on stderr as it happens."""
+    if os.environ.get("OSIRIS_LOG_LEVEL", "").upper() in ("TRACE", "DEBUG"):
+        print(json.dumps({"event_type": event_type, "data": data}, default=str), file=sys.stderr)

@@ -96,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
         outcome = compile_to_disk(source, context, str(target), project, None)
         compile_ms = int((time.perf_counter() - started) * 1000)
         if not outcome["ok"]:
+            from runtime.sessions import record_compile_failure
+
+            program = outcome.get("program")
+            name = program.pipeline.name if program and program.pipeline else target.stem
+            record_compile_failure(project, _safe_name(name), str(target), outcome["diagnostics"])
             if args.json:
                 print(
                     json.dumps(
@@ -209,6 +214,14 @@ def execute(
             hint = f"\n  hint: {error['hint']}" if error.get("hint") else ""
             usage_error(f"sandbox: {error['message']}{hint}")
     return 0 if collected.status == "success" else 1
+
+
+def _safe_name(name: str) -> str:
+    """A folder name for run_logs/ even when the pipeline's own name is invalid."""
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "pipeline"
+    return cleaned[:128]
 
 
 def print_summary(collected: Any) -> None:

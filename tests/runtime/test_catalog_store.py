@@ -347,6 +347,7 @@ def test_artifacts_are_written_and_follow_the_schema(
     folder = first.artifacts_dir
     assert sorted(p.name for p in folder.iterdir()) == [
         "catalog.json",
+        "events.jsonl",
         "summary.json",
         f"table.{db}.big_orders.json",
         f"table.{db}.customers.json",
@@ -450,7 +451,9 @@ def test_two_processes_discovering_at_once_never_corrupt_the_store(
         result = store.discover(source)
     assert result.cached is True
     for artifact in result.artifacts_dir.iterdir():
-        json.loads(artifact.read_text())  # every file whole
+        lines = artifact.read_text().splitlines() if artifact.suffix == ".jsonl" else None
+        for text in lines if lines is not None else [artifact.read_text()]:
+            json.loads(text)  # every file (every event line) whole
     assert not [p for p in result.artifacts_dir.iterdir() if p.name.startswith(".")]
 
 

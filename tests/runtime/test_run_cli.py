@@ -87,6 +87,16 @@ def test_run_exit_codes(project: Path, capsys: pytest.CaptureFixture[str]) -> No
     invalid.write_text("oml_version: '0.1.0'\nname: x\nsteps: []\n")
     assert main(["run", str(invalid), "--project", str(project)]) == 2
     assert "error[OML107]" in capsys.readouterr().err
+    # the failed attempt is on record, and its events say why
+    assert main(["logs", "list", "--project", str(project), "--json"]) == 0
+    latest = json.loads(capsys.readouterr().out)[0]
+    assert (latest["pipeline"], latest["status"]) == ("invalid", "failed")  # file stem
+    events = [
+        json.loads(line)
+        for line in (Path(latest["session_dir"]) / "events.jsonl").read_text().splitlines()
+    ]
+    assert [e["event_type"] for e in events] == ["compilation.start", "compilation.error"]
+    assert events[1]["data"]["diagnostics"][0]["code"] == "OML107"
     assert main(["logs", "show", "--session", "run_nope", "--project", str(project)]) == 2
     assert main(["logs", "show", "--session", "../../etc", "--project", str(project)]) == 2
 

@@ -54,7 +54,11 @@ def test_a_missing_column_fails_with_a_suggestion_only_with_the_catalog(
     assert main(["compile", str(path), "--project", str(project)]) == 0
     capsys.readouterr()
     assert main(["discover", "@mysql.main", "--project", str(project), "--json"]) == 0
-    capsys.readouterr()
+    discovery_id = json.loads(capsys.readouterr().out)["discovery_id"]
+    timeline = (project / ".osiris" / "discovery" / discovery_id / "events.jsonl").read_text()
+    kinds = [json.loads(line)["event_type"] for line in timeline.splitlines()]
+    assert kinds[0] == "discovery.start" and kinds[-1] == "discovery.complete"
+    assert "discovery.cache_miss" in kinds and kinds.count("discovery.schema") == 2
     assert main(["validate", str(path), "--project", str(project), "--json"]) == 1
     diagnostics = json.loads(capsys.readouterr().out)["diagnostics"]
     first = diagnostics[0]
