@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-limit",
         metavar="SIZE",
-        help="DuckDB memory for the data plane, e.g. 512MB or 2GB (default 256MB or "
+        help="DuckDB memory for the data plane, e.g. 512MB or 2GB (default 128MB or "
         "$OSIRIS_MEMORY_LIMIT); beyond it, data spills to disk",
     )
     add_compile_inputs(parser)

@@ -23,7 +23,7 @@ class RunRequest:
     cancel: threading.Event = field(default_factory=threading.Event)
     run_id: str | None = None
     keep_data_plane: bool = False
-    #: DuckDB memory limit for the data plane ("256MB", "2GB"); None: OSIRIS_MEMORY_LIMIT
+    #: DuckDB memory limit for the data plane ("512MB", "2GB"); None: OSIRIS_MEMORY_LIMIT
     #: or the default. Past it DuckDB spills to disk, so memory stays bounded.
     memory_limit: str | None = None
     #: How the plan was obtained ({"manifest_hash", "cached", "duration_ms", ...}),
