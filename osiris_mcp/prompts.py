@@ -59,7 +59,7 @@ def register_prompts(server: MCPServer, state: ServerState) -> None:
         run_id: Annotated[str, Field(description="The run to look into (runs_list shows ids).")],
     ) -> str:
         """What to read and check to find out why a run failed, and how to fix it."""
-        from runtime.sessions import find_run
+        from runtime.sessions import find_run, read_status
 
         known = ""
         try:
@@ -70,10 +70,8 @@ def register_prompts(server: MCPServer, state: ServerState) -> None:
         if session is None:
             known = "(This run id is not in the project: start with runs_list to find it.)\n"
         else:
-            import json
-
             try:
-                status = json.loads((session / "status.json").read_text("utf-8"))
+                status = read_status(session)
                 failed = [s["id"] for s in status.get("steps", []) if s.get("status") == "failed"]
                 known = (
                     f"(Pipeline {status.get('pipeline')}, status {status.get('status')}"

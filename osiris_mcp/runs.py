@@ -8,7 +8,6 @@ process and from their `status.json` for any other run of the project.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -136,14 +135,14 @@ def status_snapshot(
     project_root: Path, run_id: str, tracked: TrackedRun | None
 ) -> dict[str, Any] | None:
     """The run's status.json as it is now (or the tracker's view before it exists)."""
-    from runtime.sessions import find_run
+    from runtime.sessions import find_run, read_status
 
     session = tracked.session_dir if tracked and tracked.session_dir else None
     if session is None:
         session = find_run(project_root, run_id)
     if session is not None:
         try:
-            status: dict[str, Any] = json.loads((session / "status.json").read_text("utf-8"))
+            status: dict[str, Any] = read_status(session)  # repaired if its process died
         except (OSError, ValueError):
             status = {}
         if status:
