@@ -38,12 +38,12 @@ from components.sql_io import (
     extract_into,
     input_columns,
     is_panic,
-    match_columns,
     progress,
     scrub,
     single_input,
     split_table,
     text_batch,
+    write_by_mode,
 )
 
 FIELDS = ("host", "port", "user", "password", "database")
@@ -742,23 +742,6 @@ def write(ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
     with server.errors("write"), closing(server.connect(local_infile=True)) as conn:
         write_session(conn)
         writer = TableWriter(ctx, conn, source, columns, str(database), table, batch_size(config))
-        existing = writer.target_columns()
-        created = existing is None
-        if existing is None:
-            if config.get("create_if_missing") is False:
-                raise DriverError(
-                    f"table {writer.target} does not exist",
-                    category="config",
-                    hint="create it first, or set create_if_missing: true",
-                )
-            rows = writer.create(key)
-        else:
-            targets = match_columns(writer.source_names, existing, writer.target)
-            if mode == "replace":
-                rows = writer.replace(targets)
-            elif mode == "upsert":
-                rows = writer.upsert(targets, key)
-            else:
-                rows = writer.append(targets)
+        rows, created = write_by_mode(writer, config, mode, key, writer.append)
     details = {"table": f"{database}.{table}", "write_mode": mode, "created": created}
     return StepResult(rows_read=rows_in, rows_written=rows, details=details)

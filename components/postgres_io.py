@@ -37,12 +37,12 @@ from components.sql_io import (
     extract_into,
     input_columns,
     is_panic,
-    match_columns,
     progress,
     quote_ident,
     scrub,
     single_input,
     split_table,
+    write_by_mode,
 )
 
 FIELDS = ("host", "port", "user", "password", "database", "schema", "sslmode")
@@ -649,23 +649,8 @@ def write(
     with server.errors("write"), closing(server.connect()) as conn, conn.transaction():
         conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
         writer = TableWriter(ctx, conn, source, columns, schema, table, batch_size(config))
-        existing = writer.target_columns()
-        created = existing is None
-        if existing is None:
-            if config.get("create_if_missing") is False:
-                raise DriverError(
-                    f"table {writer.target} does not exist",
-                    category="config",
-                    hint="create it first, or set create_if_missing: true",
-                )
-            rows = writer.create(key)
-        else:
-            targets = match_columns(writer.source_names, existing, writer.target)
-            if mode == "replace":
-                rows = writer.replace(targets)
-            elif mode == "upsert":
-                rows = writer.upsert(targets, key)
-            else:
-                rows = writer.copy_rows(writer.target, targets)
+        rows, created = write_by_mode(
+            writer, config, mode, key, lambda targets: writer.copy_rows(writer.target, targets)
+        )
     details = {"table": f"{schema}.{table}", "write_mode": mode, "created": created}
     return StepResult(rows_read=rows_in, rows_written=rows, details=details)

@@ -374,3 +374,33 @@ def single_input(inputs: Mapping[str, str]) -> str:
     if len(inputs) != 1:
         raise DriverError(f"a writer takes exactly one input, got {len(inputs)}", category="config")
     return next(iter(inputs.values()))
+
+
+def write_by_mode(
+    writer: Any,
+    config: Mapping[str, Any],
+    mode: str,
+    key: Sequence[str],
+    append: Callable[[list[str]], int],
+) -> tuple[int, bool]:
+    """Create the target, or write into it by `write_mode`: (rows written, created).
+
+    `writer` is a database's table writer (target_columns, create, replace, upsert);
+    `append` is how that database appends into the target. Runs inside the caller's
+    transaction, so any failure leaves the target as it was.
+    """
+    existing = writer.target_columns()
+    if existing is None:
+        if config.get("create_if_missing") is False:
+            raise DriverError(
+                f"table {writer.target} does not exist",
+                category="config",
+                hint="create it first, or set create_if_missing: true",
+            )
+        return int(writer.create(key)), True
+    targets = match_columns(writer.source_names, existing, writer.target)
+    if mode == "replace":
+        return int(writer.replace(targets)), False
+    if mode == "upsert":
+        return int(writer.upsert(targets, key)), False
+    return int(append(targets)), False
