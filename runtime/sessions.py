@@ -265,11 +265,13 @@ def bundle(session_dir: Path) -> str:
             line += f"\n    error: {step['error']}"
         out.append(line)
     out.append("")
-    out.append("## Manifest (the compiled plan; each step runs with the config below it)")
+    out.append("## Manifest (the compiled plan, each step annotated with what happened to it)")
     manifest = session_dir / "manifest.yaml"
     if manifest.exists():
+        outcomes = {step.get("id"): step for step in status.get("steps", [])}
         out.append("```yaml")
-        out.append(manifest.read_text("utf-8").rstrip())
+        for line in manifest.read_text("utf-8").rstrip().splitlines():
+            out.append(line + _step_comment(line, outcomes))
         out.append("```")
     out.append("")
     out.append("## Resolved configs (connections as @references; secrets never stored)")
@@ -311,6 +313,24 @@ def bundle(session_dir: Path) -> str:
     for path in files:
         out.append(f"- {path.relative_to(session_dir)} ({path.stat().st_size} bytes)")
     return "\n".join(out) + "\n"
+
+
+def _step_comment(line: str, outcomes: dict[str, dict[str, Any]]) -> str:
+    """`  # success: 60 rows read, 60 written, 7 ms` after a manifest's `- id: step` line."""
+    if not line.startswith("- id: "):
+        return ""
+    step = outcomes.get(line[len("- id: ") :].strip())
+    if step is None:
+        return ""
+    comment = (
+        f"  # {step.get('status')}: {step.get('rows_read', 0):,} rows read, "
+        f"{step.get('rows_written', 0):,} written, {step.get('duration_ms', 0)} ms"
+    )
+    if step.get("reason"):
+        comment += f" ({step['reason']})"
+    if step.get("error"):
+        comment += f" — {step.get('category')} error, see Steps"
+    return comment
 
 
 def peak_rss_mb() -> float:

@@ -66,6 +66,7 @@ def test_run_json_and_logs(project: Path, capsys: pytest.CaptureFixture[str]) ->
     ):
         assert heading in bundle
     assert "execution.step.complete [revenue]" in bundle
+    assert "- id: revenue  # success: 68 rows read, 8 written," in bundle
     events = [
         json.loads(line)
         for line in (Path(result["session_dir"]) / "events.jsonl").read_text().splitlines()
