@@ -234,7 +234,9 @@ def measure(
         met = met and peak < mem_target_mb
     target = f"< {target_s:g} s" if target_s else None
     if mem_target_mb is not None:
-        target = f"{target}, peak < {mem_target_mb:g} MB"
+        target = (
+            f"{target}, peak < {mem_target_mb:g} MB" if target else f"peak < {mem_target_mb:g} MB"
+        )
     figure = Figure(
         name,
         "s",
@@ -250,6 +252,29 @@ def measure(
         extra={"rows_per_s": round(rows / seconds)},
     )
     return figure
+
+
+def _memory_growth(figures: list[Figure], rows: int) -> None:
+    """Note how peak memory grew against the 1M-row run: bounded means far below linear."""
+    import json
+
+    from bench.common import WORK
+
+    baseline = WORK / "run_1000000.json"
+    if not baseline.exists():
+        return
+    peaks = {
+        f["name"].rsplit(",", 1)[0]: f.get("peak_mb") for f in json.loads(baseline.read_text())
+    }
+    for figure in figures:
+        before = peaks.get(figure.name.rsplit(",", 1)[0])
+        if before and figure.peak_mb:
+            growth = figure.peak_mb / before
+            note = (
+                f"peak memory {before:.0f} MB at 1M rows → {figure.peak_mb:.0f} MB at "
+                f"{rows / 1e6:g}M rows: {growth:.1f}× for {rows / 1e6:g}× the rows"
+            )
+            figure.note = f"{figure.note}; {note}" if figure.note else note
 
 
 def timed_shell(command: str, cwd: Path) -> float:
@@ -290,7 +315,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                     rows,
                     3.0 if rows <= 1_000_000 else None,
                     "mysql client -B",
-                    mem_target_mb=300,
+                    mem_target_mb=300 if rows <= 1_000_000 else None,
                 )
             )
         if "csv_csv" in only:
@@ -364,6 +389,8 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     print_figures(f"run ({label})", figures)
     for figure in figures:
         print(f"  {figure.name}: {figure.extra['rows_per_s']:,} rows/s")
+    if rows > 1_000_000:
+        _memory_growth(figures, rows)
     save(f"run_{rows}", figures)
     return figures
 

@@ -10,9 +10,10 @@ LOCAL), inside one transaction or into a staging table that is swapped in atomic
 from __future__ import annotations
 
 import re
+import struct
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pymysql
 import pymysql.converters
 import pymysql.cursors
-from pymysql.constants import FIELD_TYPE, FLAG
+from pymysql.constants import COMMAND, FIELD_TYPE, FLAG
 
 from components.db_errors import DRIVER_HINTS, mysql_category, mysql_retryable
 from components.protocol import DriverError, StepContext, StepResult
@@ -77,7 +78,12 @@ def _connectorx_error(err: BaseException, fields: Mapping[str, Any]) -> Exceptio
     server = re.search(r"ERROR (\d+) \(\w+\): (.*?) \}", text, re.S)
     if server:
         return driver_error(int(server.group(1)), server.group(2), "read", fields)
-    if re.search(r"DriverError|IoError|timed out waiting for connection|disconnected", text):
+    # A link cut mid-stream (server restarted, connection killed) surfaces as a CodecError
+    # wrapping an IO error: the read failed, not a value; reading again elsewhere would hide it
+    if re.search(
+        r"DriverError|IoError|CodecError|IO error|timed out waiting for connection|disconnected",
+        text,
+    ):
         return DriverError(
             scrub(f"MySQL read failed: {text.splitlines()[0]}", fields),
             category="network",
@@ -133,6 +139,8 @@ class MySQLServer:
         except pymysql.MySQLError as err:
             errno = err.args[0] if err.args and isinstance(err.args[0], int) else 2013
             message = err.args[1] if len(err.args) > 1 else str(err)
+            if errno == 0:  # PyMySQL's word for a connection it already saw close
+                errno, message = 2013, message or "the connection to the server was closed"
             raise driver_error(errno, str(message), action, self.fields) from None
 
 
@@ -223,9 +231,28 @@ def mysql_column(field: Any) -> Column:
     return Column(name, "VARCHAR", text_load="CAST({c} AS VARCHAR)")
 
 
+#: Modes that change how the server reads SQL text — NO_BACKSLASH_ESCAPES makes
+#: `'x\\' AS a, LOAD_FILE(...) -- '` code to the server but one string to the compiler's
+#: checks; ANSI_QUOTES makes "..." a name; the combination modes hold ANSI_QUOTES (and
+#: MariaDB's ORACLE mode a whole other parser). A read drops them from its session.
+_LEXING_MODES = ("NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "ORACLE", "MSSQL", "DB2",
+                 "POSTGRESQL", "MAXDB")  # fmt: skip
+
+
+def _without_modes(modes: Sequence[str]) -> str:
+    expression = "CONCAT(',', @@SESSION.sql_mode, ',')"
+    for mode in modes:
+        expression = f"REPLACE({expression}, ',{mode},', ',')"
+    return f"SET SESSION sql_mode = TRIM(BOTH ',' FROM {expression})"
+
+
+LEXING_AS_CHECKED = _without_modes(_LEXING_MODES)
+
+
 def read_session(flavor: str, timeout_s: float | None) -> list[str]:
-    """Session settings of every read: read-only, UTC, and the server-side time limit."""
-    session = ["SET SESSION TRANSACTION READ ONLY", "SET time_zone = '+00:00'"]
+    """Session settings of every read: read-only, UTC, SQL read as the compiler read it,
+    and the server-side time limit."""
+    session = ["SET SESSION TRANSACTION READ ONLY", "SET time_zone = '+00:00'", LEXING_AS_CHECKED]
     if timeout_s:
         if flavor == "mariadb":
             session.append(f"SET SESSION max_statement_time = {float(timeout_s)}")
@@ -259,16 +286,23 @@ def source_query(config: Mapping[str, Any]) -> tuple[str, int | None]:
 def probe(server: MySQLServer, sql: str, timeout_s: float | None) -> tuple[list[str], Any]:
     """The read session for this server, and the result's fields (None: not describable).
 
-    The fields come from `SELECT * FROM (query) LIMIT 0`, which the server answers without
-    running the query. A statement that cannot be wrapped (not a SELECT) is left to the
-    text reader, which runs it as written, read-only, so the server itself refuses writes.
+    First the server parses the statement without running it (`require_rows`): one
+    statement that returns rows, or nothing runs at all. The fields then come from
+    `SELECT * FROM (query) LIMIT 0`, which the server answers without running the query.
+    A query that cannot be wrapped (`... WITH ROLLUP`) is left to the text reader, which
+    runs it as written, in the read-only transaction — and so is every query when the
+    server's own sql_mode reads SQL differently: connectorx describes a query on a
+    connection of its own, before the session settings, and would get other columns.
     """
     with closing(server.connect()) as conn, conn.cursor() as cursor:
         flavor = "mariadb" if "mariadb" in conn.get_server_info().lower() else "mysql"
+        cursor.execute("SELECT @@SESSION.sql_mode")
+        modes = set(str(cursor.fetchone()[0] or "").upper().split(","))
         session = read_session(flavor, timeout_s)
         for statement in session:
             cursor.execute(statement)
         cursor.execute("START TRANSACTION READ ONLY")
+        require_rows(conn, sql)
         try:
             cursor.execute(f"SELECT * FROM (\n{sql}\n) AS _osiris_probe LIMIT 0")
         except pymysql.MySQLError as err:
@@ -281,7 +315,37 @@ def probe(server: MySQLServer, sql: str, timeout_s: float | None) -> tuple[list[
             if err.args[0] in (1064, 1149):
                 return session, None
             raise
+        if modes & set(_LEXING_MODES):
+            return session, None
         return session, cursor._result.fields  # PEP 249's description lacks charset and flags
+
+
+def require_rows(conn: pymysql.connections.Connection, sql: str) -> None:
+    """Refuse, before it runs, anything but one statement that returns rows.
+
+    COM_STMT_PREPARE has the server parse the statement without executing it and answer
+    with its number of result columns. A syntax error or a second statement fails here;
+    a statement without a result — `SELECT ... INTO OUTFILE/DUMPFILE/@var`, SET, CALL,
+    DO, LOAD DATA, HANDLER — is refused: a read-only transaction does not stop
+    `INTO OUTFILE` from writing a file on the server. (PyMySQL has no public API for
+    this command: it is sent and its answer read with the connection's packet methods.)
+    """
+    conn._execute_command(COMMAND.COM_STMT_PREPARE, sql)
+    answer = conn._read_packet().get_all_data()  # an error packet raises here
+    statement_id, columns, params = struct.unpack_from("<IHH", answer, 1)
+    try:
+        # parameter and column definitions, each list followed by an EOF packet
+        for _ in range(params + bool(params) + columns + bool(columns)):
+            conn._read_packet()
+    finally:
+        conn._execute_command(COMMAND.COM_STMT_CLOSE, struct.pack("<I", statement_id))
+    if columns == 0:
+        raise DriverError(
+            "the extract statement returns no rows, so it was not run: only a query that "
+            "returns rows is (not SELECT ... INTO, SET, CALL, DO or LOAD DATA)",
+            category="sql",
+            hint="write one SELECT; the step's output is its result",
+        )
 
 
 def connectorx_batches(
@@ -342,7 +406,7 @@ def text_batches(
         for statement in [*session, "START TRANSACTION READ ONLY"]:
             cursor.execute(statement)
         cursor.execute(sql)
-        fields = cursor._result.fields or []
+        fields = getattr(cursor._result, "fields", None) or []
     except BaseException:
         conn.close()
         raise
@@ -531,8 +595,45 @@ class TableWriter:
             names = [row[0] for row in cursor.fetchall()]
         return names or None
 
+    #: Names this write's staging tables (`_osiris_<role>_<table>_<token>`) and its lock.
+    token: str = ""
+
+    def __post_init__(self) -> None:
+        self.token = self.token or uuid.uuid4().hex[:8]
+
     def staging_name(self, role: str) -> str:
-        return f"_osiris_{role}_{self.table[:24]}_{uuid.uuid4().hex[:8]}"
+        return f"_osiris_{role}_{self.table[:24]}_{self.token}"
+
+    def claim_staging(self) -> None:
+        """Hold this write's staging lock, then drop the target's stale staging tables.
+
+        Staging tables are real tables: a writer killed mid-load (SIGKILL, its server
+        restarted) cannot drop its own. Each writer holds the named lock of its token for
+        as long as its connection lives, and the server frees it when the connection ends
+        however it ends, so a staging table whose lock is free belongs to no one.
+        """
+        with self.conn.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, 0)", (_STAGING_LOCK.format(self.token),))
+            cursor.execute(
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                "AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME LIKE %s",
+                (self.database, "\\_osiris\\_%"),
+            )
+            pattern = re.compile(
+                rf"_osiris_(?:new|stg|old)_{re.escape(self.table[:24])}_([0-9a-f]{{8}})"
+            )
+            stale = []
+            for (name,) in cursor.fetchall():
+                found = pattern.fullmatch(str(name))
+                if found is None or found.group(1) == self.token:
+                    continue
+                cursor.execute("SELECT IS_FREE_LOCK(%s)", (_STAGING_LOCK.format(found.group(1)),))
+                if cursor.fetchone()[0] == 1:
+                    with suppress(pymysql.MySQLError):  # cleaning up must not fail the write
+                        cursor.execute(f"DROP TABLE IF EXISTS {qualified(self.database, name)}")
+                        stale.append(str(name))
+        if stale:
+            self.ctx.emit("write.cleanup", table=self.target, dropped=stale)
 
     def execute(self, *statements: str) -> None:
         with self.conn.cursor() as cursor:
@@ -643,7 +744,7 @@ class TableWriter:
             rows = self.load(self.target, targets)
             self.conn.commit()
         except BaseException:
-            self.conn.rollback()
+            self.rollback_quietly()
             raise
         return rows
 
@@ -659,7 +760,9 @@ class TableWriter:
         except BaseException:
             self.drop_quietly(staging)
             raise
-        self.execute(f"DROP TABLE {retired}")
+        # the target is replaced: failing to drop the old rows now must not fail the write
+        # (the next write of this target drops them: claim_staging)
+        self.drop_quietly(retired)
         return rows
 
     def upsert(self, targets: Sequence[str], key: Sequence[str]) -> int:
@@ -680,7 +783,7 @@ class TableWriter:
             )
             self.conn.commit()
         except BaseException:
-            self.conn.rollback()
+            self.rollback_quietly()
             raise
         finally:
             self.drop_quietly(staging, temporary=True)
@@ -708,16 +811,30 @@ class TableWriter:
                 "primary_key to the table's key",
             )
 
-    def drop_quietly(self, table: str, temporary: bool = False) -> None:
-        """Drop a staging table on the way out of a failure, never masking that failure."""
-        try:
+    def rollback_quietly(self) -> None:
+        """Roll back on the way out of a failure, never masking that failure (a rollback
+        on a connection the server cut raises too, and would hide why it was cut)."""
+        with suppress(pymysql.MySQLError):
             self.conn.rollback()
+
+    def drop_quietly(self, table: str, temporary: bool = False) -> None:
+        """Drop a staging table on the way out of a failure, never masking that failure.
+
+        A real staging table outlives a connection the server cut: it is dropped over a
+        new connection when the server answers (else by the next write: claim_staging).
+        """
+        self.rollback_quietly()
+        try:
+            if not temporary and not self.conn.open:
+                self.conn.ping(reconnect=True)
             self.execute(f"DROP {'TEMPORARY ' if temporary else ''}TABLE IF EXISTS {table}")
         except pymysql.MySQLError:
             pass
 
 
 _KEYED = ("VARCHAR", "BLOB")
+#: The named lock a writer holds while its staging tables exist (see claim_staging).
+_STAGING_LOCK = "osiris_staging_{}"
 _TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 
@@ -742,6 +859,7 @@ def write(ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
     with server.errors("write"), closing(server.connect(local_infile=True)) as conn:
         write_session(conn)
         writer = TableWriter(ctx, conn, source, columns, str(database), table, batch_size(config))
+        writer.claim_staging()
         rows, created = write_by_mode(writer, config, mode, key, writer.append)
     details = {"table": f"{database}.{table}", "write_mode": mode, "created": created}
     return StepResult(rows_read=rows_in, rows_written=rows, details=details)

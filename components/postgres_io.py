@@ -263,6 +263,8 @@ def read_settings(schema: str, timeout_s: float | None) -> dict[str, str]:
         "IntervalStyle": "postgres",
         "extra_float_digits": "3",
         "bytea_output": "hex",
+        # a backslash in '...' is a plain character, as the compiler's checks read it
+        "standard_conforming_strings": "on",
         "search_path": ", ".join(dict.fromkeys([quote_ident(schema), "public"])),
     }
     if timeout_s:
@@ -295,10 +297,27 @@ def _begin_read(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -> N
 
 
 def probe(server: PostgresServer, sql: str, settings: Mapping[str, str]) -> list[Column]:
-    """The result's columns, from `SELECT * FROM (query) LIMIT 0` (not run, only planned)."""
+    """The result's columns, from `SELECT * FROM (query) LIMIT 0` (not run, only planned).
+
+    Sent over the extended protocol (`binary=True`), which takes exactly one statement:
+    a query that closes the parenthesis and stacks `; COMMIT; DROP ...` after it is a
+    syntax error here, where the simple protocol would run every statement. The readers
+    place the query in the same spot, so what passes here is one statement there too.
+    """
     with closing(server.connect()) as conn:
         _begin_read(conn, settings)
-        cursor = conn.execute(f"SELECT * FROM (\n{sql}\n) AS _osiris_probe LIMIT 0")
+        try:
+            cursor = conn.execute(
+                f"SELECT * FROM (\n{sql}\n) AS _osiris_probe LIMIT 0", binary=True
+            )
+        except psycopg.errors.SyntaxError as err:
+            if "multiple commands" not in str(err):
+                raise
+            raise DriverError(
+                "the extract query is more than one statement: none of them was run",
+                category="sql",
+                hint="write one SELECT; remove the ';' and what follows",
+            ) from None
         described = list(cursor.description or [])
         oids = [column.type_code for column in described]
         categories = dict(
@@ -340,6 +359,14 @@ def connectorx_batches(
         f"SET {name} = {value if name == 'search_path' else _literal(value)}"
         for name, value in settings.items()
     ]
+    # The read runs inside a transaction that is never committed (the connection closes
+    # with it open): what a read-only transaction still allows — a large object made by
+    # lo_import() or lo_from_bytea(), a pg_notify() — is rolled back with it.
+    pre_execution = [
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+        *session,
+        "BEGIN READ ONLY",
+    ]
     reader, finished = None, False
     try:
         reader = connectorx.read_sql(
@@ -348,7 +375,7 @@ def connectorx_batches(
             return_type="arrow_stream",
             protocol=CONNECTORX_PROTOCOL,
             batch_size=size,
-            pre_execution_query=["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", *session],
+            pre_execution_query=pre_execution,
         )
         yield from reader
         finished = True

@@ -9,6 +9,7 @@ transaction. For writers, `export_csv` streams an input table out as ordered CSV
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -282,12 +283,59 @@ def export_csv(
     Each file is written by one DuckDB COPY of a rowid range (no rows pass through Python)
     into a private temporary directory, removed afterwards. Files are made one at a time as
     the caller asks, so the disk holds one file (the caller deletes each once loaded).
+    A full disk is an `io` DriverError.
     """
-    workdir = Path(tempfile.mkdtemp(prefix="osiris_bulk_"))
+    remove_orphaned_bulk_dirs(Path(tempfile.gettempdir()))
+    try:
+        workdir = Path(tempfile.mkdtemp(prefix=f"{BULK_PREFIX}{os.getpid()}_"))
+    except OSError as err:
+        raise _no_room(tempfile.gettempdir(), err.strerror or str(err)) from None
     try:
         yield _csv_files(plane, table, expressions, options, rows_per_file, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+#: Bulk-load folders are named `osiris_bulk_<pid>_<random>`: a folder whose process is gone
+#: (killed mid-write, so it never removed it) can be told from a concurrent run's.
+BULK_PREFIX = "osiris_bulk_"
+
+
+def remove_orphaned_bulk_dirs(root: Path) -> None:
+    """Delete the bulk-load folders in `root` whose writing process no longer runs."""
+    for folder in root.glob(f"{BULK_PREFIX}*_*"):
+        pid = folder.name[len(BULK_PREFIX) :].split("_", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _no_room(folder: str | Path, reason: str) -> DriverError:
+    return DriverError(
+        f"cannot write bulk-load files in {folder}: {reason}",
+        category="io",
+        hint="free space in the temporary folder, or point TMPDIR at a disk with room",
+    )
+
+
+def _copy_to(plane: Any, select: str, path: Path, options: str) -> None:
+    """DuckDB `COPY (select) TO path`; a write the disk refuses is an `io` DriverError."""
+    try:
+        plane.execute(f"COPY ({select}) TO {quote_literal(str(path))} ({options})")
+    except duckdb.IOException as err:
+        # DuckDB reports the OS error as JSON inside its message: keep just its words
+        errno = re.search(r'"errno":\s*"(\d+)"', str(err))
+        reason = os.strerror(int(errno.group(1))) if errno else str(err).splitlines()[0]
+        raise _no_room(path.parent.parent, reason) from None
 
 
 def _csv_files(
@@ -303,15 +351,14 @@ def _csv_files(
         (last,) = plane.execute(f"SELECT max(rowid) FROM {table}").fetchone()
     except duckdb.Error:  # a view has no rowid: one file
         path = workdir / "all.csv"
-        plane.execute(f"COPY ({select}) TO {quote_literal(str(path))} ({options})")
+        _copy_to(plane, select, path, options)
         yield path
         return
     step = max(rows_per_file, MIN_ROWS_PER_FILE)
     for index, start in enumerate(range(0, -1 if last is None else last + 1, step)):
         path = workdir / f"chunk_{index}.csv"
-        plane.execute(
-            f"COPY ({select} WHERE rowid >= {start} AND rowid < {start + step}) "
-            f"TO {quote_literal(str(path))} ({options})"
+        _copy_to(
+            plane, f"{select} WHERE rowid >= {start} AND rowid < {start + step}", path, options
         )
         yield path
 

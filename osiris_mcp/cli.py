@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from osiris_mcp import __version__
 
@@ -54,6 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    problem = project_problem(args)
+    if problem is not None:
+        print(f"osiris: error: {problem}", file=sys.stderr)
+        print(
+            "  hint: name an existing project folder (`osiris init DIR` creates one)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
@@ -61,6 +71,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def project_problem(args: argparse.Namespace) -> str | None:
+    """Why the chosen project folder cannot be used, or None.
+
+    `--project DIR` (else `$OSIRIS_HOME`) must be an existing folder: a command never
+    creates a project tree where a typo points, nor fails later on a file named as one.
+    """
+    if not hasattr(args, "project"):
+        return None
+    chosen, source = args.project, "--project"
+    if not chosen and getattr(args, "action", None) != "selftest":
+        chosen, source = os.environ.get("OSIRIS_HOME"), "$OSIRIS_HOME"
+    if not chosen:
+        return None
+    path = Path(chosen)
+    if not path.exists():
+        return f"{source} {chosen}: no such folder"
+    if not path.is_dir():
+        return f"{source} {chosen}: not a folder"
+    return None
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,91 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+#: What a build folder holds: these files and cfg/<step>.json.
+BUILD_FILES = frozenset({"manifest.yaml", "meta.json", "lineage.json"})
+
+
+class BuildDirError(ValueError):
+    """A folder a build may not be written into: it holds something else."""
+
+
+def is_build_dir(path: Path) -> bool:
+    """True for a folder holding a build and nothing else (what `write_build` may replace)."""
+    entries = list(path.iterdir())
+    if "manifest.yaml" not in {entry.name for entry in entries}:
+        return False
+    for entry in entries:
+        if entry.is_symlink():
+            return False
+        if entry.name in BUILD_FILES and entry.is_file():
+            continue
+        if (
+            entry.name == "cfg"
+            and entry.is_dir()
+            and all(
+                c.suffix == ".json" and c.is_file() and not c.is_symlink() for c in entry.iterdir()
+            )
+        ):
+            continue
+        return False
+    return True
+
+
+def check_build_dir(out_dir: Path) -> None:
+    """Refuse a folder `write_build` would have to destroy: one that is not new, empty or a build.
+
+    Writing a build replaces the folder whole, so `--out .` in a project or `--out ~`
+    would delete everything in it. A new folder, an empty one, or an earlier build (its
+    files and nothing else) is fine.
+    """
+    target = out_dir.resolve()
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise BuildDirError(f"{out_dir} is a file, not a folder: nothing was written")
+    if any(target.iterdir()) and not is_build_dir(target):
+        raise BuildDirError(
+            f"{out_dir} is not empty and is not an Osiris build, so it would be replaced "
+            "whole: nothing was written (choose a new or empty folder, or an earlier build)"
+        )
+
+
 def write_build(files: Mapping[str, bytes], out_dir: Path) -> Path:
-    """Write a build's files into `out_dir`, replacing what was there, atomically."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    """Write a build's files into `out_dir`, replacing what was there, atomically.
+
+    `out_dir` must be new, empty, or an earlier build (`check_build_dir`). Processes
+    writing one folder at once (two runs of a pipeline, both compiling it first) take
+    turns, and a folder already holding exactly these files is left as it is, so a run
+    reading its plan from it never finds it gone or half swapped.
+    """
+    resolved = out_dir.resolve()
+    resolved.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(resolved.parent):
+        check_build_dir(out_dir)
+        if resolved.is_dir() and read_build(resolved) == dict(files):
+            return resolved
+        return _replace_build(files, resolved)
+
+
+@contextlib.contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` across processes (flock on the folder itself,
+    so no lock file is left anywhere); without flock, go on unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):  # a file system without flock: go on unlocked
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
+
+
+def _replace_build(files: Mapping[str, bytes], out_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         for name, data in files.items():

@@ -669,8 +669,9 @@ def _embedded_passwords(text: str) -> set[str]:
             found |= {password, unquote(password)}
     for match in _DSN_PASSWORD.finditer(text):
         value = match.group(1)
-        if value.startswith("'"):
-            value = value[1:-1].replace("\\'", "'")
+        if value.startswith("'"):  # libpq quoting: \' and \\ are escapes
+            found.add(value[1:-1])
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
         if value:
             found |= {value, unquote(value)}
     return found

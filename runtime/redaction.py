@@ -15,7 +15,7 @@ from typing import Any
 MASK = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)(?P<password>[^@\s/]+)@")
 _DSN_PASSWORD = re.compile(
-    r"(?P<head>\bpassword\s*=\s*)(?P<password>'[^']*'|[^\s'\"]+)", re.IGNORECASE
+    r"(?P<head>\bpassword\s*=\s*)(?P<password>'(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE
 )
 
 
@@ -34,9 +34,8 @@ class Redactor:
             return
         self._secrets |= fresh
         variants = set(self._secrets)
-        for secret in self._secrets:  # as it appears inside JSON text or a URL
-            variants.add(json.dumps(secret)[1:-1])
-            variants.add(_url_quote(secret))
+        for secret in self._secrets:
+            variants.update(encoded_forms(secret))
         ordered = sorted(variants, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
@@ -62,7 +61,23 @@ class Redactor:
         return self.text(line)
 
 
-def _url_quote(value: str) -> str:
-    from urllib.parse import quote
+def encoded_forms(secret: str) -> set[str]:
+    r"""The ways a value is spelled inside other text: JSON strings (ASCII-escaped or not),
+    URLs (percent-encoded, form-encoded), Python reprs, libpq and YAML quoting.
 
-    return quote(value, safe="")
+    >>> sorted(encoded_forms('p@ss/w:rd"{x}'))
+    ['p%40ss%2Fw%3Ard%22%7Bx%7D', 'p%40ss/w%3Ard%22%7Bx%7D', 'p@ss/w:rd"{x}', 'p@ss/w:rd\\"{x}']
+    """
+    from urllib.parse import quote, quote_plus
+
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        repr(secret)[1:-1],
+        secret.replace("\\", "\\\\").replace("'", "\\'"),  # a libpq conninfo value
+        secret.replace("'", "''"),  # a single-quoted YAML or SQL string
+    }

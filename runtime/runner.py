@@ -23,6 +23,9 @@ from components.protocol import DriverError, StepResult
 from runtime.sessions import Session, peak_rss_mb, utc_now
 
 STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled")
+#: Longest step error kept: a driver's message may quote the data (a huge CSV line, a
+#: value PostgreSQL could not cast), and it goes to status.json, events, every client.
+MAX_ERROR_CHARS = 2000
 
 
 @dataclass
@@ -119,6 +122,17 @@ class ContextForStep:
 
     def cancelled(self) -> bool:
         return self._cancel.is_set() or self.timed_out.is_set()
+
+
+def bounded(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`message` cut to `limit` characters, saying how long it was.
+
+    >>> bounded("x" * 30, 10)
+    'xxxxxxxxxx… (cut: 30 characters in all)'
+    """
+    if len(message) <= limit:
+        return message
+    return f"{message[:limit]}… (cut: {len(message):,} characters in all)"
 
 
 def quote_table(name: str) -> str:
@@ -377,14 +391,14 @@ class Runner:
                     step_id=step["id"],
                     attempt=attempt,
                     next_attempt_in_ms=int(delay * 1000),
-                    error=str(error),
+                    error=bounded(self.session.redactor.text(str(error))),
                     category=error.category,
                 )
                 if not self.cancel.wait(delay):
                     continue
                 error = DriverError("run cancelled while waiting to retry", category="cancelled")
             outcome.status = "cancelled" if error.category == "cancelled" else "failed"
-            outcome.error = self.session.redactor.text(str(error))
+            outcome.error = bounded(self.session.redactor.text(str(error)))
             outcome.category = error.category
             event = "execution.step.error"
             data: dict[str, Any] = {

@@ -171,7 +171,8 @@ def repair_if_dead(session_dir: Path, status: dict[str, Any]) -> dict[str, Any]:
     """A 'running' status whose process is gone is rewritten as failed, and says why.
 
     A SIGKILL or a power cut leaves no chance to write the final status; the next
-    reader makes status.json tell the truth, and removes the dead run's data plane.
+    reader makes status.json tell the truth, and removes the dead run's data plane and
+    what its DuckDB spilled to disk (as large as the data the run held).
     """
     pid = status.get("pid")
     if status.get("status") != "running" or not isinstance(pid, int) or _alive(pid):
@@ -189,6 +190,7 @@ def repair_if_dead(session_dir: Path, status: dict[str, Any]) -> dict[str, Any]:
     repaired.update(status="failed", steps=steps, error=reason, finished_at=None)
     write_atomic(session_dir / "status.json", canonical.json_file(repaired))
     remove_quietly(session_dir / "data_plane.duckdb")
+    shutil.rmtree(session_dir / ".spill", ignore_errors=True)
     return repaired
 
 
@@ -221,6 +223,8 @@ def list_runs(project: Path, pipeline: str | None = None) -> list[dict[str, Any]
 def find_run(project: Path, run_id: str) -> Path | None:
     """The session folder of a run id, or None. Refuses anything but a plain run id."""
     if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+        return None
+    if any(char in run_id for char in "*?[]"):  # a glob pattern would name some other run
         return None
     root = runs_root(project)
     if not root.is_dir():

@@ -17,10 +17,11 @@ or a password inside a URL is an error. The value itself never appears in any me
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
-from compiler.loader import Mapping, Node, Scalar, Sequence
+from compiler.loader import Mapping, Node, Scalar, Sequence, pointer
 from compiler.program import CompileContext, Program
 
 #: Key names that hold credentials whatever the component says.
@@ -33,7 +34,8 @@ SECRET_KEY = re.compile(
 URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:(?P<password>[^@\s/]+)@")
 #: key=value DSNs: "host=... password=secret ..." (a host= or dbname= tells it from SQL)
 DSN_PASSWORD = re.compile(
-    r"^(?=.*\b(?:host|dbname)\s*=).*?(?:^|\s)password\s*=\s*(?P<password>'[^']*'|\S+)",
+    r"^(?=.*\b(?:host|dbname)\s*=).*?(?:^|\s)password\s*=\s*"
+    r"(?P<password>'(?:[^'\\]|\\.)*'|\S+)",
     re.IGNORECASE,
 )
 
@@ -58,6 +60,7 @@ def secrets(program: Program, context: CompileContext) -> Program:
             base = program.step_path(step.id) + "/config"
             secret_paths.update(base + pointer for pointer in spec.secrets)
     _check_paths(program, context)
+    _check_params(program, document)
     for key, node in _scalars(document, ""):
         if node.kind != "str" and node.kind not in ("int", "float"):
             continue
@@ -78,23 +81,49 @@ def secrets(program: Program, context: CompileContext) -> Program:
             for pattern in (URL_PASSWORD, DSN_PASSWORD):
                 match = pattern.search(text)
                 if match and not _is_reference(match.group("password")):
-                    _report(
-                        program,
-                        "SEC503",
-                        f"'{key}' contains a password",
-                        node,
-                        match.group("password").strip("'"),
-                    )
+                    password = match.group("password")
+                    if password.startswith("'"):  # a quoted DSN value: \' and \\ escapes
+                        password = password[1:-1]
+                        program.secret_values.update(spellings(re.sub(r"\\(.)", r"\1", password)))
+                    _report(program, "SEC503", f"'{key}' contains a password", node, password)
                     break
     return program
 
 
-#: Config keys that name files inside the connection's base_dir.
-PATH_KEYS = ("path",)
+def _check_params(program: Program, document: Node) -> None:
+    """A param named like a credential is refused: a param's value is written into the
+    build (manifest.yaml, meta.json) and every run's logs, where no secret may be."""
+    params = document.get("params") if isinstance(document, Mapping) else None
+    if not isinstance(params, Mapping):
+        return
+    for name, _ in params.items():
+        if not SECRET_KEY.search(name):
+            continue
+        value = program.params.get(name)
+        if isinstance(value, str | int | float) and str(value):
+            program.secret_values.update(spellings(str(value)))
+        program.report(
+            "SEC502",
+            f"param '{name}' looks like a credential: a param's value is written into the "
+            "build and the run logs",
+            pointer("/params", name),
+            hint=_HINT,
+            at_key=True,
+        )
+
+
+#: Config keys that name a file inside the connection's base_dir, or the step's own base
+#: folder (which must stay inside the project), with the hint for each.
+PATH_KEYS = {
+    "path": "write a path relative to the connection's base_dir, without '..'",
+    "base_dir": "leave base_dir to the connection, or write a folder inside the project "
+    "relative to it; a folder elsewhere is a filesystem connection in osiris_connections.yaml",
+}
 
 
 def _check_paths(program: Program, context: CompileContext) -> None:
-    """A file path must stay inside its base_dir: no absolute paths, no `..` escapes.
+    """A file path must stay inside its base_dir, and a step's own base_dir inside the
+    project: no absolute paths, no `..` escapes, no hidden files.
 
     The runtime checks again against the real folder (symbolic links included); this
     catches what the text alone shows, before anything runs.
@@ -106,7 +135,7 @@ def _check_paths(program: Program, context: CompileContext) -> None:
         if spec is None or spec.family != "filesystem" or step.id in program.broken:
             continue
         config = program.configs.get(step.id, {})
-        for key in PATH_KEYS:
+        for key, hint in PATH_KEYS.items():
             value = config.get(key)
             if not isinstance(value, str):
                 continue
@@ -116,13 +145,17 @@ def _check_paths(program: Program, context: CompileContext) -> None:
                     "SEC504",
                     f"'{key}' {problem}",
                     f"{program.step_path(step.id)}/config/{key}",
-                    hint="write a path relative to the connection's base_dir, without '..'",
+                    hint=hint,
                     step=step.id,
                 )
 
 
 def path_problem(value: str) -> str | None:
-    """Why a relative file path would leave its base folder, or None when it stays inside."""
+    """Why a relative file path would leave its base folder or name a hidden file, or None.
+
+    >>> path_problem("data/orders.csv") is None, path_problem("../x.csv"), path_problem(".env")
+    (True, "leaves the base folder ('../x.csv')", "names a hidden file or folder ('.env')")
+    """
     import posixpath
 
     text = value.replace("\\", "/")
@@ -133,6 +166,8 @@ def path_problem(value: str) -> str | None:
         return f"leaves the base folder ({value!r})"
     if "\x00" in text:
         return "contains a NUL character"
+    if any(part.startswith(".") for part in normalized.split("/") if part != "."):
+        return f"names a hidden file or folder ({value!r})"
     return None
 
 
@@ -143,9 +178,26 @@ def _is_reference(text: str) -> bool:
 
 
 def _report(program: Program, code: str, message: str, node: Scalar, value: str) -> None:
-    program.secret_values.add(value)
+    program.secret_values.update(spellings(value))
+    if code != "SEC503":  # the whole scalar is the secret: mask it as the file spells it too
+        program.secret_values.add(node.source[node.source_start : node.source_end])
     step = _step_id(program, node.path)
     program.report(code, message, node.path, hint=_HINT, step=step)
+
+
+def spellings(value: str) -> set[str]:
+    r"""A value as YAML and JSON may spell it: as is, with `\` escapes (double-quoted),
+    with `''` for `'` (single-quoted). The source lines shown with a diagnostic hold these.
+
+    >>> sorted(spellings('a"b'))
+    ['a"b', 'a\\"b']
+    """
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        value.replace("'", "''"),
+    }
 
 
 def _step_id(program: Program, path: str) -> str | None:

@@ -85,6 +85,7 @@ FORBIDDEN_FUNCTIONS: Mapping[str, Forbidden] = {
     "master_pos_wait": Forbidden(_STALLS),
     "source_pos_wait": Forbidden(_STALLS),
     "wait_for_executed_gtid_set": Forbidden(_STALLS),
+    "master_gtid_wait": Forbidden(_STALLS),
     "set_var": Forbidden("it sets a server variable"),
     "sys_exec": Forbidden("it runs a program on the database server"),
     "sys_eval": Forbidden("it runs a program on the database server"),
@@ -116,6 +117,17 @@ FORBIDDEN_FUNCTIONS: Mapping[str, Forbidden] = {
     "pg_replication_origin_*": Forbidden(_SIDE_EFFECT),
     "pg_logical_emit_message": Forbidden(_SIDE_EFFECT),
     "pg_stat_reset*": Forbidden(_SIDE_EFFECT),
+    "pg_backup_*": Forbidden(_SIDE_EFFECT),
+    "pg_start_backup": Forbidden(_SIDE_EFFECT),
+    "pg_stop_backup": Forbidden(_SIDE_EFFECT),
+    "pg_import_system_collations": Forbidden(_SIDE_EFFECT),
+    "pg_logical_slot_*": Forbidden(_SIDE_EFFECT),
+    "pg_replication_slot_advance": Forbidden(_SIDE_EFFECT),
+    "pg_copy_*": Forbidden(_SIDE_EFFECT),
+    "pg_wal_replay_*": Forbidden(_SIDE_EFFECT),
+    "pg_log_backend_memory_contexts": Forbidden(_SIDE_EFFECT),
+    "pg_log_standby_snapshot": Forbidden(_SIDE_EFFECT),
+    "pg_nextoid": Forbidden(_SIDE_EFFECT),
     "query_to_xml*": _RUNS_SQL,
     "cursor_to_xml*": _RUNS_SQL,
     # DuckDB: files, the network, other databases, the environment
@@ -345,6 +357,18 @@ def _check_tokens(tokens: list[Token], text: str, dialect: str) -> list[Problem]
                 hint="write exactly one SELECT; remove the ';' and what follows",
             )
         ]
+    if dialect == "postgres":
+        escaped = _unicode_identifier(tokens)
+        if escaped is not None:
+            return [
+                Problem(
+                    "SQL404",
+                    'a Unicode-escaped name U&"..." is not allowed: it can spell any name, '
+                    "a forbidden function's included",
+                    escaped,
+                    hint="write the name plainly, its characters as they are",
+                )
+            ]
     if dialect == "mysql":
         for token in tokens:
             if any(c.startswith(("!", "M!")) for c in token.comments):
@@ -373,6 +397,21 @@ def _check_tokens(tokens: list[Token], text: str, dialect: str) -> list[Problem]
             )
         ]
     return []
+
+
+def _unicode_identifier(tokens: list[Token]) -> tuple[int, int] | None:
+    """Where a PostgreSQL `U&"..."` name starts: sqlglot reads it as `U & "..."`, while the
+    server decodes its escapes (`U&"pg\\005fsleep"` is pg_sleep)."""
+    for first, amp, name in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if (
+            first.text.upper() == "U"
+            and amp.token_type == TokenType.AMP
+            and name.token_type == TokenType.IDENTIFIER
+            and amp.start == first.end + 1
+            and name.start == amp.end + 1
+        ):
+            return (first.start, name.end + 1)
+    return None
 
 
 def _into_outfile(tokens: list[Token]) -> Problem | None:

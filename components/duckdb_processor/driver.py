@@ -109,11 +109,31 @@ def _single_select(query: Any) -> str:
 def _query_failure(err: Exception, views: Mapping[str, str]) -> DriverError:
     import duckdb
 
+    if isinstance(err, duckdb.OutOfMemoryException):
+        return _out_of_memory(err)
     hint = None
     if isinstance(err, duckdb.CatalogException):
         hint = "the query can read: " + ", ".join(views)
     category = "data" if isinstance(err, duckdb.ConversionException) else "sql"
     return DriverError(f"the query failed: {_first_paragraph(err)}", category=category, hint=hint)
+
+
+def _out_of_memory(err: Exception) -> DriverError:
+    """Out of memory, or out of disk to spill to: the run's resources, not its SQL."""
+    reason = str(err).strip().splitlines()[0]
+    if "max_temp_directory_size" in str(err):  # the disk under the session's .spill is full
+        return DriverError(
+            f"the query ran out of disk space to spill to: {reason}",
+            category="io",
+            hint="free disk space where run_logs/ is (DuckDB spills there past the memory "
+            "limit), or raise --memory-limit",
+        )
+    return DriverError(
+        f"the query ran out of memory: {reason}",
+        category="config",
+        hint="raise --memory-limit (or OSIRIS_MEMORY_LIMIT): past it DuckDB spills to disk, "
+        "but some work must fit in memory",
+    )
 
 
 def _first_paragraph(err: Exception) -> str:

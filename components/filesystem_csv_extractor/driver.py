@@ -13,7 +13,11 @@ string. `na_values` adds more NULL markers (unquoted only).
 
 `resolve_data_path` is the path rule both file components share: a path is relative to
 the connection's `base_dir` (else the project directory) and may not leave it — not by
-`..`, not as an absolute path, not through a symlink.
+`..`, not as an absolute path, not through a symlink. A `base_dir` written in the step
+itself stays inside the project (a folder elsewhere is a connection the user sets up in
+osiris_connections.yaml). No file component reads or writes a hidden file (`.env`,
+`.osiris/`, `.git/`), and no writer replaces Osiris's own files (osiris_connections.yaml,
+build/, run_logs/, pipelines/).
 """
 
 from __future__ import annotations
@@ -100,22 +104,38 @@ class CSVExtractorDriver:
 DRIVER = CSVExtractorDriver
 
 
-def resolve_data_path(ctx: StepContext, raw: Any, inline_base: Any = None) -> Path:
+#: Folders and files of a project that belong to Osiris: no file writer replaces them.
+OSIRIS_FILES = ("osiris_connections.yaml", "build", "run_logs", "pipelines")
+
+
+def resolve_data_path(
+    ctx: StepContext, raw: Any, inline_base: Any = None, *, writing: bool = False
+) -> Path:
     """`raw` resolved against the connection's `base_dir` (else the project directory).
 
     Symlinks are resolved before the check, and the real path is returned, so nothing
-    outside the base directory is ever read or written. Refusals are config errors.
+    outside the base directory is ever read or written. A `base_dir` from the step's own
+    config must lie inside the project. Hidden files are never touched, and a writer
+    (`writing`) never replaces Osiris's own files. Refusals are config errors.
     """
     if not isinstance(raw, str) or not raw.strip():
         raise DriverError("`path` is required: the CSV file's path", category="config")
     if "\x00" in raw:
         raise DriverError("`path` contains a NUL character", category="config")
+    project_real = Path(os.path.realpath(ctx.project_dir))
     connection = ctx.connection or {}
     base_value = inline_base or connection.get("base_dir")  # inline config wins, as always
     base = Path(str(base_value)).expanduser() if base_value else Path(ctx.project_dir)
     if not base.is_absolute():
         base = Path(ctx.project_dir) / base
     base_real = Path(os.path.realpath(base))
+    if inline_base and not base_real.is_relative_to(project_real):
+        raise DriverError(
+            f"the step's base_dir {str(inline_base)!r} leads outside the project {ctx.project_dir}",
+            category="config",
+            hint="leave base_dir to the connection: a folder outside the project is a "
+            "filesystem connection in osiris_connections.yaml",
+        )
     candidate = Path(raw)
     target = Path(os.path.realpath(candidate if candidate.is_absolute() else base_real / candidate))
     if not target.is_relative_to(base_real):
@@ -127,6 +147,20 @@ def resolve_data_path(ctx: StepContext, raw: Any, inline_base: Any = None) -> Pa
         )
     if target == base_real:
         raise DriverError(f"path {raw!r} names the base directory itself", category="config")
+    if any(part.startswith(".") for part in target.relative_to(base_real).parts):
+        raise DriverError(
+            f"path {raw!r} names a hidden file or folder",
+            category="config",
+            hint="data files are not hidden: hidden files hold secrets (.env) and state (.osiris/)",
+        )
+    if writing and target.is_relative_to(project_real):
+        inside = target.relative_to(project_real).parts
+        if inside and inside[0] in OSIRIS_FILES:
+            raise DriverError(
+                f"path {raw!r} is Osiris's own {inside[0]}: a writer may not replace it",
+                category="config",
+                hint="write data files elsewhere in the project, e.g. output/",
+            )
     return target
 
 

@@ -65,7 +65,7 @@ class CSVWriterDriver:
             )
         table = next(iter(inputs.values()))
         options = _Options.of(config)
-        path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"))
+        path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
         if path.is_dir():
             raise DriverError(f"{config['path']!r} is a directory", category="config")
         compression = COMPRESSIONS.get(path.suffix.lower(), "none")

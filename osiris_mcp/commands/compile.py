@@ -21,7 +21,12 @@ HELP = "Compile an OML file into a hashed, deterministic manifest (exit 0 ok, 2 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="OML pipeline file")
-    parser.add_argument("--out", metavar="DIR", help="write the build files directly into DIR")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the build files directly into DIR: a new or empty folder, or an earlier "
+        "build (a folder holding anything else is refused, never replaced)",
+    )
     parser.add_argument(
         "--compile",
         choices=("auto", "force", "never"),
@@ -79,7 +84,13 @@ def compile_to_disk(
     """Compile (or reuse a cached build) and write the build folder. Shared with `run`."""
     from compiler.emit import compile_source
     from compiler.fingerprints import compiler_fingerprint
-    from runtime.builds import CompileCache, cache_key, default_build_dir, write_build
+    from runtime.builds import (
+        BuildDirError,
+        CompileCache,
+        cache_key,
+        default_build_dir,
+        write_build,
+    )
 
     inputs = {
         "compiler_fp": compiler_fingerprint(),
@@ -132,7 +143,10 @@ def compile_to_disk(
         if out
         else default_build_dir(project, result.pipeline_name, result.manifest_short)
     )
-    build_dir = write_build(result.files, target)
+    try:
+        build_dir = write_build(result.files, target)
+    except BuildDirError as err:
+        return {**base, "ok": False, "error": str(err)}
     entry = {
         "pipeline": result.pipeline_name,
         "manifest_hash": result.manifest_hash,

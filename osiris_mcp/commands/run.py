@@ -104,12 +104,19 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(
                     json.dumps(
-                        {"status": "compile_error", "diagnostics": outcome["diagnostics"]}, indent=2
+                        {
+                            "status": "compile_error",
+                            "diagnostics": outcome["diagnostics"],
+                            **({"error": outcome["error"]} if outcome.get("error") else {}),
+                        },
+                        indent=2,
                     )
                 )
             else:
                 for diagnostic in outcome["diagnostics_objects"]:
                     print(render(diagnostic, str(target), outcome["source"]), file=sys.stderr)
+                if outcome.get("error"):
+                    usage_error(outcome["error"])
             return 2
         build_dir = Path(outcome["build_dir"])
         compilation = {

@@ -291,6 +291,8 @@ def _files_to_upload(
         target = Path(os.path.realpath(base_real / raw))
         if not target.is_relative_to(base_real) or target == base_real or not target.is_file():
             continue  # the run inside refuses it, or reports it missing, as a local run does
+        if any(part.startswith(".") for part in target.relative_to(base_real).parts):
+            continue  # a hidden file (.env: secrets) never leaves the machine; the run refuses it
         place = layout.place(base_real) / PurePosixPath(*target.relative_to(base_real).parts)
         found.append((target, str(place)))
     return found

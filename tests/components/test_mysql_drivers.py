@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -255,6 +256,12 @@ def test_cancelling_a_fast_read_stops_its_query_on_the_server(
     with pytest.raises(DriverError):
         MySQLExtractor().run(ctx, {"query": query, "batch_size": 1000}, {})
     running = "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%orders c'"
+    # KILL QUERY takes effect asynchronously: give the server a moment to end it (the
+    # query itself would take far longer to finish on its own)
+    for _ in range(100):
+        if sql(mysql_db, running) == [(0,)]:
+            break
+        time.sleep(0.05)
     assert sql(mysql_db, running) == [(0,)]
 
 

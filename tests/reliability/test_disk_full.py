@@ -1,0 +1,156 @@
+"""The disk fills up mid-write: a tiny tmpfs where it can be mounted, and everywhere a
+file-size limit (RLIMIT_FSIZE) on the run's process, which fails writes the same way.
+
+The CSV writer stages its file beside the target; the database writers stage their
+bulk-load files in the temporary folder; a transform past its memory limit spills into
+the session folder. Either way the step fails as an `io` error, the target is as it
+was, no temporary file is left, and once there is room the re-run succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+
+from tests.conftest import POSTGRES
+from tests.reliability.harness import (
+    Project,
+    Tmpfs,
+    assert_failed_at,
+    assert_succeeded,
+    numbered_rows_csv,
+    postgres_staging_tables,
+)
+from tests.reliability.test_kill_spill import SORT
+
+ROWS = 200_000  # about 9 MB of CSV
+LIMIT = 1 << 20  # the file-size limit: 1 MiB
+TO_CSV = """oml_version: "0.1.0"
+name: to-csv
+steps:
+  - id: rows
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: rows.csv}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    inputs: {df: "${rows.df}"}
+    config: {path: out/rows.csv, write_mode: WRITE_MODE}
+"""
+BEFORE = "id,h\n0,zero\n"
+
+
+def _no_room(failed: dict[str, Any]) -> None:
+    assert failed["category"] == "io", failed
+    assert "No space left on device" in failed["error"] or "too large" in failed["error"], failed
+
+
+@pytest.mark.parametrize("write_mode", ["replace", "append"])
+@pytest.mark.parametrize("full", ["tmpfs", "file-size-limit"])
+def test_csv_writer_on_a_full_disk(
+    tmp_path: Path, tiny_disk: Callable[[Path, str], Tmpfs], full: str, write_mode: str
+) -> None:
+    project = Project.make(tmp_path)
+    numbered_rows_csv(project.root / "rows.csv", ROWS)
+    out = project.root / "out"
+    disk = tiny_disk(out, "1m") if full == "tmpfs" else None
+    out.mkdir(exist_ok=True)
+    target = out / "rows.csv"
+    target.write_text(BEFORE)
+    pipeline = project.pipeline("p", TO_CSV.replace("WRITE_MODE", write_mode))
+
+    result = project.run(pipeline, file_size_limit=LIMIT if disk is None else None)
+
+    assert target.read_text() == BEFORE
+    _no_room(assert_failed_at(result, "write", "io"))
+    assert sorted(p.name for p in out.iterdir()) == ["rows.csv"]
+    assert project.leftover_files() == []
+
+    if disk is not None:
+        disk.grow("64m")
+    assert_succeeded(project.run(pipeline))
+    with target.open() as handle:
+        assert sum(1 for _ in handle) == ROWS + 1 + (1 if write_mode == "append" else 0)
+    assert sorted(p.name for p in out.iterdir()) == ["rows.csv"]
+    assert project.leftover_files() == []
+
+
+TO_POSTGRES = """oml_version: "0.1.0"
+name: to-postgres
+steps:
+  - id: rows
+    component: filesystem.csv_extractor
+    mode: read
+    config: {path: rows.csv}
+  - id: write
+    component: postgres.writer
+    mode: write
+    inputs: {df: "${rows.df}"}
+    config: {table: target, write_mode: replace, batch_size: 50000}
+"""
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("full", ["tmpfs", "file-size-limit"])
+def test_database_writer_with_a_full_temporary_disk(
+    tmp_path: Path, tiny_disk: Callable[[Path, str], Tmpfs], pg_db: dict[str, Any], full: str
+) -> None:
+    """The bulk-load files of a database writer go to the temporary folder: full, the
+    write fails before its transaction commits."""
+    schema = pg_db["schema"]
+    target = f'"{schema}".target'
+    project = Project.make(tmp_path, postgres=pg_db)
+    numbered_rows_csv(project.root / "rows.csv", ROWS)
+    scratch = project.tmp
+    disk = tiny_disk(scratch, "256k") if full == "tmpfs" else None
+    pipeline = project.pipeline("p", TO_POSTGRES)
+    conninfo = "host={host} port={port} user={user} dbname={database}".format(**POSTGRES)
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        admin.execute(f"CREATE TABLE {target} (id bigint PRIMARY KEY, h text)")
+        admin.execute(f"INSERT INTO {target} VALUES (0, 'zero')")
+
+        result = project.run(pipeline, file_size_limit=LIMIT // 4 if disk is None else None)
+
+        assert admin.execute(f"SELECT * FROM {target}").fetchall() == [(0, "zero")]
+        _no_room(assert_failed_at(result, "write", "io"))
+        assert project.leftover_files() == []
+        assert postgres_staging_tables(admin, schema, temporary=False) == []
+
+        if disk is not None:
+            disk.grow("64m")
+        assert_succeeded(project.run(pipeline))
+        row = admin.execute(f"SELECT count(*), min(id), max(id) FROM {target}").fetchone()
+    assert row == (ROWS, 1, ROWS)
+    assert project.leftover_files() == []
+
+
+def test_transform_spilling_onto_a_full_disk(
+    tmp_path: Path, tiny_disk: Callable[[Path, str], Tmpfs]
+) -> None:
+    """Past its memory limit DuckDB spills into the session folder: when that disk is
+    full the step fails as `io` (not as an SQL error), and the spill goes with the run."""
+    project = Project.make(tmp_path)
+    duckdb.sql(f"COPY (SELECT range AS i FROM range(3000000)) TO '{project.root / 'big.csv'}'")
+    (project.root / "out").mkdir()
+    (project.root / "out" / "sorted.csv").write_text("before\n")
+    disk = tiny_disk(project.root / "run_logs", "2m")
+    pipeline = project.pipeline("p", SORT)
+
+    result = project.run(pipeline, OSIRIS_MEMORY_LIMIT="64MB")
+
+    failed = assert_failed_at(result, "sorted", "io")
+    assert failed["error"].startswith("the query ran out of disk space to spill to"), failed
+    assert (project.root / "out" / "sorted.csv").read_text() == "before\n"
+    assert project.leftover_files() == []
+
+    disk.grow("512m")
+    assert_succeeded(project.run(pipeline))
+    with (project.root / "out" / "sorted.csv").open() as handle:
+        assert sum(1 for _ in handle) == 3_000_001
+    assert project.leftover_files() == []
