@@ -139,7 +139,14 @@ def reference_venv() -> Path | None:
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", f"osiris-pipeline=={REFERENCE_VERSION}"],
+            # its MCP server imports `mcp` (1.x) without declaring it
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "-q",
+                f"osiris-pipeline=={REFERENCE_VERSION}",
+                "mcp<2",
+            ],
             check=True,
         )
     except (subprocess.CalledProcessError, OSError) as err:

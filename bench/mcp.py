@@ -193,13 +193,33 @@ async def reference_figures(runs: int) -> dict[str, Any]:
     work = project_folder()
     try:
         starts = [await first_tools_list(command, work, "legacy") for _ in range(3)]
+        calls = await _reference_calls(command, work, min(runs, 20))
     except Exception as err:  # an import error in the reference closes the connection
         reason = "the connection closed during the handshake"
         log = _reference_import_error(command, work)
         return {"why": log or f"{reason} ({type(err).__name__})"}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"start": median(starts)}
+    return {"start": median(starts), **calls}
+
+
+async def _reference_calls(command: list[str], cwd: Path, runs: int) -> dict[str, float]:
+    """p50 of the reference's own oml_validate and connections_list, called the same way."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    oml = THREE_STEPS.read_text("utf-8")
+    parameters = StdioServerParameters(
+        command=command[0], args=command[1:], env=dict(os.environ), cwd=str(cwd)
+    )
+    with open(os.devnull, "w") as quiet:
+        async with Client(stdio_client(parameters, errlog=quiet), mode="legacy") as client:
+            await client.list_tools()
+            validate = await call_times(
+                client, "oml_validate", lambda i: {"oml_content": oml}, runs
+            )
+            listing = await call_times(client, "connections_list", lambda i: {}, runs)
+    return {"validate": median(validate), "connections": median(listing)}
 
 
 def _reference_import_error(command: list[str], cwd: Path) -> str | None:
