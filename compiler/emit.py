@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from compiler import canonical
 from compiler.compile import check, default_context
 from compiler.diagnostics import Diagnostic, has_errors
-from compiler.fingerprints import compiler_fingerprint, oml_fingerprint
+from compiler.fingerprints import compiler_fingerprint, grammar_hash, oml_fingerprint
 from compiler.program import CompileContext, Program
-from grammar import GRAMMAR_PATH, StepRef
+from grammar import StepRef
 
 MANIFEST = "manifest.yaml"
 META = "meta.json"
@@ -116,7 +117,7 @@ def emit(result: CompileResult, context: CompileContext) -> None:
         {
             "fingerprints": fingerprints,
             "manifest_hash": fingerprints["manifest_fp"].removeprefix("sha256:"),
-            "toolchain": _toolchain(),
+            "toolchain": dict(_toolchain()),
             "params": dict(sorted(program.params.items())),
             "param_sources": dict(sorted(program.param_sources.items())),
             "profile": context.profile,
@@ -157,7 +158,9 @@ def _lineage(program: Program) -> dict[str, Any]:
     return out
 
 
+@cache
 def _toolchain() -> dict[str, str]:
+    """Versions recorded in meta.json: constant for the process, so looked up once."""
     from importlib.metadata import version
 
     import lark
@@ -166,7 +169,7 @@ def _toolchain() -> dict[str, str]:
 
     return {
         "osiris": __version__,
-        "grammar": canonical.sha256(GRAMMAR_PATH.read_bytes()),
+        "grammar": grammar_hash(),
         "sqlglot": version("sqlglot"),
         "lark": lark.__version__,
         "pydantic": version("pydantic"),

@@ -17,6 +17,12 @@ from grammar import GRAMMAR_PATH
 
 
 @cache
+def grammar_hash() -> str:
+    """`sha256:<hex>` of the grammar file, read once per process."""
+    return canonical.sha256(GRAMMAR_PATH.read_bytes())
+
+
+@cache
 def compiler_fingerprint() -> str:
     from compiler.passes import PASSES
     from osiris_mcp import __version__
@@ -24,7 +30,7 @@ def compiler_fingerprint() -> str:
     return canonical.fingerprint(
         {
             "osiris": __version__,
-            "grammar": canonical.sha256(GRAMMAR_PATH.read_bytes()),
+            "grammar": grammar_hash(),
             "passes": [p.__name__ for p in PASSES],
         }
     )
