@@ -60,6 +60,7 @@ CODES: dict[str, str] = {
     "OML308": "wrong number of inputs",
     "OML309": "older config key name",
     "OML310": "config key has no effect",
+    "OML311": "0.5.7 config key not supported",
     # SQL4xx — SQL
     "SQL400": "SQL syntax error",
     "SQL401": "more than one SQL statement",

@@ -50,12 +50,16 @@ def spec_of(name: str) -> ComponentSpec:
 
 
 def migrate(spec: ComponentSpec, config: Mapping[str, Any]) -> dict[str, Any]:
-    """What the compiler does with an old config: rename aliases, drop ignored keys."""
-    return {
-        spec.aliases.get(key, key): value
-        for key, value in config.items()
-        if key not in spec.ignored
-    }
+    """What the compiler does with an old config: rename aliases, drop ignored keys, and
+    rewrite the keys an `x-migrations` rule with `set` matches."""
+    migrated: dict[str, Any] = {}
+    for key, value in config.items():
+        rule = next((m for m in spec.migrations if m.key == key and m.matches(value)), None)
+        if rule is not None and rule.set is not None:
+            migrated.update(rule.set)
+        elif key not in spec.ignored:
+            migrated[spec.aliases.get(key, key)] = value
+    return migrated
 
 
 def broken_rules(spec: ComponentSpec, config: Mapping[str, Any]) -> list[str]:
