@@ -54,7 +54,7 @@ from components.db_params import FieldError, is_loopback, port_number, postgres_
 
 FILENAME = "osiris_connections.yaml"
 DOTENV = ".env"
-FAMILIES = ("mysql", "postgres", "supabase", "duckdb", "filesystem")
+FAMILIES = ("mysql", "postgres", "supabase", "duckdb", "filesystem", "graphql", "posthog")
 MASK = "***"
 #: Fields whose whole value is a secret. Names ending in one of `_SECRET_SUFFIXES` are too.
 SECRET_FIELDS = frozenset(
