@@ -1,0 +1,117 @@
+"""API extractors end to end through `osiris run`: connection file, compile, run, CSV out."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from osiris_mcp.cli import main
+from tests.components.api_servers import ORDERS, TOKEN, GraphQLServer
+
+PIPELINE = """\
+oml_version: "0.1.0"
+name: graphql-orders
+steps:
+  - id: extract-orders
+    component: graphql.extractor
+    mode: read
+    config:
+      connection: "@graphql.shop"
+      query: |
+        query Orders($first: Int!, $after: String) {
+          orders(first: $first, after: $after) {
+            edges { node { id total status customer { country } } }
+            pageInfo { hasNextPage endCursor }
+          }
+        }
+      variables: {first: 2}
+      pagination_enabled: true
+      pagination_path: data.orders.pageInfo
+      data_path: data.orders.edges[*].node
+      retry_delay: 0
+  - id: revenue
+    component: duckdb.processor
+    mode: transform
+    inputs: {orders: "${extract-orders.df}"}
+    config:
+      query: |
+        SELECT "customer.country" AS country, count(*) AS orders, round(sum(total), 2) AS revenue
+        FROM orders
+        WHERE status = 'paid'
+        GROUP BY 1
+        ORDER BY 1 NULLS LAST
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    inputs: {df: "${revenue.df}"}
+    config: {path: output/revenue.csv}
+"""
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, GraphQLServer]]:
+    with GraphQLServer() as server:
+        (tmp_path / "osiris_connections.yaml").write_text(
+            "connections:\n"
+            "  graphql:\n"
+            "    shop:\n"
+            f"      endpoint: {server.endpoint}\n"
+            "      auth_token: ${SHOP_TOKEN}\n"
+            "  filesystem:\n"
+            "    local: {base_dir: ., default: true}\n"
+        )
+        (tmp_path / "pipeline.yaml").write_text(PIPELINE)
+        monkeypatch.setenv("SHOP_TOKEN", TOKEN)
+        yield tmp_path, server
+
+
+def _run(project: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
+    code = main(["run", str(project / "pipeline.yaml"), "--project", str(project), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_graphql_to_duckdb_to_csv(
+    project: tuple[Path, GraphQLServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, server = project
+    code, result = _run(folder, capsys)
+    assert (code, result["status"]) == (0, "success"), result
+    paid: dict[str | None, list[float]] = {}
+    for order in ORDERS:
+        if order["status"] == "paid":
+            country = order["customer"]["country"] if order["customer"] else None
+            paid.setdefault(country, []).append(order["total"])
+    with (folder / "output" / "revenue.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["country", "orders", "revenue"]
+    want = sorted(paid.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+    assert rows[1:] == [[c or "", str(len(t)), str(round(sum(t), 2))] for c, t in want]
+    # 7 orders, 2 per page
+    assert len(server.record.requests) == 4
+    # the token never reaches the run's files
+    session = Path(str(result["session_dir"]))
+    for path in session.rglob("*"):
+        if path.is_file():
+            assert TOKEN not in path.read_text(errors="replace"), path
+
+
+def test_a_wrong_token_fails_the_run_cleanly(
+    project: tuple[Path, GraphQLServer],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder, _server = project
+    monkeypatch.setenv("SHOP_TOKEN", "not-the-token-98765")
+    code, result = _run(folder, capsys)
+    assert code != 0 and result["status"] == "failed"
+    text = json.dumps(result)
+    assert "not-the-token-98765" not in text
+    failed = [s for s in result["steps"] if s["status"] == "failed"]  # type: ignore[union-attr]
+    assert [s["id"] for s in failed] == ["extract-orders"]
+    assert "401" in json.dumps(failed[0])
