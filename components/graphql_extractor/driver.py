@@ -112,7 +112,8 @@ def _headers(settings: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
         raise DriverError(
             f"auth_type {kind} needs an auth_token",
             category="config",
-            hint="add auth_token: ${API_TOKEN} to the graphql connection in osiris_connections.yaml",
+            hint="add auth_token: ${API_TOKEN} to the graphql connection "
+            "in osiris_connections.yaml",
         )
     if kind == "bearer":
         headers["Authorization"] = f"Bearer {token}"

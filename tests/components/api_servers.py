@@ -222,7 +222,8 @@ _HOGQL_MACROS = ("CREATE MACRO toDateTime(s) AS CAST(s AS TIMESTAMPTZ)",)
 
 
 def posthog_tables(plane: Any, events: int, persons: int) -> None:
-    """Deterministic events (several per second, so the keyset cursor is exercised) and persons."""
+    """Events three to a timestamp (with a fraction of a second), so a page boundary splits
+    a tie and the keyset cursor needs both its parts; persons two to a created_at."""
     plane.execute("SET TimeZone = 'UTC'")
     for macro in _HOGQL_MACROS:
         plane.execute(macro)
@@ -230,8 +231,8 @@ def posthog_tables(plane: Any, events: int, persons: int) -> None:
         f"""CREATE TABLE events AS SELECT
               printf('0000-%04d', (i * 7919) % {max(events, 1)}) AS uuid,
               ['$pageview', 'signup', 'purchase'][1 + i % 3] AS event,
-              now()::TIMESTAMPTZ - INTERVAL 2 DAY + (i // 3) * INTERVAL 1 SECOND
-                + (i % 3) * INTERVAL 250 MILLISECOND AS timestamp,
+              date_trunc('second', now()::TIMESTAMPTZ) - INTERVAL 2 DAY
+                + (i // 3) * INTERVAL 1 SECOND + INTERVAL 250 MILLISECOND AS timestamp,
               'user-' || (i % 5) AS distinct_id,
               'person-' || (i % 5) AS person_id,
               json_object('$browser', ['Chrome', 'Firefox'][1 + i % 2], 'n', i,

@@ -171,7 +171,7 @@ def test_a_data_path_typo_lists_the_fields_there(server: GraphQLServer, tmp_path
 
 def test_pagination_without_page_info_is_an_error(server: GraphQLServer, tmp_path: Path) -> None:
     ctx = make_context(tmp_path, connection(server))
-    with pytest.raises(DriverError, match="no field 'info' at data.orders"):
+    with pytest.raises(DriverError, match=r"no field 'info' at data\.orders"):
         run(
             ctx,
             query=PAGED,
