@@ -355,7 +355,17 @@ def _report_value(program: Program, step: Step, error: ValidationError, key_path
         )
         return
     else:
-        message = f"'{name}' is not valid here ({kind})"
+        # a rule JSON Schema cannot word (not, propertyNames): the spec's description says it
+        description = schema.get("description")
+        message = f"'{name}' is not valid here" + ("" if description else f" ({kind})")
+        program.report(
+            "OML304",
+            message,
+            key_path,
+            hint=str(description) if description else None,
+            step=step.id,
+        )
+        return
     program.report("OML304", message, key_path, step=step.id)
 
 

@@ -351,3 +351,36 @@ EMPTY_COLUMNS: dict[str, Sequence[tuple[str, str]]] = {
     "sessions": [("session_id", "VARCHAR"), ("$start_timestamp", "VARCHAR")],
     "person_distinct_ids": [("distinct_id", "VARCHAR"), ("person_id", "VARCHAR")],
 }
+
+
+# --- discovery --------------------------------------------------------------------------
+
+#: What discovery reports of each data type: the columns every row has (property columns
+#: depend on the data and are left out), as 0.5.7 lists its resources.
+RESOURCES: dict[str, Sequence[tuple[str, str]]] = {
+    "events": [*EMPTY_COLUMNS["events"], ("properties_*", "VARCHAR")],
+    "persons": [*EMPTY_COLUMNS["persons"], ("person_properties_*", "VARCHAR")],
+    "sessions": [
+        ("session_id", "VARCHAR"),
+        ("$start_timestamp", "VARCHAR"),
+        ("$end_timestamp", "VARCHAR"),
+        ("$session_duration", "BIGINT"),
+    ],
+    "person_distinct_ids": EMPTY_COLUMNS["person_distinct_ids"],
+}
+
+
+def check_access(settings: Mapping[str, Any], timeout_s: float = 10.0) -> None:
+    """One `SELECT 1` HogQL query: the key, the project and the host all work, or a DriverError."""
+    api_key = settings.get("api_key")
+    if not api_key:
+        raise DriverError("the posthog connection has no api_key", category="config")
+    url = f"{base_url(settings)}/api/projects/{settings.get('project_id')}/query/"
+    with JsonClient(
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+        secrets=[str(api_key)],
+        timeout_s=timeout_s,
+        max_retries=0,
+        retry_delay_s=0,
+    ) as client:
+        _result(client.post(url, {"query": {"kind": "HogQLQuery", "query": "SELECT 1"}}), url)

@@ -115,3 +115,45 @@ def test_a_wrong_token_fails_the_run_cleanly(
     failed = [s for s in result["steps"] if s["status"] == "failed"]  # type: ignore[union-attr]
     assert [s["id"] for s in failed] == ["extract-orders"]
     assert "401" in json.dumps(failed[0])
+
+
+def test_posthog_persons_to_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.components.api_servers import POSTHOG_KEY, PostHogServer
+
+    with PostHogServer(persons=120) as server:
+        (tmp_path / "osiris_connections.yaml").write_text(
+            "connections:\n"
+            "  posthog:\n"
+            "    main:\n"
+            "      api_key: ${POSTHOG_API_KEY}\n"
+            f"      project_id: '{server.project_id}'\n"
+            "      region: self_hosted\n"
+            f"      custom_base_url: {server.url}\n"
+        )
+        (tmp_path / "pipeline.yaml").write_text(
+            'oml_version: "0.1.0"\n'
+            "name: posthog-persons\n"
+            "steps:\n"
+            "  - id: persons\n"
+            "    component: posthog.extractor\n"
+            "    mode: read\n"
+            "    config: {data_type: persons, page_size: 100}\n"
+            "  - id: write\n"
+            "    component: filesystem.csv_writer\n"
+            "    mode: write\n"
+            '    inputs: {df: "${persons.df}"}\n'
+            "    config: {path: output/persons.csv}\n"
+        )
+        monkeypatch.setenv("POSTHOG_API_KEY", POSTHOG_KEY)
+        code, result = _run(tmp_path, capsys)
+        want = server.rows("SELECT id FROM persons ORDER BY created_at, id")
+    assert (code, result["status"]) == (0, "success"), result
+    with (tmp_path / "output" / "persons.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["id"] for row in rows] == [row[0] for row in want]
+    assert rows[0]["person_properties_email"] == "p0@example.com"
+    for path in Path(str(result["session_dir"])).rglob("*"):
+        if path.is_file():
+            assert POSTHOG_KEY not in path.read_text(errors="replace"), path

@@ -190,3 +190,30 @@ def test_region_and_base_url_rules() -> None:
         base_url({"region": "self_hosted"})
     with pytest.raises(DriverError, match="region is 'eu'"):
         base_url({"region": "eu", "custom_base_url": "http://ph.local"})
+
+
+def test_discovery_lists_the_data_types_and_checks_the_key(
+    server: PostHogServer, tmp_path: Path
+) -> None:
+    from runtime.connections import ResolvedConnection
+    from runtime.discovery import DiscoveryError, discover
+
+    fields = connect(server)
+    catalog = discover(ResolvedConnection("posthog", "main", fields, frozenset({POSTHOG_KEY})))
+    names = [table.name for table in catalog.tables]
+    assert names == ["events", "person_distinct_ids", "persons", "sessions"]
+    events = next(t for t in catalog.tables if t.name == "events")
+    assert [c.name for c in events.columns][:5] == [
+        "uuid",
+        "event",
+        "timestamp",
+        "distinct_id",
+        "person_id",
+    ]
+    assert server.hogql == ["SELECT 1"]
+
+    wrong = {**fields, "api_key": "phx_not_it_555"}
+    with pytest.raises(DiscoveryError) as caught:
+        discover(ResolvedConnection("posthog", "main", wrong, frozenset({"phx_not_it_555"})))
+    assert caught.value.category == "auth"
+    assert "phx_not_it_555" not in str(caught.value)
