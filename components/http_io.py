@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from components.protocol import DriverError
 
 #: Shown of an error answer: enough to see what the server said, not a whole page.
@@ -55,8 +57,6 @@ class JsonClient:
         cancelled: Callable[[], bool] = lambda: False,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import httpx
-
         self.secrets = tuple(s for s in secrets if s)
         self.max_retries = max_retries
         self.retry_delay_s = retry_delay_s
@@ -83,8 +83,6 @@ class JsonClient:
         return self._request("GET", url, None)
 
     def _request(self, method: str, url: str, body: Any) -> Any:
-        import httpx
-
         where = public_url(url)
         delay = self.retry_delay_s
         attempt = 0

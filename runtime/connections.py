@@ -941,13 +941,35 @@ _DRIVER_MODULES = {
     "postgres": "psycopg",
     "supabase": "psycopg",
     "duckdb": "duckdb",
+    "graphql": "components.graphql_extractor.driver",
+    "posthog": "components.posthog_extractor.driver",
 }
+
+
+def _check_api(module: str) -> Callable[[Mapping[str, Any], float], str]:
+    """An HTTP API family: its component's own `check_access` (one small real request)."""
+
+    def check(fields: Mapping[str, Any], timeout_s: float) -> str:
+        from components.protocol import DriverError
+
+        try:
+            importlib.import_module(module).check_access(fields, timeout_s)
+        except DriverError as err:
+            category = err.category if err.category in _HINTS else "config"
+            raise _Failed(category, str(err), err.hint) from None  # type: ignore[arg-type]
+        return "the API answered and took the credentials"
+
+    return check
+
+
 _CHECKS: dict[str, Callable[[Mapping[str, Any], float], str]] = {
     "mysql": _check_mysql,
     "postgres": _check_postgres,
     "supabase": _check_postgres,
     "filesystem": _check_filesystem,
     "duckdb": _check_duckdb,
+    "graphql": _check_api("components.graphql_extractor.driver"),
+    "posthog": _check_api("components.posthog_extractor.driver"),
 }
 
 

@@ -252,3 +252,15 @@ def select(document: Any, path: str) -> Iterator[Any]:
         walked.append(segment)
         current = following
     yield from current
+
+
+def check_access(settings: Mapping[str, Any], timeout_s: float = 10.0) -> None:
+    """One `{ __typename }` query: the endpoint answers GraphQL and takes the credentials."""
+    endpoint = settings.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        raise DriverError("the graphql connection has no endpoint URL", category="config")
+    headers, secrets = _headers(settings)
+    with JsonClient(
+        headers=headers, secrets=secrets, timeout_s=timeout_s, max_retries=0, retry_delay_s=0
+    ) as client:
+        _raise_errors(client.post(endpoint, {"query": "{ __typename }"}), endpoint, secrets)

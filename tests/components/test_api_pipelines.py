@@ -157,3 +157,36 @@ def test_posthog_persons_to_csv(
     for path in Path(str(result["session_dir"])).rglob("*"):
         if path.is_file():
             assert POSTHOG_KEY not in path.read_text(errors="replace"), path
+
+
+def test_connections_doctor_checks_the_api_families(tmp_path: Path) -> None:
+    from runtime.connections import ConnectionsFile, doctor
+    from tests.components.api_servers import POSTHOG_KEY, PostHogServer
+
+    with GraphQLServer() as graphql, PostHogServer() as posthog:
+        (tmp_path / "osiris_connections.yaml").write_text(
+            "connections:\n"
+            "  graphql:\n"
+            f"    good: {{endpoint: '{graphql.endpoint}', auth_token: {TOKEN}}}\n"
+            f"    bad: {{endpoint: '{graphql.endpoint}', auth_token: wrong-777777}}\n"
+            "  posthog:\n"
+            f"    good: {{api_key: {POSTHOG_KEY}, project_id: '{posthog.project_id}',"
+            f" custom_base_url: '{posthog.url}'}}\n"
+            f"    bad: {{api_key: phx_wrong_888888, project_id: '{posthog.project_id}',"
+            f" custom_base_url: '{posthog.url}'}}\n"
+        )
+        file = ConnectionsFile.load(tmp_path, env={})
+        results = {
+            ref: doctor(file.resolve(ref, ref.split(".")[0][1:]))
+            for ref in ("@graphql.good", "@graphql.bad", "@posthog.good", "@posthog.bad")
+        }
+    assert {ref: r.ok for ref, r in results.items()} == {
+        "@graphql.good": True,
+        "@graphql.bad": False,
+        "@posthog.good": True,
+        "@posthog.bad": False,
+    }
+    for ref in ("@graphql.bad", "@posthog.bad"):
+        assert results[ref].category == "auth"
+        assert "wrong-777777" not in results[ref].message
+        assert "phx_wrong_888888" not in results[ref].message
