@@ -144,9 +144,10 @@ def _schema() -> GraphQLSchema:
     )
 
     def orders(
-        _root: Any, _info: Any, first: int, after: str | None = None, status: str | None = None
+        _root: Any, info: Any, first: int, after: str | None = None, status: str | None = None
     ) -> Any:
-        rows = [o for o in ORDERS if status is None or o["status"] == status]
+        every = info.context.get("orders", ORDERS) if isinstance(info.context, dict) else ORDERS
+        rows = [o for o in every if status is None or o["status"] == status]
         start = int(after.removeprefix("c")) if after else 0
         page = rows[start : start + first]
         end = start + len(page)
@@ -199,7 +200,12 @@ class _GraphQLHandler(_JsonHandler):
                 401, {"message": f"bad credentials: {self.headers.get('Authorization')}"}
             )
             return
-        result = graphql_sync(SCHEMA, body.get("query", ""), variable_values=body.get("variables"))
+        result = graphql_sync(
+            SCHEMA,
+            body.get("query", ""),
+            variable_values=body.get("variables"),
+            context_value={"orders": self.owner.orders},
+        )
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer["errors"] = [error.formatted for error in result.errors]
@@ -207,8 +213,9 @@ class _GraphQLHandler(_JsonHandler):
 
 
 class GraphQLServer(_Server):
-    def __init__(self) -> None:
+    def __init__(self, orders: list[dict[str, Any]] | None = None) -> None:
         super().__init__(_GraphQLHandler)
+        self.orders = ORDERS if orders is None else orders
 
     @property
     def endpoint(self) -> str:
