@@ -13,8 +13,9 @@ table. A column's type is the narrowest that holds every value seen so far:
 | anything else          | VARCHAR     |
 
 A value of another kind widens the column (BIGINT → DOUBLE, anything → VARCHAR), and the
-rows already loaded are cast with it, so values stay exact: a string keeps its text, a
-number that meets a string becomes its JSON text. Lists and objects that are not
+rows already loaded are cast with it, so no value is lost: a string keeps its text, a
+number that meets a string becomes its text (a whole number already widened to DOUBLE
+reads `2.0`). Lists and objects that are not
 flattened are stored as their JSON text. A key a page lacks is NULL in that page's rows.
 
 >>> import duckdb

@@ -207,3 +207,42 @@ def test_an_unreachable_endpoint_is_a_network_error(tmp_path: Path) -> None:
         run(ctx, query=PAGED)
     assert caught.value.category == "network"
     assert "cannot reach" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "components.json_rows",
+        "components.http_io",
+        "components.graphql_extractor.driver",
+        "components.posthog_extractor.driver",
+    ],
+)
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_pages_whose_values_disagree_widen_the_column_exactly(tmp_path: Path) -> None:
+    from components.json_rows import JsonTable, flatten
+
+    ctx = make_context(tmp_path, None)
+    table = JsonTable(ctx.data_plane, ctx.output_table)
+    table.add_page([flatten({"n": 1, "flag": True, "c": None}), flatten({"n": 2, "c": {"x": 1}})])
+    table.add_page([{"n": 2.5, "flag": "maybe", "late": 7}])
+    table.add_page([{"n": "many", "c.x": 9007199254740993}])
+    assert ctx.types() == [
+        ("n", "VARCHAR"),
+        ("flag", "VARCHAR"),
+        ("c.x", "BIGINT"),
+        ("late", "BIGINT"),
+    ]
+    assert ctx.rows(order_by="rowid") == [
+        ("1.0", "true", None, None),
+        ("2.0", None, 1, None),
+        ("2.5", "maybe", None, 7),
+        ("many", None, 9007199254740993, None),
+    ]
