@@ -241,3 +241,10 @@ def test_parse_dates_naming_no_column_lists_the_columns(plane: FilePlane) -> Non
     with pytest.raises(DriverError, match="not a column") as caught:
         _extract(plane, "read", {"path": "d.csv", "parse_dates": ["when"]})
     assert "id, day, at, name" in (caught.value.hint or "")
+
+
+def test_truncate_before_of_another_value_is_refused_with_the_replacement() -> None:
+    source = _step("mysql.writer", '{connection: "@mysql.main", table: t, truncate_before: "yes"}')
+    errors = [(c, h) for c, s, h in _codes(source) if s == "error"]
+    assert [c for c, _ in errors] == ["OML311"]
+    assert "write_mode: replace" in (errors[0][1] or "")
