@@ -131,7 +131,7 @@ def _apply_aliases(
         key_path = pointer(f"{path}/config", key)
         rule = next((m for m in spec.migrations if m.key == key and m.matches(value)), None)
         if rule is not None:
-            _migrate(program, step, rule, canonical, migrated, key_path)
+            _migrate(program, step, rule, value, canonical, migrated, key_path)
         elif key in spec.aliases:
             new = spec.aliases[key]
             if new in config:
@@ -170,6 +170,7 @@ def _migrate(
     program: Program,
     step: Step,
     rule: Migration,
+    value: Any,
     config: dict[str, Any],
     migrated: dict[str, Any],
     key_path: str,
@@ -210,8 +211,9 @@ def _migrate(
             step=step.id,
         )
         return
-    # values shown come from the spec (the rule matched them), never from the step alone
-    said = f"'{key}'" if rule.values is None else f"'{key}: {_shown(rule.values[0])}'"
+    # a value is shown only when it is one the spec names (the rule matched it): never a
+    # free value from the step, which may be a secret
+    said = f"'{key}'" if rule.values is None else f"'{key}: {_shown(value)}'"
     program.report(
         "OML309",
         f"{said} is the older form of "
