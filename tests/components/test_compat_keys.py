@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import re
 import zipfile
 from pathlib import Path
 
@@ -248,3 +249,26 @@ def test_truncate_before_of_another_value_is_refused_with_the_replacement() -> N
     errors = [(c, h) for c, s, h in _codes(source) if s == "error"]
     assert [c for c, _ in errors] == ["OML311"]
     assert "write_mode: replace" in (errors[0][1] or "")
+
+
+@pytest.mark.parametrize(
+    ("rule", "detail"),
+    [
+        ("{key: table, hint: h}", "'table' is a config key, an alias or ignored"),
+        (
+            "{key: old, set: {write_mod: replace}, hint: h}",
+            "'write_mod' is not a key of configSchema",
+        ),
+        ("{key: old, equals: 1, in: [2], hint: h}", "/x-migrations/0"),
+    ],
+)
+def test_a_broken_migration_rule_is_a_spec_error(tmp_path: Path, rule: str, detail: str) -> None:
+    from components.registry import PACKAGE_DIR, SpecError, load_spec
+
+    folder = tmp_path / "mysql_writer"
+    folder.mkdir()
+    text = (PACKAGE_DIR / "mysql_writer" / "spec.yaml").read_text()
+    text = text.replace("x-migrations:\n", f"x-migrations:\n  - {rule}\n", 1)
+    (folder / "spec.yaml").write_text(text)
+    with pytest.raises(SpecError, match=re.escape(detail)):
+        load_spec(folder / "spec.yaml")
