@@ -104,6 +104,11 @@ class JsonTable:
         #: name -> DuckDB type, in first-seen order; None: only nulls so far (VARCHAR in
         #: the table until a value gives the column its type)
         self.columns: dict[str, str | None] = {}
+        #: JSON key -> column name. DuckDB names are case-insensitive, so a key that
+        #: differs from an earlier one only in case (`email`, `Email`) gets `_2`, `_3`...;
+        #: an empty key is `_`.
+        self.names: dict[str, str] = {}
+        self._taken: set[str] = set()
         self.created = False
         self.rows = 0
 
@@ -112,7 +117,7 @@ class JsonTable:
 
     def add_page(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Append one page of (already flat) records; returns how many rows it held."""
-        page = [dict(r) for r in records]
+        page = [{self._name(k): v for k, v in r.items()} for r in records]
         if not page:
             return 0
         self._widen(page)
@@ -131,12 +136,23 @@ class JsonTable:
         """
         if self.created:
             return
-        self.columns = {name: kind for name, kind in columns}
+        self.columns = {self._name(name): kind for name, kind in columns}
         # a table needs a column: an empty answer with nothing known gets a placeholder
         self._create() if self.columns else self.plane.execute(
             f"CREATE OR REPLACE TABLE {self.table} (_empty VARCHAR)"
         )
         self.created = True
+
+    def _name(self, key: str) -> str:
+        name = self.names.get(key)
+        if name is None:
+            base = key or "_"
+            name, n = base, 2
+            while name.lower() in self._taken:
+                name, n = f"{base}_{n}", n + 1
+            self._taken.add(name.lower())
+            self.names[key] = name
+        return name
 
     def _create(self) -> None:
         definition = ", ".join(f"{_quote(n)} {t or 'VARCHAR'}" for n, t in self.columns.items())

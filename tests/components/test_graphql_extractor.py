@@ -246,3 +246,14 @@ def test_pages_whose_values_disagree_widen_the_column_exactly(tmp_path: Path) ->
         ("2.5", "maybe", None, 7),
         ("many", None, 9007199254740993, None),
     ]
+
+
+def test_keys_that_differ_only_in_case_keep_their_own_columns(tmp_path: Path) -> None:
+    from components.json_rows import JsonTable
+
+    ctx = make_context(tmp_path, None)
+    table = JsonTable(ctx.data_plane, ctx.output_table)
+    table.add_page([{"email": "a@x", "Email": "b@x", "": 1}])
+    table.add_page([{"EMAIL": "c@x", "email": "d@x"}])
+    assert [name for name, _ in ctx.types()] == ["email", "Email_2", "_", "EMAIL_3"]
+    assert ctx.rows(order_by="rowid") == [("a@x", "b@x", 1, None), ("d@x", None, None, "c@x")]
