@@ -103,6 +103,9 @@ def compile_to_disk(
         # schema checks on or off give different builds; which catalogs were seen is
         # checked at lookup (a discovery since the build makes it stale)
         "catalogs": "project" if hasattr(context.catalogs, "observed") else "off",
+        # the manifest records what the connections resolve to, so they key the build too
+        "connections": sorted(context.connections) if context.connections is not None else None,
+        "connection_facts": context.connection_facts,
     }
     key = cache_key(source, inputs)
     cache = CompileCache(project)
