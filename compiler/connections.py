@@ -10,9 +10,9 @@ its environment variables. Inline secrets never get here: the secrets pass refus
 >>> facts = {"@mysql": {"ref": "@mysql.main", "fields": {
 ...     "host": {"from": "@mysql.main", "value": "db"},
 ...     "password": {"from": "@mysql.main", "secret": True}}}}
->>> recorded_connection(None, "mysql", {"database": "shop"}, facts)
-{'ref': '@mysql.main', 'fields': {'database': {'from': 'inline', 'value': 'shop'}, \
-'host': {'from': '@mysql.main', 'value': 'db'}, 'password': {'from': '@mysql.main', 'secret': True}}}
+>>> entry = recorded_connection(None, "mysql", {"database": "shop"}, facts)
+>>> entry["ref"], entry["fields"]["database"], entry["fields"]["password"]
+('@mysql.main', {'from': 'inline', 'value': 'shop'}, {'from': '@mysql.main', 'secret': True})
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import importlib
+import json
 import math
 import os
 import re
@@ -58,7 +59,8 @@ from components.db_params import FieldError, is_loopback, port_number, postgres_
 
 FILENAME = "osiris_connections.yaml"
 DOTENV = ".env"
-#: The families Osiris's own components use. Others load too, and are listed as unknown.
+#: Families Osiris has always had; any other loads too (those no component in the
+#: registry uses are listed by `unknown_families`).
 FAMILIES = ("mysql", "postgres", "supabase", "duckdb", "filesystem")
 #: family -> field -> the environment variable 0.5.7 reads for it (its `osiris init` .env
 #: template, its MySQL/Supabase environment configuration and its PostHog hints). Used
@@ -256,7 +258,10 @@ class ConnectionsFile:
 
     def unknown_families(self) -> list[str]:
         """Families in the file that no Osiris component uses (kept, listed, never an error)."""
-        return [family for family in self.entries if family not in FAMILIES]
+        from components.registry import default_registry
+
+        used = {spec.family for spec in default_registry()} | set(FAMILIES)
+        return [family for family in self.entries if family not in used]
 
     def refs(self) -> frozenset[str]:
         """Every reference that resolves: `@family.alias`, and `@family` where a default
@@ -353,7 +358,7 @@ class ConnectionsFile:
     def _field_fact(self, family: str, alias: str, name: str, raw: Any, ref: str) -> dict[str, Any]:
         missing: list[str] = []
         value = self._substitute(family, alias, {name: raw}, missing)[name]
-        variables = _VARIABLE.findall(raw) if isinstance(raw, str) else []
+        variables = _VARIABLE.findall(json.dumps(raw, default=str))
         fact: dict[str, Any] = {"from": ref}
         if variables:
             fact["variable"] = ", ".join(dict.fromkeys(v for v, _ in variables))

@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except Exception as err:  # a bug: say so, never a traceback
         return _internal_error(err, args.json)
+    if outcome["ok"]:
+        from runtime.builds import record_last_build
+
+        record_last_build(project_dir(args), Path(outcome["build_dir"]))
     if args.json:
         private = ("diagnostics_objects", "source", "program")
         public = {k: v for k, v in outcome.items() if k not in private}
