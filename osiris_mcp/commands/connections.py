@@ -120,11 +120,13 @@ def _list(file: ConnectionsFile, as_json: bool) -> int:
             }
             for info in infos
         ]
+        unknown = file.unknown_families()
         _print_json(
             {
                 "connections_file": str(file.path),
                 "connections": rows,
-                "unknown_families": file.unknown_families(),
+                # families no Osiris component uses (kept for other tools), when there are any
+                **({"unknown_families": unknown} if unknown else {}),
             }
         )
         return 0
@@ -183,7 +185,7 @@ def _check_dict(ref: str, result: DoctorResult) -> dict[str, Any]:
         "category": result.category,
         "message": result.message,
         "hint": result.hint,
-        "skipped": result.skipped,
+        **({"skipped": True} if result.skipped else {}),  # no check for the family
     }
 
 

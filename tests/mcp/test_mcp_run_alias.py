@@ -48,6 +48,25 @@ async def test_osiris_mcp_run_serves_like_osiris_mcp(
     assert CANARY not in (tmp_path / "stderr.txt").read_text() + log
 
 
+async def test_a_0_5_7_claude_desktop_config_still_starts_the_server(
+    project: Path, tmp_path: Path
+) -> None:
+    """0.5.7's `osiris mcp clients` wrote `{"command": "<venv>/bin/python3", "args": ["-m",
+    "osiris.cli.mcp_entrypoint", "--base-path", "<project>"]}` (measured by running it)."""
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "osiris.cli.mcp_entrypoint", "--base-path", str(project)],
+        env=dict(os.environ),
+        cwd=tmp_path,  # not the project, nor this repository: the package must be installed
+    )
+    with (tmp_path / "stderr.txt").open("w") as stderr:
+        async with Client(stdio_client(parameters, errlog=stderr), mode="legacy") as client:
+            assert len((await client.list_tools()).tools) == 17
+            checked = await client.call_tool("oml_validate", {"oml": QUICKSTART})
+            assert checked.structured_content["valid"] is True  # type: ignore[index]
+    assert f"serving {project}" in (project / ".osiris" / "mcp" / "server.log").read_text()
+
+
 def test_osiris_mcp_run_writes_nothing_but_protocol(project: Path) -> None:
     messages = [
         {
