@@ -91,6 +91,19 @@ def known_connections(project: Path) -> frozenset[str] | None:
         return None  # a broken connections file is reported when a run resolves it
 
 
+def connections_problem(project: Path) -> str | None:
+    """Why the project's osiris_connections.yaml cannot be read (None: it can, or there is
+    none): `validate` says so, since it then cannot check the connection references."""
+    from runtime.connections import ConnectionError as ConnectionProblem
+    from runtime.connections import ConnectionsFile
+
+    try:
+        ConnectionsFile.load(project)
+    except ConnectionProblem as err:
+        return err.message + (f"\n  hint: {err.hint}" if err.hint else "")
+    return None
+
+
 def connection_facts(project: Path) -> dict[str, Any] | None:
     """What each connection reference resolves to, without secrets, for the manifest
     (`ConnectionsFile.facts`); None when the connections file is broken."""
