@@ -82,7 +82,7 @@ ENVIRONMENT_FIELDS: dict[str, dict[str, str]] = {
     },
     "posthog": {"api_key": "POSTHOG_API_KEY", "project_id": "POSTHOG_PROJECT_ID"},
 }
-#: `ResolvedConnection.alias` of a connection read from `ENVIRONMENT_FIELDS`.
+#: Where `facts()` says a connection read from `ENVIRONMENT_FIELDS` came from.
 ENVIRONMENT = "(environment)"
 MASK = "***"
 #: Fields whose whole value is a secret. Names ending in one of `_SECRET_SUFFIXES` are too.
