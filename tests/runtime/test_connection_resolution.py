@@ -285,3 +285,35 @@ def test_an_inline_password_is_still_refused(tmp_path: Path) -> None:
     assert [code for code, _ in codes] == ["SEC501"]
     assert "osiris_connections.yaml" in str(codes[0][1])
     assert not result.files
+
+
+def test_an_e2b_sandbox_gets_the_environment_connection_as_an_alias(tmp_path: Path) -> None:
+    """The sandbox has none of the local variables: an environment-resolved connection goes
+    into its connections file as the family's default, its secret as a sandbox variable."""
+    import yaml
+
+    from runtime.adapters.e2b import _Layout, sandbox_connections
+
+    env = {"MYSQL_HOST": "db.example", "MYSQL_USER": "etl", "MYSQL_PASSWORD": "env-secret-9"}
+    root = project(tmp_path, "connections:\n  filesystem:\n    local: {base_dir: .}\n")
+
+    text, secret_env = sandbox_connections(
+        root, env, [("extract", "mysql", None), ("write", "filesystem", "local")], _Layout(root)
+    )
+
+    written = yaml.safe_load(text)["connections"]
+    assert written["mysql"] == {
+        "environment": {
+            "default": True,
+            "host": "db.example",
+            "user": "etl",
+            "password": "${OSIRIS_SECRET_1}",
+        }
+    }
+    assert secret_env == {"OSIRIS_SECRET_1": "env-secret-9"}
+    assert b"env-secret-9" not in text
+    inside = tmp_path / "sandbox"
+    inside.mkdir()
+    (inside / "osiris_connections.yaml").write_bytes(text)
+    resolved = ConnectionsFile.load(inside, env=secret_env).resolve(None, "mysql")
+    assert resolved.fields["password"] == "env-secret-9"
