@@ -181,3 +181,21 @@ class CompileCache:
     def store(self, key: str, entry: Mapping[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(self.root / f"{key}.json", canonical.json_file(dict(entry)))
+
+
+def record_last_build(project: Path, build_dir: Path) -> None:
+    """Remember the build `osiris compile` produced last, for `osiris run --last-compile`."""
+    write_atomic(_last_build_pointer(project), str(Path(build_dir).absolute()).encode("utf-8"))
+
+
+def last_build(project: Path) -> Path | None:
+    """The build folder `osiris compile` produced last, if it is still there."""
+    try:
+        target = Path(_last_build_pointer(project).read_text("utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        return None
+    return target if (target / "manifest.yaml").is_file() else None
+
+
+def _last_build_pointer(project: Path) -> Path:
+    return project / ".osiris" / "last_compile"

@@ -1,4 +1,8 @@
-"""`osiris mcp clients|selftest`: configure an MCP client for osiris-mcp, or check it end to end."""
+"""`osiris mcp run|clients|selftest`: serve MCP over stdio, configure a client, or check it.
+
+`osiris mcp run` is 0.5.7's way to start the server (its users' client configs may say
+`"command": "osiris", "args": ["mcp", "run"]`): it is `osiris-mcp`, in this process.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HELP = "Print MCP client configuration for osiris-mcp, or run a stdio self-test of the server."
+HELP = (
+    "Serve MCP over stdio (run), print MCP client configuration for osiris-mcp (clients), "
+    "or run a stdio self-test of the server (selftest)."
+)
 
 CLIENTS = ("claude-desktop", "claude-code", "cursor", "vscode")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    serve = actions.add_parser(
+        "run", help="start the MCP server over stdio: the same as `osiris-mcp` (0.5.7's form)"
+    )
+    serve.add_argument(
+        "--project",
+        "--base-path",
+        dest="project",
+        metavar="DIR",
+        help="project directory (default: $OSIRIS_HOME, else the working directory); "
+        "--base-path is 0.5.7's name for it",
+    )
+    serve.add_argument(
+        "--selftest", action="store_true", help="instead of serving: `osiris mcp selftest`"
+    )
+    serve.add_argument("--debug", action="store_true", help="log at DEBUG level (to its log file)")
     clients = actions.add_parser(
         "clients",
         help="ready-to-paste configuration for Claude Desktop, Claude Code, Cursor, VS Code",
@@ -44,12 +66,24 @@ def _project_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "action", None) == "run":
+        return _serve(args)
     if getattr(args, "action", None) == "selftest":
         return _selftest(args)
     if getattr(args, "action", None) == "clients":
         return _clients(args)
-    print("usage: osiris mcp clients|selftest (see osiris mcp --help)", file=sys.stderr)
+    print("usage: osiris mcp run|clients|selftest (see osiris mcp --help)", file=sys.stderr)
     return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.selftest:
+        args.json = False
+        return _selftest(args)
+    from osiris_mcp.server import main as serve
+
+    argv = ["--project", args.project] if args.project else []
+    return serve([*argv, *(["--log-level", "DEBUG"] if args.debug else [])])
 
 
 # -- clients ----------------------------------------------------------------------------------

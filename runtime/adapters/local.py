@@ -50,7 +50,7 @@ def resolve_connections(
 ) -> tuple[dict[str, dict[str, Any] | None], set[str], list[tuple[str, str, str]]]:
     """Each step's resolved connection fields, every secret value, and (step, family, alias)."""
     from components.registry import default_registry
-    from runtime.connections import ConnectionsFile
+    from runtime.connections import ConnectionError, ConnectionsFile
 
     registry = default_registry()
     connections: dict[str, dict[str, Any] | None] = {}
@@ -67,7 +67,10 @@ def resolve_connections(
         inline = {f.field: config[f.field] for f in spec.connection_fields if f.field in config}
         ref = config.get("connection")
         if file is None:
-            file = ConnectionsFile.load(project, env=env)
+            try:
+                file = ConnectionsFile.load(project, env=env)
+            except ConnectionError as err:  # a malformed file: a plan error, not a traceback
+                raise PlanError(str(err), hint=err.hint) from None
         try:
             resolved = file.resolve(ref, family, inline or None)
         except Exception as err:

@@ -675,7 +675,9 @@ def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.search(r"^  table +string +required$", out, re.M)
     assert re.search(r"^  password +string +secret, from the connection$", out, re.M)
     assert re.search(r"^  primary_key +string or list of string$", out, re.M)
-    assert re.search(r"^  database +forbidden +only the connection may set it$", out, re.M)
+    # as in 0.5.7, the step may set non-secret connection fields; never the password
+    assert re.search(r"^  database +allowed +may be set in the step$", out, re.M)
+    assert re.search(r"^  password +forbidden +only the connection may set it$", out, re.M)
     assert 'when write_mode = "upsert": requires primary_key' in out
     assert "  upsert_keys -> primary_key" in out
     assert "  pool_size, pool_recycle, echo" in out

@@ -104,6 +104,10 @@ NOTES = {
     "OML004": "A file over 5 MB (5,242,880 bytes) is refused before it is parsed:\n\n"
     "    big.yaml:1:1: error[OML004]: file is 6,000,000 bytes; "
     "OML files are limited to 5,242,880 bytes\n",
+    "OML305": "A component spec can mark a connection field `override: forbidden`; setting it "
+    "in the step is then this error. No shipped component does any more: as in 0.5.7, a step "
+    "may set `host`, `port`, `database`, `user` (and `schema`) inline, over its connection's "
+    "values, while an inline password or token stays a `SEC501`.\n",
     "INT900": "A bug in Osiris. It is reported as a diagnostic (never a traceback) so the "
     "message can be passed on; set `OSIRIS_DEBUG=1` to see the traceback when reporting it.\n",
 }
