@@ -27,8 +27,6 @@ from components.protocol import DriverError, StepContext, StepResult
 
 #: Config keys that carry the connection's secrets; their values never reach a message.
 SECRET_KEYS = ("password", "pg_dsn", "key")
-#: The Arrow batch being loaded, as the data plane's SQL sees it (a local variable's name).
-BATCH_VIEW = "_osiris_batch"
 #: Fewest rows per bulk-load file: each file costs a statement, and files live on disk,
 #: so a tiny batch_size would only add round trips without saving memory.
 MIN_ROWS_PER_FILE = 10_000
@@ -198,7 +196,7 @@ def _load(
         (c.text_load if text else c.fast_load or c.text_load).format(c=f"c{i}")
         for i, c in enumerate(columns)
     ]
-    insert = f"INSERT INTO {ctx.output_table} SELECT {', '.join(loads)} FROM {BATCH_VIEW}"
+    projection = ", ".join(loads)
     wire_names = [f"c{i}" for i in range(len(columns))]
     rows = 0
     for batch in batches:
@@ -207,11 +205,12 @@ def _load(
         if limit is not None and rows + batch.num_rows > limit:
             batch = batch.slice(0, limit - rows)
         if batch.num_rows:
-            # DuckDB finds the batch by its variable name (a replacement scan). A registered
-            # view would keep every batch alive until COMMIT: memory would grow with the table.
-            _osiris_batch = batch.rename_columns(wire_names)
-            plane.execute(insert)
-            del _osiris_batch
+            # An Arrow relation, not a replacement scan (the locked data plane has none) nor
+            # a registered view (it would keep every batch alive until COMMIT: memory would
+            # grow with the table).
+            relation = plane.from_arrow(batch.rename_columns(wire_names))
+            relation.project(projection).insert_into(ctx.output_table)
+            del relation
             rows += batch.num_rows
             ctx.emit("read.progress", rows=rows, table=ctx.output_table)
         if limit is not None and rows >= limit:
@@ -285,15 +284,25 @@ def export_csv(
     the caller asks, so the disk holds one file (the caller deletes each once loaded).
     A full disk is an `io` DriverError.
     """
-    remove_orphaned_bulk_dirs(Path(tempfile.gettempdir()))
+    root = bulk_root(plane)
+    remove_orphaned_bulk_dirs(root)
     try:
-        workdir = Path(tempfile.mkdtemp(prefix=f"{BULK_PREFIX}{os.getpid()}_"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"{BULK_PREFIX}{os.getpid()}_", dir=root))
     except OSError as err:
-        raise _no_room(tempfile.gettempdir(), err.strerror or str(err)) from None
+        raise _no_room(root, err.strerror or str(err)) from None
     try:
         yield _csv_files(plane, table, expressions, options, rows_per_file, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bulk_root(plane: Any) -> Path:
+    """Where bulk-load files go: the system's temporary folder, unless the data plane is
+    locked (runtime/adapters/local.py), where its own spill folder is the one it may write."""
+    (external, spill) = plane.execute(
+        "SELECT current_setting('enable_external_access'), current_setting('temp_directory')"
+    ).fetchone()
+    return Path(tempfile.gettempdir()) if external or not spill else Path(spill)
 
 
 #: Bulk-load folders are named `osiris_bulk_<pid>_<random>`: a folder whose process is gone

@@ -31,7 +31,7 @@ from components.filesystem_csv_extractor.driver import (
     quote_literal,
     resolve_data_path,
 )
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 NEWLINES = {"lf": "\n", "crlf": "\r\n"}
 QUOTING = ("minimal", "all", "nonnumeric")
@@ -82,7 +82,7 @@ class CSVWriterDriver:
             raise DriverError("cancelled before writing", category="cancelled")
 
         cur = ctx.data_plane
-        cur.execute("SET python_enable_replacements = false")  # no Python variables as tables
+        no_python_tables(cur)
         try:
             columns = cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         except duckdb.Error as err:
@@ -94,11 +94,14 @@ class CSVWriterDriver:
         _remove_orphans(path)
         token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         staged = path.parent / f".{path.name}.{token}.tmp"
-        temporaries = [staged]
+        copied = _staging_dir(cur, path) / staged.name
+        temporaries = [copied, staged]
         try:
-            copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(staged))} "
+            copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(copied))} "
             copy += _copy_options(options, columns, compression)
             rows = int(cur.execute(copy).fetchone()[0])
+            if copied != staged:
+                _move_beside(copied, staged)
             final = staged
             appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
             if appending or options.encoding != "utf-8":
@@ -143,6 +146,25 @@ class CSVWriterDriver:
 
 
 DRIVER = CSVWriterDriver
+
+
+def _staging_dir(cur: Any, path: Path) -> Path:
+    """Where DuckDB writes the file first: beside the target, unless the data plane is
+    locked (runtime/adapters/local.py) — then in its spill folder, the one it may write."""
+    (external, spill) = cur.execute(
+        "SELECT current_setting('enable_external_access'), current_setting('temp_directory')"
+    ).fetchone()
+    return path.parent if external or not spill else Path(spill)
+
+
+def _move_beside(source: Path, target: Path) -> None:
+    """`source` renamed to `target` (its folder's temporary name), copied when the two
+    are on different file systems."""
+    try:
+        os.replace(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+        source.unlink(missing_ok=True)
 
 
 class _Options:

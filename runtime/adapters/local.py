@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,12 @@ def resolve_connections(
 DEFAULT_MEMORY_LIMIT = "128MB"
 
 
-def open_data_plane(path: Path | None, spill: Path, memory_limit: str | None = None) -> Any:
+def open_data_plane(
+    path: Path | None,
+    spill: Path,
+    memory_limit: str | None = None,
+    files_read: Iterable[Path] = (),
+) -> Any:
     """The run's DuckDB: in memory (spilling to `spill`) unless a file is asked for.
 
     Measured on 1M rows CSV → DuckDB → CSV: an in-memory data plane takes 0.6 s where a
@@ -105,12 +111,67 @@ def open_data_plane(path: Path | None, spill: Path, memory_limit: str | None = N
     limit = memory_limit or os.environ.get("OSIRIS_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     config = {"memory_limit": limit, "temp_directory": str(spill)}
     try:
-        return duckdb.connect(str(path) if path else ":memory:", config=config)
+        plane = duckdb.connect(str(path) if path else ":memory:", config=config)
     except duckdb.Error as err:
         raise PlanError(
             f"cannot open the data plane: {err}",
             hint="check --memory-limit / OSIRIS_MEMORY_LIMIT (e.g. 512MB, 2GB)",
         ) from None
+    lock_data_plane(plane, spill, files_read)
+    return plane
+
+
+def lock_data_plane(plane: Any, spill: Path, files_read: Iterable[Path] = ()) -> None:
+    """No query on the data plane reads or writes a file, whatever the compiler let by.
+
+    Transform SQL runs here, so the engine itself refuses files (`read_csv`, a quoted path,
+    `ATTACH`, `COPY`), profiling and logging output, and any later change of these settings
+    (`lock_configuration`: `SET`, `enable_profiling()`, `enable_logging()` all fail).
+    What stays open is what the plan declares: the files its CSV extractors read
+    (`files_read`, their real paths), and the spill folder — DuckDB's own past the memory
+    limit, where CSV writers stage a file before it is moved beside its target and the
+    database writers make their bulk-load files. Extractors hand rows over as Arrow
+    relations, which need no file access; without external access DuckDB makes no
+    replacement scan either (a Python variable is no table).
+    """
+    spill.mkdir(parents=True, exist_ok=True)
+    folder = _sql_string(str(spill.resolve()) + "/")
+    paths = ", ".join(_sql_string(str(path)) for path in sorted(set(files_read)))
+    for setting in (
+        f"SET allowed_directories = [{folder}]",
+        f"SET allowed_paths = [{paths}]",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ):
+        plane.execute(setting)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def declared_files(
+    plan: Plan, connections: Mapping[str, Mapping[str, Any] | None], project: Path
+) -> list[Path]:
+    """The files the plan's steps read, as each driver resolves them (`files_read`).
+
+    A step whose path does not resolve is left out: its driver refuses it when it runs."""
+    from runtime.runner import load_driver
+
+    found: list[Path] = []
+    for step in plan.steps():
+        try:
+            driver = load_driver(step["component"])
+        except Exception:  # the step fails with its own error when it runs
+            continue
+        files_read = getattr(driver, "files_read", None)
+        if files_read is None:
+            continue
+        try:
+            found += files_read(plan.configs[step["id"]], connections.get(step["id"]), project)
+        except Exception:  # a refused path: the driver says why when the step runs
+            continue
+    return found
 
 
 @dataclass
@@ -149,6 +210,9 @@ class LocalAdapter:
             prepared.data_plane_path if prepared.request.keep_data_plane else None,
             spill=prepared.session.dir / ".spill",
             memory_limit=prepared.request.memory_limit,
+            files_read=declared_files(
+                prepared.plan, prepared.connections, prepared.request.project
+            ),
         )
         try:
             runner = Runner(
