@@ -40,6 +40,7 @@ from components.sql_io import (
     input_columns,
     is_panic,
     progress,
+    read_time_limit,
     scrub,
     single_input,
     split_table,
@@ -431,7 +432,7 @@ def extract(ctx: StepContext, config: Mapping[str, Any]) -> StepResult:
     sql, limit = source_query(config)
     size = batch_size(config)
     with server.errors("read"):
-        session, fields = probe(server, sql, config.get("fetch_timeout_s"))
+        session, fields = probe(server, sql, read_time_limit(ctx, config))
         readers = []
         if fields is not None:
             columns = [mysql_column(field) for field in fields]

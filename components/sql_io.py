@@ -41,6 +41,37 @@ def connection_fields(
     return fields
 
 
+#: Server-side time limit of every extract session when neither the step
+#: (`fetch_timeout_s`) nor its connection (`statement_timeout_s`) sets one: a query that
+#: stalls the server (`SLEEP`, a runaway join) ends on its own. 0 turns the limit off.
+DEFAULT_STATEMENT_TIMEOUT_S = 3600.0
+
+
+def read_time_limit(ctx: StepContext, config: Mapping[str, Any]) -> float | None:
+    """The read's time limit in seconds (None: none): the step's `fetch_timeout_s`, else
+    the connection's `statement_timeout_s`, else `DEFAULT_STATEMENT_TIMEOUT_S`.
+
+    >>> from types import SimpleNamespace
+    >>> read_time_limit(SimpleNamespace(connection={"statement_timeout_s": 30}), {})
+    30.0
+    >>> read_time_limit(SimpleNamespace(connection={"statement_timeout_s": 0}), {}) is None
+    True
+    """
+    for value in (config.get("fetch_timeout_s"), (ctx.connection or {}).get("statement_timeout_s")):
+        if value in (None, ""):
+            continue
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise DriverError(
+                f"the statement time limit must be a number of seconds, got {value!r}",
+                category="config",
+                hint="set statement_timeout_s (connection) or fetch_timeout_s (step), 0 for none",
+            ) from None
+        return seconds if seconds > 0 else None
+    return DEFAULT_STATEMENT_TIMEOUT_S
+
+
 def scrub(message: str, fields: Mapping[str, Any]) -> str:
     """`message` with every secret of `fields` (and anything shaped like a password) masked.
 

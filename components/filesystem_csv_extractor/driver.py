@@ -101,7 +101,6 @@ class CSVExtractorDriver:
             details={"path": str(path), "columns": names},
         )
 
-
     def files_read(
         self, config: Mapping[str, Any], connection: Mapping[str, Any] | None, project_dir: Path
     ) -> list[Path]:
