@@ -71,6 +71,8 @@ CODES: dict[str, str] = {
     "SQL407": "unknown table",
     "SQL408": "unknown column",
     "SQL409": "ambiguous column",
+    "SQL410": "character the database may read differently",
+    "SQL411": "param value is SQL text, not one value",
     # SEC5xx — secrets and safety
     "SEC501": "secret written inline",
     "SEC502": "secret-looking key holds a literal",

@@ -77,6 +77,14 @@ class Scalar(Node):
         """
         if self.style is None and "\n" not in self.text:
             return self.line, self.column + offset
+        if 0 < offset < len(self.text) and self.text[offset].isspace():
+            # a blank (SQL410 points at one) sits just after the last non-blank before it
+            start = offset
+            while start > 0 and self.text[start - 1].isspace() and self.text[start - 1] != "\n":
+                start -= 1
+            if start > 0 and not self.text[start - 1].isspace():
+                line, column = self.position_of(start - 1)
+                return line, column + offset - start + 1
         if (
             self.style in ("'", '"')
             and "\n" not in self.source[self.source_start : self.source_end]

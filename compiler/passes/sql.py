@@ -286,6 +286,16 @@ def check_sql(text: str, dialect: str, role: str) -> Checked:
 
 
 def _check_sql(text: str, dialect: str, role: str) -> Checked:
+    # Checked last, so a refusal the checks can name (a second statement, a function)
+    # keeps its own code; whatever passed them is refused if its characters are suspect.
+    hazard = lexical_hazard(text)
+    checked = _check_sql_tokens(text, dialect, role)
+    if hazard is not None and not checked.problems:
+        return Checked(checked.parsed, (hazard,))
+    return checked
+
+
+def _check_sql_tokens(text: str, dialect: str, role: str) -> Checked:
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(text)
     except TokenError as err:
@@ -304,6 +314,89 @@ def _check_sql(text: str, dialect: str, role: str) -> Checked:
     tree = statements[0]
     problems = _check_tree(tree, _Source(text, tokens, dialect, role))
     return Checked(tree, tuple(problems))
+
+
+#: Characters where the checker's reading and the server's may part: whitespace other than
+#: space, tab, line feed and CR LF (sqlglot takes `--` + U+00A0 for a comment, MariaDB for
+#: code), a lone CR, control and invisible format characters. Refused anywhere in the
+#: text, strings included: one linear scan, and no lexer's corner case left to trust.
+_LEXICAL_HAZARD = re.compile(
+    "[^\\S \t\n\r]|\r(?!\n)|[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+
+
+def lexical_hazard(text: str) -> Problem | None:
+    r"""The first character the database might read otherwise than sqlglot did, if any.
+
+    >>> lexical_hazard("SELECT 1 --\u00a0LOAD_FILE('/etc/passwd')").message[:50]
+    'U+00A0 (NO-BREAK SPACE) is not allowed in SQL: the'
+
+    >>> lexical_hazard("SELECT 1 -- a comment\r\n") is None
+    True
+    """
+    found = _LEXICAL_HAZARD.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    name = unicodedata.name(char, "a control character")
+    return Problem(
+        "SQL410",
+        f"U+{ord(char):04X} ({name}) is not allowed in SQL: the database may read the text "
+        "around it differently than the checks did",
+        (found.start(), found.end()),
+        hint="use plain spaces and line breaks; write such a character inside a value as "
+        "CHAR(n) (MySQL) or chr(n) (PostgreSQL, DuckDB)",
+    )
+
+
+#: Token types one param value may become in SQL: a literal, or a plain name.
+_VALUE_TOKENS = frozenset(
+    {TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.NUMBER, TokenType.VAR,
+     TokenType.IDENTIFIER, TokenType.TRUE, TokenType.FALSE, TokenType.NULL}
+)  # fmt: skip
+
+
+def check_param_values(
+    text: str, dialect: str, regions: Iterable[tuple[int, int, str]]
+) -> list[Problem]:
+    """Every param value inside SQL is exactly one value: part of a single string, number
+    or name token, never SQL text of its own (a quote, a comment, another clause).
+
+    Params reach SQL by substitution, so this is what makes the value data: the tree the
+    checks passed holds each value as one literal, and the server's lexer reads the same
+    one (lexical_hazard refuses the characters where the two could differ).
+
+    >>> [p.message for p in check_param_values("SELECT 1 WHERE d > 'x' OR '1'='1'", "mysql",
+    ...                                        [(20, 32, "${params.since}")])]
+    ["${params.since} must be one SQL value, but its value is SQL text: x' OR '1'='1"]
+    """
+    spans = [r for r in regions if r[1] > r[0]]
+    if not spans:
+        return []
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(text)
+    except TokenError:
+        return []  # the syntax error is reported already
+    problems: list[Problem] = []
+    for start, end, reference in spans:
+        inside = [t for t in tokens if t.start < end and start <= t.end]
+        single = len(inside) == 1 and inside[0].token_type in _VALUE_TOKENS
+        if single and inside[0].token_type in (TokenType.STRING, TokenType.NATIONAL_STRING):
+            single = inside[0].start < start and end <= inside[0].end  # inside the quotes
+        if single:
+            continue
+        shown = text[start:end]
+        problems.append(
+            Problem(
+                "SQL411",
+                f"{reference} must be one SQL value, but its value is SQL text: {shown[:40]}",
+                (start, end),
+                hint=f"quote it as a string ('{reference}') and pass a plain value; a param "
+                "never adds SQL to a query",
+            )
+        )
+    return problems
 
 
 def _token_error(err: TokenError, text: str) -> Problem:
@@ -1344,6 +1437,8 @@ def _check_field(
 
     checked = check_sql(text, dialect, role)
     problems = list(checked.problems)
+    if checked.parsed is not None:
+        problems += check_param_values(text, dialect, offsets.regions)
     available = upstream_tables(program, step_id) if role == "transform" else {}
     if checked.parsed is not None and role == "transform":
         reported = {(p.code, p.span) for p in problems}
