@@ -105,6 +105,12 @@ def emit(result: CompileResult, context: CompileContext) -> None:
             "name": pipeline.name,
             "oml_version": pipeline.oml_version,
             "fingerprints": fingerprints,
+            # the functions the author vouched for, for a reviewer to see (only when set)
+            **(
+                {"trusted_functions": sorted(set(pipeline.trusted_functions))}
+                if pipeline.trusted_functions
+                else {}
+            ),
         },
         "params": dict(sorted(program.params.items())),
         "steps": steps,

@@ -96,6 +96,13 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
         _query("SELECT id FROM customers JOIN orders ON orders.customer_id = customers.id"),
         {"catalogs": "catalog"},
     ),
+    "SQL410": (_query("SELECT id, name --\u00a0, SLEEP(5)\n        FROM customers"), {}),
+    "SQL411": (
+        _query("\"SELECT id, name FROM customers WHERE name = '${params.name}'\"").replace(
+            "steps:", "params:\n  name: {type: string, default: ada}\nsteps:"
+        ),
+        {"params": {"name": "ada' OR '1'='1"}},
+    ),
 }
 NOTES = {
     "OML003": "A file that is not UTF-8 text, e.g. `name: caf\\xe9` saved as Latin-1:\n\n"
