@@ -205,8 +205,8 @@ def split_credentials(rest: str) -> tuple[str | None, str]:
     (None, 'db.internal/dw@2024')
     """
     first = rest.find("@")
-    if first < 0:
-        return None, rest
+    if first < 0 or any(char.isspace() for char in rest[:first]):
+        return None, rest  # no credentials, or the `@` is past the URL's end
     end = first
     while end < len(rest) and rest[end] not in _AUTHORITY_END and not rest[end].isspace():
         end += 1
