@@ -22,6 +22,7 @@ CODES: dict[str, str] = {
     "OML007": "YAML anchor or alias not allowed",
     "OML008": "YAML merge key not allowed",
     "OML009": "more than one YAML document",
+    "OML010": "document nested too deeply",
     # OML1xx — document structure
     "OML100": "document is not a mapping",
     "OML101": "required key missing",

@@ -192,6 +192,10 @@ def decode(data: bytes | str) -> tuple[str | None, Diagnostic | None]:
     return text.removeprefix("\ufeff"), None
 
 
+#: Deepest nesting of mappings and lists a pipeline may have (real ones use under ten).
+MAX_DEPTH = 64
+
+
 def load(data: bytes | str) -> tuple[Mapping | None, list[Diagnostic]]:
     """Parse OML text into a node tree, or explain why not.
 
@@ -340,6 +344,19 @@ class _TreeBuilder:
         start = event.start_mark
         if isinstance(event, yaml.ScalarEvent):
             return self._scalar(event, path)
+        if path.count("/") >= MAX_DEPTH:
+            # every later stage walks the tree recursively: refuse here, with a position,
+            # what would otherwise end in a RecursionError
+            raise _Refused(
+                Diagnostic(
+                    "OML010",
+                    f"the document is nested more than {MAX_DEPTH} levels deep",
+                    path=path,
+                    line=start.line + 1,
+                    column=start.column + 1,
+                    hint="an OML file is a few levels of steps and config: flatten this value",
+                )
+            )
         if isinstance(event, yaml.SequenceStartEvent):
             seq = Sequence(path, start.line + 1, start.column + 1, 0, 0)
             while not isinstance(event := next(self.events), yaml.SequenceEndEvent):

@@ -51,7 +51,6 @@ def resolve_connections(
 ) -> tuple[dict[str, dict[str, Any] | None], set[str], list[tuple[str, str, str]]]:
     """Each step's resolved connection fields, every secret value, and (step, family, alias)."""
     from components.registry import default_registry
-    from runtime.connections import ConnectionsFile
 
     registry = default_registry()
     connections: dict[str, dict[str, Any] | None] = {}
@@ -68,7 +67,7 @@ def resolve_connections(
         inline = {f.field: config[f.field] for f in spec.connection_fields if f.field in config}
         ref = config.get("connection")
         if file is None:
-            file = ConnectionsFile.load(project, env=env)
+            file = _connections_file(project, env)
         try:
             resolved = file.resolve(ref, family, inline or None)
         except Exception as err:
@@ -84,6 +83,20 @@ def resolve_connections(
         secrets |= set(resolved.secret_values)
         resolved_names.append((step["id"], resolved.family, resolved.alias))
     return connections, secrets, resolved_names
+
+
+def _connections_file(project: Path, env: Any) -> Any:
+    """The project's connections, or a PlanError that says which file and line is wrong."""
+    from runtime.connections import ConnectionError, ConnectionsFile
+
+    try:
+        return ConnectionsFile.load(project, env=env)
+    except ConnectionError as err:  # a malformed osiris_connections.yaml or .env
+        raise PlanError(
+            str(err),
+            hint=getattr(err, "hint", None)
+            or "fix the file at the line shown (`osiris connections list` reads it too)",
+        ) from None
 
 
 #: DuckDB's own default is 80% of the machine's memory; a pipeline tool on a laptop
