@@ -189,7 +189,8 @@ def verify(files: Mapping[str, bytes]) -> list[str]:
     problems: list[str] = []
     if MANIFEST not in files:
         return [f"{MANIFEST} is missing"]
-    manifest = yaml.safe_load(files[MANIFEST])
+    # libyaml's parser when present: the same document, several times faster on big plans
+    manifest = yaml.load(files[MANIFEST], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     try:
         recorded = manifest["pipeline"]["fingerprints"]["manifest_fp"]
         manifest["pipeline"]["fingerprints"]["manifest_fp"] = ""

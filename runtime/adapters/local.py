@@ -40,7 +40,9 @@ def load_plan(build_dir: Path) -> Plan:
             f"{build_dir}: " + "; ".join(problems),
             hint="the plan was changed after compilation: compile the OML again",
         )
-    manifest = yaml.safe_load(files["manifest.yaml"])
+    manifest = yaml.load(
+        files["manifest.yaml"], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )
     configs = {step["id"]: json.loads(files[step["cfg_path"]]) for step in manifest["steps"]}
     meta = json.loads(files.get("meta.json", b"{}"))
     return Plan(build_dir, manifest, configs, meta)
