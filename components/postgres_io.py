@@ -37,6 +37,7 @@ from components.sql_io import (
     extract_into,
     input_columns,
     is_panic,
+    native_stderr,
     progress,
     quote_ident,
     read_time_limit,
@@ -44,6 +45,9 @@ from components.sql_io import (
     single_input,
     split_table,
     write_by_mode,
+)
+from components.sql_io import (
+    with_native_text as _with_native_text,
 )
 
 FIELDS = ("host", "port", "user", "password", "database", "schema", "sslmode")
@@ -393,26 +397,27 @@ def connectorx_batches(
         "BEGIN READ ONLY",
     ]
     reader, finished = None, False
-    try:
-        reader = connectorx.read_sql(
-            url,
-            f"/* {tag} */ {sql}",
-            return_type="arrow_stream",
-            protocol=CONNECTORX_PROTOCOL,
-            batch_size=size,
-            pre_execution_query=pre_execution,
-        )
-        yield from reader
-        finished = True
-    except BaseException as err:
-        if not (is_panic(err) or isinstance(err, RuntimeError)):
-            raise
-        raise _connectorx_error(err, server.fields) from None
-    finally:
-        if reader is not None:
-            reader.close()
-            if not finished:
-                cancel_tagged_query(server, tag)
+    with native_stderr.captured(server.fields) as caught:
+        try:
+            reader = connectorx.read_sql(
+                url,
+                f"/* {tag} */ {sql}",
+                return_type="arrow_stream",
+                protocol=CONNECTORX_PROTOCOL,
+                batch_size=size,
+                pre_execution_query=pre_execution,
+            )
+            yield from reader
+            finished = True
+        except BaseException as err:
+            if not (is_panic(err) or isinstance(err, RuntimeError)):
+                raise
+            raise _with_native_text(_connectorx_error(err, server.fields), caught()) from None
+        finally:
+            if reader is not None:
+                reader.close()
+                if not finished:
+                    cancel_tagged_query(server, tag)
 
 
 def _literal(value: str) -> str:

@@ -9,10 +9,13 @@ transaction. For writers, `export_csv` streams an input table out as ordered CSV
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -284,6 +287,114 @@ def text_batch(rows: Sequence[Sequence[Any]], columns: Sequence[Column]) -> pa.R
 
 def _wire(columns: Sequence[Column]) -> list[str]:
     return [f"c{i}" for i in range(len(columns))]
+
+
+class _NativeStderr:
+    """A filter on fd 2, installed by the first connectorx read, for the process's life.
+
+    connectorx's Rust threads write panics and "cx writer failed: …" lines straight to
+    the process's stderr — past Python and every redactor, quoting the server's message
+    and sometimes the connection — and may do so after the read has already failed in
+    Python. So fd 2 becomes a pipe that one thread reads line by line: lines of a native
+    reader's failure are kept (the step's error says them, scrubbed) and not passed on;
+    every other line passes on to the real stderr, scrubbed of every secret a read has
+    registered. At exit the pipe is drained before the process ends.
+    """
+
+    _NATIVE = re.compile(
+        r"^(thread '[^']*'.*? panicked at|cx writer failed|stack backtrace:|"
+        r"note: (run with `RUST_BACKTRACE|Some details are omitted))"
+    )
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fields: list[Mapping[str, Any]] = []
+        self._caught: list[str] = []
+        self._real: int | None = None
+        self._pipe = -1
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def captured(self, fields: Mapping[str, Any]) -> Iterator[Callable[[], str]]:
+        with self._lock:
+            self._fields.append(fields)
+            self._install()
+            mark = len(self._caught)
+
+        def caught() -> str:
+            with self._lock:
+                text = "\n".join(self._caught[mark:])
+            return scrub(text.strip(), fields)
+
+        yield caught
+
+    def _install(self) -> None:
+        alive = self._thread is not None and self._thread.is_alive()
+        if alive and os.fstat(2).st_ino == self._pipe:
+            return  # fd 2 is still our pipe (a test harness may have swapped it since)
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        self._pipe = os.fstat(write_end).st_ino
+        real = os.dup(2)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        if self._real is None:
+            atexit.register(self._drain)
+        self._real = real
+        self._thread = threading.Thread(
+            target=self._forward, args=(read_end, real), name="osiris-native-stderr", daemon=True
+        )
+        self._thread.start()
+
+    def _forward(self, read_end: int, real: int) -> None:
+        native = False  # inside a native failure's lines (its continuation is indented)
+        with os.fdopen(read_end, "rb") as pipe:
+            for raw in pipe:
+                line = raw.decode("utf-8", "replace")
+                with self._lock:
+                    for fields in self._fields:
+                        line = scrub(line, fields)
+                    native = bool(self._NATIVE.match(line)) or (
+                        native and (line.startswith((" ", "\t")) or not line.strip())
+                    )
+                    if native:
+                        self._caught.append(line.rstrip("\n"))
+                        del self._caught[:-200]  # bounded: the recent native lines only
+                        continue
+                try:
+                    os.write(real, line.encode("utf-8", "replace"))
+                except OSError:
+                    return  # the real stderr is gone
+
+    def _drain(self) -> None:
+        """Put stderr back and let the forwarder pass on what is still in the pipe."""
+        if self._real is None:
+            return
+        sys.stderr.flush()
+        os.dup2(self._real, 2)  # closes the pipe's last write end: the forwarder sees EOF
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+#: Every connectorx read runs inside `native_stderr.captured(fields)`.
+native_stderr = _NativeStderr()
+
+
+def with_native_text(error: Exception, caught: str) -> Exception:
+    """`error` (a DriverError or Unreadable) with what the native reader wrote to stderr
+    (already scrubbed) added to its message, so the step's error says it and nothing else
+    does."""
+    if not caught:
+        return error
+    note = f" (the reader reported: {' '.join(caught.split())[:500]})"
+    if isinstance(error, DriverError):
+        return DriverError(
+            str(error) + note,
+            category=error.category,
+            retryable=error.retryable,
+            hint=error.hint,
+        )
+    return type(error)(str(error) + note)
 
 
 def is_panic(err: BaseException) -> bool:

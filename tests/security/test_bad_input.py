@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,3 +160,24 @@ def test_a_malformed_connections_file_or_env_is_one_clean_message(
     assert "Traceback" not in finished.stderr + finished.stdout
     assert "error:" in finished.stderr and "hint:" in finished.stderr, finished.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.db
+def test_connectorx_native_text_becomes_the_steps_error(
+    pg_db: dict[str, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A read that fails mid-stream: connectorx's Rust side writes "cx writer failed: …"
+    to fd 2. It is caught, scrubbed, and said in the step's error — not on stderr."""
+    from components.postgres_extractor.driver import PostgresExtractor
+    from components.protocol import DriverError
+    from tests.components.stepcontext import make_context
+
+    secret = "Cx-Secret-77aa"  # trust authentication on loopback ignores it
+    fields = {**pg_db, "password": secret}
+    ctx = make_context(tmp_path, fields, step_id="probe")
+    query = f"SELECT 1 / (g - 50000) AS x, '{secret}' AS s FROM generate_series(1, 100000) g"
+    with pytest.raises(DriverError) as failed:
+        PostgresExtractor().run(ctx, {"query": query, "batch_size": 1000}, {})
+    out, err = capfd.readouterr()
+    assert "division by zero" in str(failed.value)
+    assert "cx writer failed" not in err and secret not in err + out + str(failed.value)
