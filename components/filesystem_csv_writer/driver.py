@@ -19,10 +19,11 @@ A path ending in `.gz` or `.zst` is written compressed.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -103,21 +104,24 @@ class CSVWriterDriver:
             if copied != staged:
                 _move_beside(copied, staged)
             final = staged
-            appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
-            if appending or options.encoding != "utf-8":
-                final = path.parent / f".{path.name}.{token}.out.tmp"
-                temporaries.append(final)
-                with final.open("wb") as out:
-                    if appending:
-                        _append_onto(out, path, staged, options)
-                    else:
-                        _transcode(staged, out, options.encoding, skip_header=False)
-            if ctx.cancelled():
-                raise DriverError("cancelled: the file was left as it was", category="cancelled")
-            _fsync(final)
-            if path.exists():
-                shutil.copymode(path, final)  # a replaced file keeps its permissions
-            os.replace(final, path)
+            with _writers_of(path):  # read the old file and rename over it as one step
+                appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
+                if appending or options.encoding != "utf-8":
+                    final = path.parent / f".{path.name}.{token}.out.tmp"
+                    temporaries.append(final)
+                    with final.open("wb") as out:
+                        if appending:
+                            _append_onto(out, path, staged, options)
+                        else:
+                            _transcode(staged, out, options.encoding, skip_header=False)
+                if ctx.cancelled():
+                    raise DriverError(
+                        "cancelled: the file was left as it was", category="cancelled"
+                    )
+                _fsync(final)
+                if path.exists():
+                    shutil.copymode(path, final)  # a replaced file keeps its permissions
+                os.replace(final, path)
         except DriverError:
             raise
         except UnicodeEncodeError as err:
@@ -146,6 +150,28 @@ class CSVWriterDriver:
 
 
 DRIVER = CSVWriterDriver
+
+
+@contextlib.contextmanager
+def _writers_of(path: Path) -> Iterator[None]:
+    """One writer at a time for the files of `path`'s folder (runs, processes, threads).
+
+    Two appends that each read the old file and rename their own union over it would lose
+    one run's rows; an advisory lock (flock) on the folder itself serializes them, and
+    replace too, without leaving a lock file among the user's data. Where flock does not
+    exist (Windows) writers are not serialized.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # closing the descriptor releases the lock
 
 
 def _staging_dir(cur: Any, path: Path) -> Path:
