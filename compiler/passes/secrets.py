@@ -40,6 +40,27 @@ DSN_PASSWORD = re.compile(
 )
 
 
+def url_password(rest: str) -> str | None:
+    """The password of what follows a URL's `scheme://`, read exactly as connection
+    resolution reads it (components/db_params.py `split_credentials`, which the compiler
+    may not import; tests/security/test_secret_urls.py holds the two to one answer): the
+    credentials end at the last `@` before the host's `/`, `?` or `#`.
+
+    >>> url_password("etl:p@ss@db/dw"), url_password("db/dw@2024")
+    ('p@ss', None)
+    """
+    first = rest.find("@")
+    if first < 0 or any(char.isspace() for char in rest[:first]):
+        return None
+    end = first
+    while end < len(rest) and rest[end] not in "/?#" and not rest[end].isspace():
+        end += 1
+    if any(char in "/?#" for char in rest[:first].partition(":")[0]):
+        return None
+    password = rest[: rest.rfind("@", 0, end)].partition(":")[2]
+    return password or None
+
+
 def embedded_password(text: str) -> str | None:
     """The password written inside `text`: a URL's `user:password@` (read as connection
     resolution reads it), a URL query's `password=`, a key=value DSN's; None if none.
@@ -50,15 +71,12 @@ def embedded_password(text: str) -> str | None:
     >>> embedded_password("postgresql://etl:p@ss@db/dw"), embedded_password("see https://x.io")
     ('p@ss', None)
     """
-    from components.db_params import split_credentials
-
     at = text.find("://")
     while at >= 0:
         following = text.find("://", at + 3)
         if at > 0 and text[at - 1].isalnum():
             segment = text[at + 3 : following if following >= 0 else len(text)]
-            credentials, _ = split_credentials(segment)
-            password = (credentials or "").partition(":")[2]
+            password = url_password(segment)
             if password and not _is_reference(password):
                 return password
         at = following

@@ -5,7 +5,8 @@ included.
 A password with an unencoded `@` (`postgresql://etl:p@ss@host/db`) used to be read two
 ways: the DSN parser split at the first `@` (password `p`, host `ss@host`), the redactor
 at the last (masking `p@ss`), so the tail `ss` leaked in every "could not connect to
-ss@host" message. Both now read it through components/db_params.py `split_credentials`.
+ss@host" message. Both now read it through components/db_params.py `split_credentials` (the compiler,
+which may not import it, through a copy of the rule a test holds to the same answers).
 """
 
 from __future__ import annotations
@@ -44,6 +45,31 @@ def test_resolution_and_masking_read_an_at_sign_password_alike() -> None:
         assert "Tail7Q" not in masked and "w0rd" not in masked, masked
     # with no secret known at all, the URL pattern alone masks the whole password
     assert "Tail7Q" not in Redactor().text(f"dial {url} now")
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        "etl:p@ss@db.internal:5432/dw",
+        "etl:pw@db/dw@2024",
+        "db.internal/dw@2024",
+        "u:p/x@h/db",
+        "u@h",
+        "u:@h",
+        "h:5432/db?x=a@b",
+        "u:a b@h",
+        ":pw@h",
+        "u:p@ss#frag@h",
+    ],
+)
+def test_the_compiler_reads_url_credentials_as_resolution_does(rest: str) -> None:
+    """Two copies of one rule (the compiler may not import components.db_params): the
+    password the compiler refuses is the one resolution would send."""
+    from compiler.passes.secrets import url_password
+    from components.db_params import split_credentials
+
+    credentials, _ = split_credentials(rest)
+    assert url_password(rest) == ((credentials or "").partition(":")[2] or None)
 
 
 @pytest.mark.db
