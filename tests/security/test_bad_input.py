@@ -181,3 +181,22 @@ def test_connectorx_native_text_becomes_the_steps_error(
     out, err = capfd.readouterr()
     assert "division by zero" in str(failed.value)
     assert "cx writer failed" not in err and secret not in err + out + str(failed.value)
+
+
+@pytest.mark.db
+def test_discovery_takes_a_dsn_that_sets_connect_timeout(tmp_path: Path) -> None:
+    """A DSN carrying `connect_timeout` was given the setting twice (a TypeError traceback)."""
+    (tmp_path / "osiris_connections.yaml").write_text(
+        "connections:\n  postgres:\n    main:\n      default: true\n"
+        '      dsn: "postgresql://postgres:x@127.0.0.1:5432/test?connect_timeout=5&sslmode=disable"\n'
+    )
+    finished = subprocess.run(
+        [str(Path(sys.executable).parent / "osiris"), "discover", "@postgres.main"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "Traceback" not in finished.stderr
