@@ -5,8 +5,8 @@ included.
 A password with an unencoded `@` (`postgresql://etl:p@ss@host/db`) used to be read two
 ways: the DSN parser split at the first `@` (password `p`, host `ss@host`), the redactor
 at the last (masking `p@ss`), so the tail `ss` leaked in every "could not connect to
-ss@host" message. Both now read it through components/db_params.py `split_credentials` (the compiler,
-which may not import it, through a copy of the rule a test holds to the same answers).
+ss@host" message. Both now read it through components/db_params.py `split_credentials`
+(the compiler, which may not import it, through a copy a test holds to the same answers).
 """
 
 from __future__ import annotations
