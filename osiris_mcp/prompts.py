@@ -52,7 +52,8 @@ def register_prompts(server: MCPServer, state: ServerState) -> None:
         goal: Annotated[str, Field(description="What the pipeline should do, in plain words.")],
     ) -> str:
         """A guided workflow from a goal to a validated, compiled and confirmed run."""
-        return AUTHOR_PIPELINE.format(goal=" ".join(goal.split())[:2000])
+        # the text is echoed back to the client: a secret pasted into it is masked
+        return state.secrets.text(AUTHOR_PIPELINE.format(goal=" ".join(goal.split())[:2000]))
 
     @server.prompt(name="debug_run", title="Debug a run")
     def debug_run(
@@ -80,4 +81,4 @@ def register_prompts(server: MCPServer, state: ServerState) -> None:
                 )
             except (OSError, ValueError, KeyError, TypeError):
                 known = ""
-        return DEBUG_RUN.format(run_id=run_id, known=known)
+        return state.secrets.text(DEBUG_RUN.format(run_id=run_id, known=known))

@@ -260,8 +260,8 @@ def _adapt(definition: ToolDef, state: ServerState) -> Callable[..., Awaitable[C
         except OsirisToolError as err:
             mask = state.secrets.text  # an echoed argument may be a secret value
             raise OsirisToolError(err.code, mask(err.message), mask(err.hint)) from None
-        except ToolError:
-            raise
+        except ToolError as err:  # the SDK's own, which may quote an argument too
+            raise ToolError(state.secrets.text(str(err))) from None
         except Exception as err:
             # Details go to the server log (redacted); the model gets a code and a hint.
             logger.exception("tool %s failed unexpectedly", definition.name)

@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import yaml
 
@@ -790,12 +790,13 @@ def secret_values_of(fields: Mapping[str, Any]) -> frozenset[str]:
 
 def _embedded_passwords(text: str) -> set[str]:
     """The password of a URL (`scheme://user:password@host`) or a DSN (`password=...`)."""
+    from components.db_params import split_credentials
+
     found: set[str] = set()
     if "://" in text and "@" in text:
-        try:
-            password = urlsplit(text.strip()).password
-        except ValueError:
-            password = None
+        # read as resolution reads it, so the secret learnt is the one that is sent
+        credentials, _ = split_credentials(text.strip().split("://", 1)[1])
+        password = (credentials or "").partition(":")[2]
         if password:
             found |= {password, unquote(password)}
     for match in _DSN_PASSWORD.finditer(text):

@@ -738,16 +738,17 @@ class _PostgresReader:
         from psycopg.conninfo import make_conninfo
 
         self.connection, self.options = connection, options
-        params = {"host": "localhost", **postgres_params(connection.fields)}
+        params = {
+            "host": "localhost",
+            "connect_timeout": str(max(2, math.ceil(options.timeout_s))),  # libpq's minimum: 2 s
+            "application_name": "osiris-discovery",
+            # the connection's own settings win (a DSN may carry connect_timeout)
+            **postgres_params(connection.fields),
+        }
         self.schemas: tuple[str, ...] = options.schemas or (
             _text(connection.fields.get("schema")) or "public",
         )
-        conninfo = make_conninfo(
-            "",
-            connect_timeout=max(2, math.ceil(options.timeout_s)),  # libpq's minimum is 2 s
-            application_name="osiris-discovery",
-            **params,
-        )
+        conninfo = make_conninfo("", **params)
         self.conn = psycopg.connect(conninfo, autocommit=True)
         try:  # SET rather than startup options: poolers (Supabase's included) reject those
             self.conn.execute(

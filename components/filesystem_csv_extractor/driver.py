@@ -31,9 +31,10 @@ import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 #: pandas dtype names the spec accepts, as DuckDB types
 PANDAS_TYPES = {
@@ -94,7 +95,7 @@ class CSVExtractorDriver:
             select = ", ".join(quote_identifier(name) for name in columns)
         limit = _non_negative_int(config, "limit")
         cur = ctx.data_plane
-        cur.execute("SET python_enable_replacements = false")  # no Python variables as tables
+        no_python_tables(cur)
         with _unpacked(ctx, path, config) as (readable, config):
             try:
                 pinned = _date_types(cur, readable, config)
@@ -114,6 +115,14 @@ class CSVExtractorDriver:
             rows_written=rows,
             details={"path": str(path), "columns": names},
         )
+
+    def files_read(
+        self, config: Mapping[str, Any], connection: Mapping[str, Any] | None, project_dir: Path
+    ) -> list[Path]:
+        """The file this step will read: the run's data plane may read it and no other
+        (runtime/adapters/local.py). Resolved exactly as `run` resolves it."""
+        where = SimpleNamespace(project_dir=project_dir, connection=connection)
+        return [resolve_data_path(where, config.get("path"), config.get("base_dir"))]  # type: ignore[arg-type]
 
 
 DRIVER = CSVExtractorDriver

@@ -88,6 +88,7 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
         {},
     ),
     "OML310": (_STEP.format(extra="      pool_size: 5\n"), {}),
+    "OML010": (_STEP.format(extra="      x: " + "[" * 70 + "]" * 70 + "\n"), {}),
     "SEC502": (_STEP.format(extra="      api_token: abc123secret\n"), {}),
     "PAR605": (_STEP.format(extra=""), {"params": {"since": "2026-01-01"}}),
     "SQL407": (_query("SELECT id FROM customer"), {"catalogs": "catalog"}),
@@ -95,6 +96,13 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
     "SQL409": (
         _query("SELECT id FROM customers JOIN orders ON orders.customer_id = customers.id"),
         {"catalogs": "catalog"},
+    ),
+    "SQL410": (_query("SELECT id, name --\u00a0, SLEEP(5)\n        FROM customers"), {}),
+    "SQL411": (
+        _query("\"SELECT id, name FROM customers WHERE name = '${params.name}'\"").replace(
+            "steps:", "params:\n  name: {type: string, default: ada}\nsteps:"
+        ),
+        {"params": {"name": "ada' OR '1'='1"}},
     ),
 }
 NOTES = {
