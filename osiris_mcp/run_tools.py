@@ -1,10 +1,12 @@
 """The run tools: run a compiled plan, follow it, cancel it, read its logs, list runs.
 
-A plan runs on a background thread (runs.py) with the runner `osiris run` uses; a call
+A plan runs in a worker process (runs.py) with the runner `osiris run` uses; a call
 waits up to `wait_s`, sending a progress notification per step. A plan that writes
-database tables needs the user's consent: asked through elicitation when the client
-supports it (a `Resolve` parameter the SDK fills before the body runs, in both protocol
-eras), else given as `confirm_writes: true` after the model asked the user.
+database tables needs consent the model cannot give itself: when the client supports
+elicitation, only the user's answer counts (a `Resolve` parameter the SDK fills before
+the body runs, in both protocol eras) — `confirm_writes` never skips the question;
+without elicitation, the policy the user put in the server's arguments decides
+(`--writes deny|confirm|allow`, see `WRITE_POLICIES`).
 """
 
 from __future__ import annotations
@@ -51,14 +53,21 @@ class WriteConfirmation(BaseModel):
 Confirmation = AcceptedElicitation[Any] | DeclinedElicitation | CancelledElicitation
 
 
+#: What `osiris-mcp --writes` means for a client that cannot ask the user (no elicitation).
+WRITE_POLICIES = {
+    "deny": "database writes are refused (the default)",
+    "confirm": "the model asks the user and passes confirm_writes: true",
+    "allow": "database writes run without asking",
+}
+
+
 def _confirmation_resolver(state: ServerState) -> Any:
-    """Decides, before run_pipeline runs, whether to ask the user (elicitation) or not."""
+    """Decides, before run_pipeline runs, whether to ask the user (elicitation) or which
+    policy applies. Never looks at confirm_writes: with elicitation the user decides."""
 
     async def confirm_database_writes(
-        manifest_hash: str, confirm_writes: bool, ctx: Context
+        manifest_hash: str, ctx: Context
     ) -> str | Elicit[WriteConfirmation]:
-        if confirm_writes:
-            return "confirmed_by_argument"
         try:
             plan = await anyio.to_thread.run_sync(lambda: state.builds.load(manifest_hash))
         except ToolError:
@@ -68,7 +77,7 @@ def _confirmation_resolver(state: ServerState) -> Any:
         capabilities = ctx.client_capabilities
         elicitation = capabilities.elicitation if capabilities is not None else None
         if elicitation is None or (elicitation.form is None and elicitation.url is not None):
-            return "unconfirmed"
+            return f"policy_{state.project.writes}"
         return Elicit(_confirmation_message(plan), WriteConfirmation)
 
     return confirm_database_writes
@@ -97,10 +106,11 @@ async def run_pipeline(
     """Run a plan compiled by oml_compile, named by its manifest_hash, in the background.
 
     Only compiled, unchanged plans run. A plan that writes to database tables needs the
-    user's consent: the client asks the user when it supports elicitation; otherwise ask
-    the user yourself and pass confirm_writes: true. Waits up to wait_s seconds (sending
-    progress notifications), then returns the run_id and the status reached; follow
-    with run_status.
+    user's consent: Osiris asks the user when the client supports elicitation; otherwise
+    the user's server policy decides (an error says what the user must do). Waits up to
+    wait_s seconds (sending progress notifications), then returns the run_id and the
+    status reached; follow with run_status. A run stops when the client disconnects,
+    unless detach is true.
     """
     plan = await anyio.to_thread.run_sync(lambda: state.builds.load(args.manifest_hash))
     if args.params is not None and _params_differ(args.params, plan.params):
@@ -112,13 +122,14 @@ async def run_pipeline(
             "run the new manifest_hash.",
         )
     if plan.writes_tables:
-        _require_consent(confirmation)
+        _require_consent(confirmation, args.confirm_writes)
     run = state.runs.start(
         plan.build_dir,
         manifest_hash=plan.manifest_hash,
         pipeline=plan.pipeline,
         total_steps=len(plan.manifest.get("order", [])),
         parallel=args.parallel,
+        detached=args.detach,
     )
     await _wait(state, run.run_id, run, max(args.wait_s, _START_WAIT_S), ctx, until_started=True)
     if run.error:
@@ -145,21 +156,36 @@ def _params_differ(wanted: dict[str, Any], compiled: dict[str, Any]) -> bool:
     )
 
 
-def _require_consent(confirmation: Any) -> None:
+def _require_consent(confirmation: Any, confirm_writes: bool) -> None:
+    """Return when the user consented (or their policy allows the writes), else refuse
+    with a hint that says what the user must do."""
     if isinstance(confirmation, AcceptedElicitation):
         data = confirmation.data
         if isinstance(data, WriteConfirmation):
             if data.confirm:
                 return
-        elif data in ("confirmed_by_argument", "not_needed"):
+        elif data in ("not_needed", "policy_allow"):
             return
-        if data == "unconfirmed":
+        elif data == "policy_confirm":
+            if confirm_writes:
+                return
             raise OsirisToolError(
                 "confirmation_required",
                 "This plan modifies database tables (see the targets oml_compile listed) and "
-                "nobody confirmed it.",
-                "Show the user the targets and write modes; when they agree, call run_pipeline "
-                "again with confirm_writes: true.",
+                "the user has not confirmed it.",
+                "Show the user the targets and write modes and ask them; only when they agree, "
+                "call run_pipeline again with confirm_writes: true (this server was started "
+                "with --writes confirm).",
+            )
+        elif data == "policy_deny":
+            raise OsirisToolError(
+                "confirmation_required",
+                "This plan modifies database tables, and this client cannot ask the user "
+                "for consent, so Osiris refuses database writes (its --writes policy is deny).",
+                "Tell the user: to allow it, use a client that supports elicitation (Osiris "
+                "then asks them), or add `--writes confirm` (you ask them first) or "
+                "`--writes allow` to osiris-mcp's arguments in the client's configuration "
+                "and restart the server. confirm_writes cannot override this.",
             )
     raise OsirisToolError(
         "not_confirmed",
@@ -287,7 +313,8 @@ async def run_status(state: ServerState, args: m.RunStatusArgs, ctx: Context) ->
 
 @tool("Cancel a run", STOPS_RUN, m.RunCancelResult)
 async def run_cancel(state: ServerState, args: m.RunCancelArgs, ctx: Context) -> Reply:
-    """Ask a running run to stop; it ends `cancelled` and leaves its targets untouched.
+    """Stop a running run: its queries are stopped on the database servers, it ends
+    `cancelled` and leaves its targets untouched.
 
     Waits up to wait_s for it to stop. A run that already finished is left as it is.
     """
@@ -296,7 +323,7 @@ async def run_cancel(state: ServerState, args: m.RunCancelArgs, ctx: Context) ->
     tracked = state.runs.get(run_id)
     if current.finished or tracked is None:
         return _run_reply(state, run_id, cancel_requested=False)
-    tracked.cancel.set()
+    await anyio.to_thread.run_sync(lambda: state.runs.cancel(tracked))
     await _wait(state, run_id, tracked, args.wait_s, ctx)
     return _run_reply(state, run_id, cancel_requested=True)
 

@@ -167,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap on a resource read (default 1048576; env OSIRIS_MCP_MAX_RESOURCE_BYTES)",
     )
     parser.add_argument(
+        "--writes",
+        choices=("deny", "confirm", "allow"),
+        default=os.environ.get("OSIRIS_MCP_WRITES", "deny"),
+        help="database writes when the client cannot ask the user (no elicitation): deny "
+        "(default), confirm (the model asks you, then passes confirm_writes), allow; a client "
+        "that can ask always asks you (env OSIRIS_MCP_WRITES)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
     )
     return parser
@@ -179,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         choose_project_dir(args.project),
         max_result_bytes=args.max_result_bytes,
         max_resource_bytes=args.max_resource_bytes,
+        writes=args.writes,
     )
     if not project.root.is_dir():
         import sys

@@ -375,8 +375,9 @@ class RunPipelineArgs(Args):
     )
     confirm_writes: bool = Field(
         default=False,
-        description="Set true only after the user agreed to the listed database writes "
-        "(needed when the client cannot ask the user itself).",
+        description="Set true only after the user agreed to the listed database writes. "
+        "Counts only when the client cannot ask the user itself and the user started the "
+        "server with --writes confirm; it never replaces the user's own answer.",
     )
     wait_s: float = Field(
         default=10.0,
@@ -386,6 +387,11 @@ class RunPipelineArgs(Args):
         "notifications are sent meanwhile); the run goes on in the background either way.",
     )
     parallel: int = Field(default=1, ge=1, le=16, description="Steps run at the same time.")
+    detach: bool = Field(
+        default=False,
+        description="Keep the run going when this client disconnects (default: a disconnect "
+        "cancels it).",
+    )
 
 
 class StepStatus(Row):

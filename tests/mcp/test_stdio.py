@@ -25,9 +25,9 @@ OSIRIS_MCP = str(Path(sys.executable).with_name("osiris-mcp"))
 PROTOCOLS = {"auto": "2026-07-28", "legacy": "2025-11-25"}
 
 
-def server_parameters(project: Path) -> StdioServerParameters:
+def server_parameters(project: Path, *extra: str) -> StdioServerParameters:
     return StdioServerParameters(
-        command=OSIRIS_MCP, args=["--project", str(project)], env=dict(os.environ)
+        command=OSIRIS_MCP, args=["--project", str(project), *extra], env=dict(os.environ)
     )
 
 
@@ -43,7 +43,8 @@ async def test_from_schema_to_finished_run(
 ) -> None:
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("w") as stderr:
-        transport = stdio_client(server_parameters(project), errlog=stderr)
+        # a client that cannot ask the user, whose user chose `--writes confirm`
+        transport = stdio_client(server_parameters(project, "--writes", "confirm"), errlog=stderr)
         async with Client(transport, mode=mode) as client:
             assert client.protocol_version == PROTOCOLS[mode]
             assert len((await client.list_tools()).tools) == 17
