@@ -321,9 +321,19 @@ async def run_cancel(state: ServerState, args: m.RunCancelArgs, ctx: Context) ->
     run_id = _run_id(args.run_id)
     current = _run_status(state, run_id)
     tracked = state.runs.get(run_id)
-    if current.finished or tracked is None:
+    if current.finished:
         return _run_reply(state, run_id, cancel_requested=False)
-    await anyio.to_thread.run_sync(lambda: state.runs.cancel(tracked))
+    if tracked is not None:
+        await anyio.to_thread.run_sync(lambda: state.runs.cancel(tracked))
+    else:  # a run of another process (a detached run, `osiris run`): the same two switches
+        from runtime.sessions import find_run
+        from runtime.worker import request_cancel
+
+        session = find_run(state.project.root, run_id)
+        if session is None:
+            return _run_reply(state, run_id, cancel_requested=False)
+        root = state.project.root
+        await anyio.to_thread.run_sync(lambda: request_cancel(root, run_id, session))
     await _wait(state, run_id, tracked, args.wait_s, ctx)
     return _run_reply(state, run_id, cancel_requested=True)
 

@@ -199,7 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(project.state_dir, server.state.secrets, getattr(logging, args.log_level))
     logger.info("osiris-mcp %s serving %s over stdio", __version__, project.root)
     try:
-        server.run("stdio")
+        import anyio
+
+        from osiris_mcp.transport import serve_stdio
+
+        anyio.run(serve_stdio, server)
     except KeyboardInterrupt:
         return 130
     return 0
