@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
@@ -148,10 +148,8 @@ async def _claimed_stdio() -> AsyncIterator[tuple[_StampedLines, Any]]:
         os.dup2(saved_out, 1)
         os.close(saved_in)
         os.close(saved_out)
-        try:
+        with suppress(OSError):  # the client closed its end first
             stdout.close()
-        except OSError:
-            pass
 
 
 async def serve_stdio(server: Any) -> None:
