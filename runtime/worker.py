@@ -99,6 +99,9 @@ class RunWorker:
         self._failure: RunNotStarted | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._cancelled = False
+        #: (steps, resolved connections) of the plan, worked out while the run starts, so
+        #: that a cancel only has to connect and stop the queries
+        self._servers: tuple[Sequence[dict[str, Any]], Any] | None = None
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -137,6 +140,7 @@ class RunWorker:
         assert self._process.stdin is not None
         self._process.stdin.write((json.dumps(payload) + "\n").encode())
         self._process.stdin.flush()
+        threading.Thread(target=self._find_servers, name="osiris-run-servers", daemon=True).start()
         with os.fdopen(read_fd, "rb") as events:
             for line in events:
                 self._receive(line)
@@ -175,13 +179,26 @@ class RunWorker:
         elif "error" in message:
             self._failure = RunNotStarted(message["error"]["message"], message["error"]["hint"])
 
+    def _find_servers(self) -> None:
+        try:
+            self._servers = query_servers(
+                self.request.project, self.request.build_dir, self.request.env
+            )
+        except Exception:  # the cancel then works them out itself
+            logger.debug("servers of run %s not known in advance", self.run_id, exc_info=True)
+
     def cancel(self) -> None:
         """Stop the run: set its cancel file, then stop its queries on the servers.
 
         Returns once both are done; the run itself ends moments later (wait on `run`).
         """
         self._cancelled = True
-        request_cancel(self.request.project, self.run_id, self.request.build_dir, self.request.env)
+        if self._servers is None:
+            request = self.request
+            request_cancel(request.project, self.run_id, request.build_dir, request.env)
+            return
+        CancelFile(self.cancel_path).set()
+        stop_step_queries(*self._servers, self.run_id)
 
     def detach(self) -> None:
         """Let the run go on after this caller ends: its worker stops listening to stdin."""
@@ -204,6 +221,15 @@ def stop_queries(
     project: Path, run_id: str, build_dir: Path, env: Any = None
 ) -> list[tuple[str, str]]:
     """Stop the queries of `run_id` on every database server its plan reads from."""
+    servers = query_servers(project, build_dir, env)
+    return [] if servers is None else stop_step_queries(*servers, run_id)
+
+
+def query_servers(
+    project: Path, build_dir: Path, env: Any = None
+) -> tuple[Sequence[dict[str, Any]], Any] | None:
+    """The plan's steps and their resolved connections (None: the plan cannot run), with
+    the modules that stop queries already imported."""
     from runtime.adapters.local import PlanError, load_plan, resolve_connections
 
     try:
@@ -211,8 +237,15 @@ def stop_queries(
         environ = dict(os.environ if env is None else env)
         connections, _, _ = resolve_connections(plan, project, environ)
     except (PlanError, OSError, ValueError):
-        return []  # the plan never got far enough to open a connection
-    return stop_step_queries(plan.steps(), connections, run_id)
+        return None  # the plan never got far enough to open a connection
+    from components.registry import default_registry
+
+    registry = default_registry()
+    for step in plan.steps():
+        spec = registry.get(step["component"])
+        if spec is not None and spec.family in _STOPPERS:
+            _STOPPER_MODULES[spec.family]()
+    return plan.steps(), connections
 
 
 def stop_step_queries(
@@ -258,6 +291,19 @@ def _stop_postgres(fields: dict[str, Any], family: str, tag: str) -> None:
     cancel_tagged_query(server, tag)
 
 
+def _import_mysql() -> None:
+    import components.mysql_io  # noqa: F401
+
+
+def _import_postgres() -> None:
+    import components.postgres_io  # noqa: F401
+
+
+_STOPPER_MODULES: dict[str, Callable[[], None]] = {
+    "mysql": _import_mysql,
+    "postgres": _import_postgres,
+    "supabase": _import_postgres,
+}
 _STOPPERS: dict[str, Callable[[dict[str, Any], str, str], None]] = {
     "mysql": _stop_mysql,
     "postgres": _stop_postgres,
