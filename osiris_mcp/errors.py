@@ -33,6 +33,7 @@ ERROR_CODES: dict[str, str] = {
     "confirmation_required": "the plan writes to database tables and nobody confirmed it",
     "not_confirmed": "the user declined to run a plan that writes to database tables",
     "unknown_run": "no run has that id",
+    "unknown_step": "the run has no step with that id",
     "run_failed_to_start": "the run could not start (its plan or connections are unusable)",
     "consent_required": "memory_capture needs consent: true",
     "unknown_tool": "no tool has that name",

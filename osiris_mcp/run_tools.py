@@ -353,6 +353,8 @@ async def run_logs(state: ServerState, args: m.RunLogsArgs, ctx: Context) -> m.R
             f"Run '{run_id}' has no logs: it did not start.",
             "run_status shows why it could not start.",
         )
+    if args.step_id is not None:
+        _require_step(state, session, run_id, args.step_id)
     listing = listing_key("run_logs", run_id, args.kind, args.step_id)
     budget = state.project.max_result_bytes
     if args.kind == "bundle":
@@ -375,6 +377,25 @@ async def run_logs(state: ServerState, args: m.RunLogsArgs, ctx: Context) -> m.R
     return m.RunLogsResult(
         run_id=run_id, kind=args.kind, items=page.rows, **paged_fields(page, "run_logs")
     )
+
+
+def _require_step(state: ServerState, session: Any, run_id: str, step_id: str) -> None:
+    """An unknown step id is an error: an empty listing would read as a step that logged nothing."""
+    from runtime.sessions import read_status
+
+    try:
+        steps = [str(s.get("id")) for s in read_status(session).get("steps", [])]
+    except (OSError, ValueError):
+        return  # no status yet: nothing to check against
+    if step_id not in steps:
+        from compiler.diagnostics import did_you_mean, suggestion_hint
+
+        hint = suggestion_hint(did_you_mean(step_id, steps)) or ""
+        raise OsirisToolError(
+            "unknown_step",
+            f"Run '{run_id}' has no step '{step_id}'; its steps are {', '.join(steps) or 'none'}.",
+            f"{hint} Leave out step_id for the whole run.".strip(),
+        )
 
 
 def _oversized(row: dict[str, Any], run_id: str, file: str) -> dict[str, Any]:

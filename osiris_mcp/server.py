@@ -82,6 +82,7 @@ def build_server(project: Project) -> OsirisServer:
         middleware=[
             AuditMiddleware(AuditLog(project.state_dir / "audit.jsonl"), state.secrets),
             WarmUp(state.secrets),
+            prompt_arguments,
         ],
     )
     register_resources(server, state)
@@ -111,6 +112,21 @@ class WarmUp:
             timer.daemon = True
             timer.start()
         return result
+
+
+async def prompt_arguments(ctx: Any, call_next: Any) -> Any:
+    """Middleware: a prompt asked for without a required argument is the client's mistake,
+    so it gets JSON-RPC's invalid-params error — not an internal error with a traceback
+    in the log (the SDK raises a bare ValueError for it)."""
+    if ctx.method != "prompts/get":
+        return await call_next(ctx)
+    try:
+        return await call_next(ctx)
+    except ValueError as err:
+        from mcp.shared.exceptions import MCPError
+        from mcp_types import INVALID_PARAMS
+
+        raise MCPError(INVALID_PARAMS, f"Invalid params: {err}") from None
 
 
 def _warm_up(secrets: SecretText) -> None:
