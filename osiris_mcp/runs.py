@@ -101,6 +101,12 @@ class RunTracker:
         if run.worker is not None:
             run.worker.cancel()
 
+    def cancel_attached(self) -> None:
+        """Cancel every run of this server that was not detached (on its way out)."""
+        for run in self.active():
+            if not run.detached:
+                self.cancel(run)
+
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """The client went away: cancel every run it started that was not detached, and
         wait (bounded) for them to stop cleanly; detached runs go on on their own."""

@@ -149,6 +149,21 @@ def _leave_logging_to_us() -> None:
     sdk_server.configure_logging = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
+def _cancel_runs_on_sigterm(state: ServerState) -> None:
+    """A client that gives up on its server sends SIGTERM (the SDK's stdio client does, 2 s
+    after closing stdin): stop this server's runs first — their queries on the servers,
+    their cancel files, which their workers (in sessions of their own) obey — then exit."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        try:
+            state.runs.cancel_attached()
+        finally:
+            os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1024:
@@ -214,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = build_server(project)
     configure_logging(project.state_dir, server.state.secrets, getattr(logging, args.log_level))
     logger.info("osiris-mcp %s serving %s over stdio", __version__, project.root)
+    _cancel_runs_on_sigterm(server.state)
     try:
         import anyio
 

@@ -132,8 +132,10 @@ class RunWorker:
                 pass_fds=(write_fd,),
                 env=env,
                 cwd=str(request.project),
-                # a detached run outlives its server (and the client's signals to it)
-                start_new_session=self.detached,
+                # Its own session: a client that kills its server's process group (the
+                # SDK's stdio client does, 2 s after closing stdin) must not kill the run
+                # before it ends `cancelled` — and a detached run outlives its server.
+                start_new_session=True,
             )
         finally:
             os.close(write_fd)
@@ -339,14 +341,14 @@ def _send(out: IO[str], lock: threading.Lock, message: dict[str, Any]) -> None:
             pass
 
 
-def _watch_stdin(cancel: CancelFile, detached: bool) -> None:
-    """`cancel` on a line saying so; on end of input (the caller died) unless detached."""
-    for line in sys.stdin:
-        if line.strip() == "cancel":
-            cancel.set()
-            return
-    if not detached:
+def _watch_stdin(cancel: CancelFile, detached: bool, payload: dict[str, Any]) -> None:
+    """On end of input — the caller died without cancelling — cancel the run unless it is
+    detached: the cancel file, and the run's queries on the servers (as the caller would)."""
+    for _ in sys.stdin:
+        pass
+    if not detached and not cancel.is_set():
         cancel.set()
+        stop_queries(Path(payload["project"]), payload["run_id"], Path(payload["build_dir"]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -359,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     project = Path(payload["project"])
     cancel = CancelFile(cancel_file(project, payload["run_id"]))
     watcher = threading.Thread(
-        target=_watch_stdin, args=(cancel, bool(payload["detached"])), daemon=True
+        target=_watch_stdin, args=(cancel, bool(payload["detached"]), payload), daemon=True
     )
     watcher.start()
     from runtime.adapters.local import run_build
