@@ -267,7 +267,10 @@ def _run_status(
     elif not finished:
         next_step = "Still running: call run_status with wait_s to follow it, or run_cancel."
     elif status == "success":
-        next_step = "Done. run_logs shows events and metrics; outputs are listed per step."
+        next_step = (
+            "Done. outputs lists what each step made or wrote; data_preview(run_id, step_id) "
+            "shows its first rows; run_logs shows events and metrics."
+        )
     else:
         next_step = "Read run_logs(kind='bundle') or use the debug_run prompt to find the cause."
     fields: dict[str, Any] = dict(
@@ -280,6 +283,7 @@ def _run_status(
         finished_at=snapshot.get("finished_at"),
         duration_ms=snapshot.get("duration_ms"),
         steps=steps,
+        outputs=_outputs(state, run_id, snapshot) if finished else [],
         error=tracked.error if tracked is not None else None,
         status_uri=f"osiris://runs/{run_id}/status.json",
         next=next_step,
@@ -287,6 +291,45 @@ def _run_status(
     if cancel_requested is None:
         return m.RunStatusResult(**fields)
     return m.RunCancelResult(**fields, cancel_requested=cancel_requested)
+
+
+def _outputs(state: ServerState, run_id: str, snapshot: dict[str, Any]) -> list[m.RunOutput]:
+    """Each step's output: the table or file a writer wrote, the sample a step kept."""
+    from runtime.outputs import output_info
+    from runtime.sessions import find_run
+
+    session = find_run(state.project.root, run_id)
+    outputs = []
+    for step in snapshot.get("steps") or []:
+        if step.get("status") != "success":
+            continue
+        step_id = str(step.get("id"))
+        preview = f"data_preview(run_id={run_id!r}, step_id={step_id!r})"
+        details = step.get("details") or {}
+        info = output_info(session, step_id) if session is not None else None
+        if details.get("table") and step.get("mode") == "write":
+            kind, target, rows = "table", str(details["table"]), int(step.get("rows_written") or 0)
+        elif details.get("path") and step.get("mode") == "write":
+            kind, target = "file", _project_path(state, str(details["path"]))
+            rows = int(step.get("rows_written") or 0)
+        elif info is not None:
+            kind, target, rows = "step_table", step_id, int(info["rows"])
+        else:
+            continue
+        outputs.append(
+            m.RunOutput(step=step_id, kind=kind, target=target, rows=rows, preview=preview)
+        )
+    return outputs
+
+
+def _project_path(state: ServerState, path: str) -> str:
+    """A path the run wrote, relative to the project when it lies inside it."""
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().relative_to(state.project.root.resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def _run_id(run_id: str) -> str:

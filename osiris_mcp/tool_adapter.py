@@ -136,7 +136,12 @@ def tool(
 
 
 #: The modules that declare tools, in the order tools/list shows them.
-TOOL_MODULES = ("osiris_mcp.tools", "osiris_mcp.run_tools", "osiris_mcp.guide_tools")
+TOOL_MODULES = (
+    "osiris_mcp.tools",
+    "osiris_mcp.run_tools",
+    "osiris_mcp.data_tools",
+    "osiris_mcp.guide_tools",
+)
 
 
 def build_tools(state: ServerState) -> list[Tool]:

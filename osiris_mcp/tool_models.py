@@ -403,6 +403,17 @@ class StepStatus(Row):
     error: str | None = None
 
 
+class RunOutput(Row):
+    step: str
+    kind: Literal["table", "file", "step_table"] = Field(
+        description="table: a database table the step wrote; file: a file it wrote; "
+        "step_table: the step's table in the run's data plane (kept as a sample)."
+    )
+    target: str = Field(description="schema.table, the file's path, or the step id.")
+    rows: int
+    preview: str = Field(description="How to see its first rows.")
+
+
 class RunStatusResult(Result):
     run_id: str
     pipeline: str | None = None
@@ -413,6 +424,11 @@ class RunStatusResult(Result):
     finished_at: str | None = None
     duration_ms: int | None = None
     steps: list[StepStatus] = Field(default_factory=list)
+    outputs: list[RunOutput] = Field(
+        default_factory=list,
+        description="What each finished step made or wrote, with its rows; data_preview shows "
+        "the first rows.",
+    )
     error: str | None = Field(default=None, description="Why the run could not start, if so.")
     status_uri: str = Field(description="status.json of the run as a resource.")
     next: str = Field(description="What to do next.")
@@ -557,3 +573,35 @@ class MemoryCaptureResult(Result):
     stored_in: str = Field(description="The memory file, relative to the project.")
     text: str = Field(description="The note as stored: secrets and personal data redacted.")
     redacted: dict[str, int] = Field(description="How many values of each kind were redacted.")
+
+
+# -- data -------------------------------------------------------------------------------
+
+
+class DataPreviewArgs(Args):
+    run_id: str | None = Field(
+        default=None, description="A run (runs_list); with step_id: that step's output."
+    )
+    step_id: str | None = Field(default=None, description="The step of run_id to show.")
+    path: str | None = Field(
+        default=None,
+        description="Instead of a run: a CSV or Parquet file inside the project, e.g. "
+        "output/revenue.csv.",
+    )
+    limit: int = Field(default=20, ge=1, le=100, description="How many rows (1 to 100).")
+    cursor: str | None = _CURSOR
+
+
+class ColumnInfo(Row):
+    name: str
+    type: str
+
+
+class DataPreviewResult(Paged):
+    source: str = Field(description="What is shown: run_id/step_id or the file's path.")
+    columns: list[ColumnInfo]
+    rows: list[list[Any]] = Field(description="The first rows, one list of values per row.")
+    rows_in_source: int | None = Field(
+        default=None, description="How many rows the step's output has, when known."
+    )
+    note: str | None = Field(default=None, description="What the rows are, when not plain.")

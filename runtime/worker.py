@@ -118,6 +118,7 @@ class RunWorker:
             "parallel": request.parallel,
             "run_id": self.run_id,
             "keep_data_plane": request.keep_data_plane,
+            "keep_outputs": request.keep_outputs,
             "memory_limit": request.memory_limit,
             "compilation": request.compilation,
             "detached": self.detached,
@@ -374,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cancel=cancel,
         run_id=payload["run_id"],
         keep_data_plane=bool(payload["keep_data_plane"]),
+        keep_outputs=bool(payload.get("keep_outputs")),
         memory_limit=payload["memory_limit"],
         compilation=payload["compilation"],
     )

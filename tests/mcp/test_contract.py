@@ -33,6 +33,7 @@ TOOLS = [
     "run_cancel",
     "run_logs",
     "runs_list",
+    "data_preview",
     "guide_start",
     "usecases_list",
     "memory_capture",
