@@ -95,6 +95,7 @@ async def test_the_hints_say_what_each_tool_does_to_the_world(client: Client) ->
         "run_status",
         "run_logs",
         "runs_list",
+        "data_preview",
         "guide_start",
         "usecases_list",
     }
