@@ -21,7 +21,14 @@ from osiris_mcp import tool_models as m
 from osiris_mcp.errors import OsirisToolError
 from osiris_mcp.paging import listing_key
 from osiris_mcp.project import UnsafePath, check_identifier, file_inside
-from osiris_mcp.tool_adapter import READS_PROJECT, ServerState, page_of, paged_fields, tool
+from osiris_mcp.tool_adapter import (
+    READS_PROJECT,
+    READS_SOURCE,
+    ServerState,
+    page_of,
+    paged_fields,
+    tool,
+)
 
 #: Longest text kept of one cell: a row should not be one huge value.
 MAX_CELL_CHARS = 500
@@ -198,3 +205,130 @@ def _cell(value: Any) -> Any:
     if len(text) > MAX_CELL_CHARS:
         return text[:MAX_CELL_CHARS] + f"… (cut: {len(text):,} characters)"
     return text
+
+
+#: Families `sql_query` can read, by the extractor that reads them.
+_QUERY_EXTRACTORS = {
+    "mysql": "mysql.extractor",
+    "postgres": "postgres.extractor",
+    "supabase": "supabase.extractor",
+}
+
+
+def query_pipeline(extractor: str, connection: str, sql: str, limit: int, timeout_s: float) -> str:
+    """The one-step OML `sql_query` runs: the query as an extract, so the compiler's SQL
+    checks, the read-only database session and the worker process all apply to it.
+
+    >>> print(query_pipeline("mysql.extractor", "@mysql.shop", "SELECT 1 AS one", 5, 30))
+    ... # doctest: +ELLIPSIS
+    oml_version: "0.1.0"
+    name: sql_query
+    ...
+          query: |-
+            SELECT 1 AS one
+          limit: 5
+          fetch_timeout_s: 30
+    """
+    body = "\n".join("        " + line for line in sql.strip().splitlines())
+    return (
+        'oml_version: "0.1.0"\n'
+        "name: sql_query\n"
+        "steps:\n"
+        "  - id: query\n"
+        f"    component: {extractor}\n"
+        "    mode: read\n"
+        "    config:\n"
+        f'      connection: "{connection}"\n'
+        "      query: |-\n"
+        f"{body}\n"
+        f"      limit: {int(limit)}\n"
+        f"      fetch_timeout_s: {timeout_s:g}\n"
+    )
+
+
+@tool("Run a read-only SQL query", READS_SOURCE)
+async def sql_query(state: ServerState, args: m.SqlQueryArgs, ctx: Context) -> m.SqlQueryResult:
+    """Run one read-only SELECT on a connection and return its first rows.
+
+    The query passes the same checks as an extract step (one statement, read-only, no
+    file or network functions), runs in a read-only database session with a server-side
+    time limit, in a worker process, and returns at most `limit` rows. It is recorded as
+    a run of the pipeline `sql_query` (runs_list, run_logs).
+    """
+    from osiris_mcp.tools import compile_context, connections_file
+
+    file = connections_file(state)
+    family = args.connection.lstrip("@").split(".", 1)[0]
+    extractor = _QUERY_EXTRACTORS.get(family)
+    if extractor is None or not any(ref.startswith(f"@{family}.") for ref in file.refs()):
+        known = ", ".join(
+            sorted(r for r in file.refs() if r.split(".")[0][1:] in _QUERY_EXTRACTORS)
+        )
+        raise OsirisToolError(
+            "unknown_connection",
+            f"{args.connection} is not a database connection sql_query can read.",
+            f"Use one of: {known or 'none (add a mysql, postgres or supabase connection)'}.",
+        )
+    oml = query_pipeline(extractor, args.connection, args.sql, args.limit, args.timeout_s)
+    context = compile_context(state, {}, None, optimize=False)
+    plan = await _compile(state, oml.encode("utf-8"), context)
+    run = state.runs.start(
+        plan.build_dir, manifest_hash=plan.manifest_hash, pipeline=plan.pipeline, total_steps=1
+    )
+    with anyio.move_on_after(args.timeout_s + 30):
+        while not run.done.is_set():
+            await anyio.sleep(0.05)
+    if not run.done.is_set():
+        await anyio.to_thread.run_sync(lambda: state.runs.cancel(run))
+    from runtime.sessions import find_run, read_status
+
+    session = find_run(state.project.root, run.run_id)
+    status = read_status(session) if session is not None else {}
+    step = next(iter(status.get("steps") or []), {})
+    if run.error or status.get("status") != "success":
+        reason = run.error or step.get("error") or f"the query ended {status.get('status')}"
+        raise OsirisToolError(
+            "query_failed",
+            f"The query did not complete: {state.secrets.text(str(reason))}",
+            f"Fix what the message names; run_logs(run_id={run.run_id!r}) has the details.",
+        )
+    assert session is not None
+    file_path, _, total, _ = _step_output(state, run.run_id, "query")
+    columns, rows = await anyio.to_thread.run_sync(lambda: _read(file_path, args.limit))
+    listing = listing_key("sql_query", run.run_id)
+    page = page_of(state, rows, listing, args.cursor)
+    return m.SqlQueryResult(
+        run_id=run.run_id,
+        columns=[m.ColumnInfo(name=n, type=t) for n, t in columns],
+        rows=page.rows,
+        limited=total is not None and total >= args.limit,
+        **paged_fields(page, "sql_query"),
+    )
+
+
+async def _compile(state: ServerState, source: bytes, context: Any) -> Any:
+    """Compile the query's pipeline; a query the checks refuse is a `query_rejected` error."""
+    from osiris_mcp.commands.compile import compile_to_disk
+    from osiris_mcp.plans import load_plan
+
+    def build() -> tuple[dict[str, Any], Any]:
+        with state.compile_lock:
+            outcome = compile_to_disk(
+                source, context, "<sql_query>", state.project.root, None, "auto"
+            )
+            if not outcome["ok"]:
+                return outcome, None
+            build_dir = Path(outcome["build_dir"])
+            state.builds.remember(outcome["manifest_hash"], build_dir)
+            return outcome, load_plan(build_dir, outcome["manifest_hash"])
+
+    outcome, plan = await anyio.to_thread.run_sync(build)
+    if plan is None:
+        errors = [d for d in outcome.get("diagnostics", []) if d.get("severity") == "error"]
+        first = errors[0] if errors else {"code": "?", "message": "the query was refused"}
+        raise OsirisToolError(
+            "query_rejected",
+            f"The query was refused ({first['code']}): {first['message']}",
+            str(first.get("hint") or "sql_query runs one read-only SELECT."),
+        )
+    return plan

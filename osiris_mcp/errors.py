@@ -34,6 +34,8 @@ ERROR_CODES: dict[str, str] = {
     "not_confirmed": "the user declined to run a plan that writes to database tables",
     "unknown_run": "no run has that id",
     "unknown_step": "the run has no step with that id",
+    "query_rejected": "sql_query refused the query (not one read-only SELECT, or a checked name)",
+    "query_failed": "the query ran and failed (the server's error, a timeout)",
     "run_failed_to_start": "the run could not start (its plan or connections are unusable)",
     "consent_required": "memory_capture needs consent: true",
     "unknown_tool": "no tool has that name",

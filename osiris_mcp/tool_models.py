@@ -605,3 +605,24 @@ class DataPreviewResult(Paged):
         default=None, description="How many rows the step's output has, when known."
     )
     note: str | None = Field(default=None, description="What the rows are, when not plain.")
+
+
+class SqlQueryArgs(Args):
+    connection: str = Field(description="A database connection, @family.alias (connections_list).")
+    sql: str = Field(
+        min_length=1,
+        max_length=100_000,
+        description="One read-only SELECT in the source's dialect.",
+    )
+    limit: int = Field(default=100, ge=1, le=1000, description="Most rows returned (1 to 1000).")
+    timeout_s: float = Field(
+        default=30, gt=0, le=300, description="Server-side time limit for the query, in seconds."
+    )
+    cursor: str | None = _CURSOR
+
+
+class SqlQueryResult(Paged):
+    run_id: str = Field(description="The query's run (run_logs has its events).")
+    columns: list[ColumnInfo]
+    rows: list[list[Any]]
+    limited: bool = Field(description="True when the query may have more rows than `limit`.")

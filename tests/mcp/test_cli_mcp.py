@@ -66,12 +66,12 @@ def test_selftest(tmp_path: Path) -> None:
     assert report["ok"] is True
     assert [p["protocol"] for p in report["protocols"]] == ["2026-07-28", "2025-11-25"]
     for checks in report["protocols"]:
-        assert checks["tools"] == 18
+        assert checks["tools"] == 19
         assert checks["oml_validate_ok"] and checks["oml_compile_ok"]
         assert len(checks["manifest_hash"]) == 64
     text = subprocess.run([OSIRIS, "mcp", "selftest"], capture_output=True, text=True, timeout=120)
     assert text.returncode == 0 and text.stdout.rstrip().endswith("ok")
-    assert "protocol 2025-11-25: 18 tools listed" in text.stdout
+    assert "protocol 2025-11-25: 19 tools listed" in text.stdout
 
 
 def test_mcp_without_an_action_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

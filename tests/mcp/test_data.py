@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.mcp.conftest import QUICKSTART, REVENUE, connect, fails, make_server, ok
+from tests.mcp.conftest import QUICKSTART, REVENUE, connect, fails, make_server, ok, run_mysql
 
 pytestmark = pytest.mark.anyio
 
@@ -105,3 +105,27 @@ async def test_a_database_writer_shows_the_rows_it_wrote(
         rows = await ok(client, "data_preview", {"run_id": run["run_id"], "step_id": "store"})
         assert rows["rows"] == [[1, "30.50"], [3, "99.99"]]
         assert "output of step 'revenue'" in rows["note"]
+
+
+@pytest.mark.db
+async def test_sql_query_reads_through_the_extract_checks(
+    project: Path, shop: dict[str, Any], mode: str
+) -> None:
+    async with connect(make_server(project), mode) as client:
+        sql = "SELECT id, amount FROM orders WHERE status = 'paid' ORDER BY id"
+        found = await ok(client, "sql_query", {"connection": "@mysql.shop", "sql": sql})
+        assert [c["name"] for c in found["columns"]] == ["id", "amount"]
+        assert found["rows"] == [[1, "10.50"], [2, "20.00"], [4, "99.99"]]
+        assert found["limited"] is False
+        first = await ok(client, "sql_query", {"connection": "@mysql.shop", "sql": sql, "limit": 2})
+        assert first["rows"] == [[1, "10.50"], [2, "20.00"]] and first["limited"] is True
+
+        for refused in ("DELETE FROM orders", "SELECT SLEEP(5)", "SELECT LOAD_FILE('/etc/hosts')"):
+            arguments = {"connection": "@mysql.shop", "sql": refused}
+            assert await fails(client, "sql_query", arguments) == "query_rejected", refused
+        wrong = {"connection": "@mysql.shop", "sql": "SELECT nope FROM orders"}
+        assert await fails(client, "sql_query", wrong) == "query_failed"
+        local = {"connection": "@filesystem.local", "sql": "SELECT 1"}
+        assert await fails(client, "sql_query", local) == "unknown_connection"
+    count = run_mysql(shop, "SELECT count(*) FROM orders")
+    assert count[0][0] == 4  # nothing was deleted

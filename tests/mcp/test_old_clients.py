@@ -60,7 +60,7 @@ def test_an_mcp_1_9_client_validates_compiles_and_runs(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["protocol"] == "2025-03-26" and report["tools"] == 18
+    assert report["protocol"] == "2025-03-26" and report["tools"] == 19
     for step in ("oml_validate", "oml_compile", "run_pipeline", "run_status"):
         assert report[step]["is_error"] is False, report[step]
         assert "resource_link" not in report[step]["types"]  # not in this client's protocol

@@ -47,7 +47,7 @@ async def test_from_schema_to_finished_run(
         transport = stdio_client(server_parameters(project, "--writes", "confirm"), errlog=stderr)
         async with Client(transport, mode=mode) as client:
             assert client.protocol_version == PROTOCOLS[mode]
-            assert len((await client.list_tools()).tools) == 18
+            assert len((await client.list_tools()).tools) == 19
 
             # what tables do I have?
             found = structured(
@@ -167,7 +167,7 @@ def test_nothing_but_protocol_on_stdout(project: Path) -> None:
     by_id = {reply.get("id"): reply for reply in replies}
     assert by_id[1]["result"]["protocolVersion"] == "2025-11-25"
     assert by_id[1]["result"]["serverInfo"]["name"] == "osiris"
-    assert len(by_id[2]["result"]["tools"]) == 18
+    assert len(by_id[2]["result"]["tools"]) == 19
     assert by_id[3]["result"]["structuredContent"]["valid"] is False
     assert by_id[4]["result"]["isError"] is True
     assert "serving" in stderr  # the log goes to stderr
