@@ -149,6 +149,44 @@ def _leave_logging_to_us() -> None:
     sdk_server.configure_logging = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
+def _serve_http(server: OsirisServer, project: Project, address: str) -> int:
+    import sys
+
+    from osiris_mcp.transport import TOKEN_VARIABLE, http_token, serve_http
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        print(
+            f"osiris-mcp: --http wants HOST:PORT, e.g. 127.0.0.1:8765 (got {address!r})",
+            file=sys.stderr,
+        )
+        return 2
+    token, generated = http_token()
+    url = f"http://{host}:{port}/mcp"
+    if generated:  # printed once, here only: never logged
+        print(
+            f"osiris-mcp: serving {url}; bearer token (set {TOKEN_VARIABLE} to choose one): "
+            f"{token}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print(
+            f"osiris-mcp: serving {url}; bearer token from ${TOKEN_VARIABLE}",
+            file=sys.stderr,
+            flush=True,
+        )
+    server.state.secrets.add({token})  # the token is masked in every log line and result
+    logger.info("osiris-mcp %s serving %s over HTTP at %s", __version__, project.root, url)
+    try:
+        serve_http(server, host, int(port), token)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        server.state.runs.cancel_attached()
+    return 0
+
+
 def _cancel_runs_on_sigterm(state: ServerState) -> None:
     """A client that gives up on its server sends SIGTERM (the SDK's stdio client does, 2 s
     after closing stdin): stop this server's runs first — their queries on the servers,
@@ -198,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap on a resource read (default 1048576; env OSIRIS_MCP_MAX_RESOURCE_BYTES)",
     )
     parser.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve Streamable HTTP at http://HOST:PORT/mcp instead of stdio; clients send "
+        "Authorization: Bearer <token> — $OSIRIS_MCP_TOKEN, else a new token printed once "
+        "to stderr",
+    )
+    parser.add_argument(
         "--writes",
         choices=("deny", "confirm", "allow"),
         default=os.environ.get("OSIRIS_MCP_WRITES", "deny"),
@@ -228,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _leave_logging_to_us()
     server = build_server(project)
     configure_logging(project.state_dir, server.state.secrets, getattr(logging, args.log_level))
+    if args.http:
+        return _serve_http(server, project, args.http)
     logger.info("osiris-mcp %s serving %s over stdio", __version__, project.root)
     _cancel_runs_on_sigterm(server.state)
     try:

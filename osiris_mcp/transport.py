@@ -166,3 +166,60 @@ async def serve_stdio(server: Any) -> None:
             write_stream,
             lowlevel.create_initialization_options(),
         )
+
+
+# -- Streamable HTTP ------------------------------------------------------------------------
+
+#: The environment variable that gives the HTTP transport its bearer token.
+TOKEN_VARIABLE = "OSIRIS_MCP_TOKEN"
+
+
+class BearerToken:
+    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            import hmac
+
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self._expected):
+                body = json.dumps(
+                    {"error": "unauthorized", "hint": "send Authorization: Bearer <token>"}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b'Bearer realm="osiris"'),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def http_token(environ: Any = None) -> tuple[str, bool]:
+    """The bearer token: `$OSIRIS_MCP_TOKEN`, else a new random one (and whether it is new)."""
+    import secrets
+
+    env = os.environ if environ is None else environ
+    given = env.get(TOKEN_VARIABLE)
+    if given:
+        return str(given), False
+    return secrets.token_urlsafe(32), True
+
+
+def serve_http(server: Any, host: str, port: int, token: str) -> None:
+    """Serve clients over Streamable HTTP at http://host:port/mcp until interrupted."""
+    import uvicorn
+
+    app = BearerToken(server.streamable_http_app(host=host), token)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on")
+    uvicorn.Server(config).run()
