@@ -130,6 +130,7 @@ async def run_pipeline(
         total_steps=len(plan.manifest.get("order", [])),
         parallel=args.parallel,
         detached=args.detach,
+        keep_outputs=args.keep_outputs,
     )
     await _wait(state, run.run_id, run, max(args.wait_s, _START_WAIT_S), ctx, until_started=True)
     if run.error:

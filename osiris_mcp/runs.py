@@ -61,6 +61,7 @@ class RunTracker:
         total_steps: int,
         parallel: int = 1,
         detached: bool = False,
+        keep_outputs: bool = False,
     ) -> TrackedRun:
         """Start the run of a verified build in a worker process; returns at once."""
         from runtime.adapters import RunRequest
@@ -74,6 +75,7 @@ class RunTracker:
             parallel=parallel,
             on_event=lambda event: self._on_event(run, event),
             run_id=run.run_id,
+            keep_outputs=keep_outputs,
         )
         run.worker = RunWorker(request, detached=detached)
         with self._lock:

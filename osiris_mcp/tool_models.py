@@ -387,6 +387,10 @@ class RunPipelineArgs(Args):
         "notifications are sent meanwhile); the run goes on in the background either way.",
     )
     parallel: int = Field(default=1, ge=1, le=16, description="Steps run at the same time.")
+    keep_outputs: bool = Field(
+        default=False,
+        description="Keep each step's whole output for data_preview, not its first 100 rows.",
+    )
     detach: bool = Field(
         default=False,
         description="Keep the run going when this client disconnects (default: a disconnect "

@@ -129,3 +129,18 @@ async def test_sql_query_reads_through_the_extract_checks(
         assert await fails(client, "sql_query", local) == "unknown_connection"
     count = run_mysql(shop, "SELECT count(*) FROM orders")
     assert count[0][0] == 4  # nothing was deleted
+
+
+async def test_keep_outputs_keeps_whole_tables(client: Client, project: Path) -> None:
+    (project / "data" / "many.csv").write_text("n\n" + "".join(f"{i}\n" for i in range(250)))
+    oml = QUICKSTART.split("steps:")[0].replace("quickstart", "whole") + (
+        "steps:\n  - id: numbers\n    component: filesystem.csv_extractor\n    mode: read\n"
+        "    config:\n      path: data/many.csv\n"
+    )
+    plan = await ok(client, "oml_compile", {"oml": oml})
+    arguments = {"manifest_hash": plan["manifest_hash"], "wait_s": 60, "keep_outputs": True}
+    run = await ok(client, "run_pipeline", arguments)
+    preview = await ok(
+        client, "data_preview", {"run_id": run["run_id"], "step_id": "numbers", "limit": 100}
+    )
+    assert preview["rows_in_source"] == 250 and preview["note"] is None  # all kept
