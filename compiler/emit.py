@@ -165,7 +165,7 @@ def _toolchain() -> dict[str, str]:
 
     import lark
 
-    from osiris_mcp import __version__
+    from compiler.version import __version__
 
     return {
         "osiris": __version__,

@@ -25,7 +25,7 @@ def grammar_hash() -> str:
 @cache
 def compiler_fingerprint() -> str:
     from compiler.passes import PASSES
-    from osiris_mcp import __version__
+    from compiler.version import __version__
 
     return canonical.fingerprint(
         {

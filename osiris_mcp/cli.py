@@ -30,12 +30,29 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class VersionAction(argparse.Action):
+    """`osiris --version`: the version, and whether another package shadows one of ours."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> None:
+        from osiris_mcp.installation import ISOLATED_INSTALL_HINT, foreign_packages
+
+        print(f"osiris {__version__}")
+        problems = foreign_packages()
+        for problem in problems:
+            print(f"osiris: error: another package shadows Osiris's {problem}", file=sys.stderr)
+        if problems:
+            print(f"  hint: {ISOLATED_INSTALL_HINT}", file=sys.stderr)
+        parser.exit(1 if problems else 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="osiris",
         description="Validate, compile and run OML data pipelines.",
     )
-    parser.add_argument("--version", action="version", version=f"osiris {__version__}")
+    parser.add_argument(
+        "--version", action=VersionAction, nargs=0, help="show the version and check the install"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:
@@ -71,6 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except ModuleNotFoundError as err:
+        from runtime.packages import missing_package
+
+        missing = missing_package(err)
+        if missing is None:
+            raise
+        print(f"osiris: error: {missing}", file=sys.stderr)
+        return 2
 
 
 def project_problem(args: argparse.Namespace) -> str | None:

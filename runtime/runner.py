@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from components.protocol import DriverError, StepResult
+from runtime.packages import missing_package
 from runtime.sessions import Session, peak_rss_mb, utc_now
 
 STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled")
@@ -142,7 +143,13 @@ def quote_table(name: str) -> str:
 
 def load_driver(component: str) -> Any:
     """Import a component's driver lazily: `components/<name with _>/driver.py`."""
-    module = importlib.import_module(f"components.{component.replace('.', '_')}.driver")
+    try:
+        module = importlib.import_module(f"components.{component.replace('.', '_')}.driver")
+    except ModuleNotFoundError as err:
+        missing = missing_package(err)
+        if missing is None:
+            raise
+        raise DriverError(missing, category="config") from None
     driver_class = getattr(module, "DRIVER", None)
     if driver_class is None:
         classes = [
@@ -234,7 +241,7 @@ class Runner:
             parallel=self.parallel,
         )
         self.write_status("running")
-        pending = list(steps)
+        pending = [] if self._drivers_missing(steps) else list(steps)
         running: dict[Future[None], str] = {}
         with ThreadPoolExecutor(
             max_workers=self.parallel, thread_name_prefix="osiris-step"
@@ -316,6 +323,38 @@ class Runner:
             name="osiris-stop-queries",
             daemon=True,
         ).start()
+
+    def _drivers_missing(self, steps: list[dict[str, Any]]) -> bool:
+        """Load every step's driver before any step runs: a missing package fails the run
+        at once, not after the extract has run. True when one could not be loaded."""
+        problems: dict[str, DriverError] = {}
+        for component in sorted({s["component"] for s in steps}):
+            try:
+                load_driver(component)
+            except DriverError as problem:
+                problems[component] = problem
+        if not problems:
+            return False
+        for step in steps:
+            outcome = self.outcomes[step["id"]]
+            problem = problems.get(step["component"])
+            if problem is None:
+                outcome.status = "skipped"
+                outcome.reason = "the run did not start: a driver could not be loaded"
+                self.session.event(
+                    "execution.step.skipped", step_id=step["id"], reason=outcome.reason
+                )
+                continue
+            outcome.status = "failed"
+            outcome.error = str(problem)
+            outcome.category = problem.category
+            self.session.event(
+                "execution.step.error",
+                step_id=step["id"],
+                error=outcome.error,
+                category=problem.category,
+            )
+        return True
 
     def _readiness(self, step: dict[str, Any]) -> str:
         """'run', 'wait', or 'decided' (the step was skipped without running)."""
