@@ -45,6 +45,7 @@ from components.sql_io import (
     scrub,
     single_input,
     split_table,
+    tagged,
     text_batch,
     with_native_text,
     write_by_mode,
@@ -433,6 +434,7 @@ def extract(ctx: StepContext, config: Mapping[str, Any]) -> StepResult:
     """Read the step's table or query into `ctx.output_table`."""
     server = MySQLServer.for_step(ctx, config)
     sql, limit = source_query(config)
+    sql = tagged(ctx, sql)  # every statement of the read can be found and stopped by a cancel
     size = batch_size(config)
     with server.errors("read"):
         session, fields = probe(server, sql, read_time_limit(ctx, config))

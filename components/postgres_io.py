@@ -44,6 +44,7 @@ from components.sql_io import (
     scrub,
     single_input,
     split_table,
+    tagged,
     write_by_mode,
 )
 from components.sql_io import (
@@ -498,7 +499,7 @@ def copy_batches(
 def extract(ctx: StepContext, config: Mapping[str, Any], family: str = "postgres") -> StepResult:
     """Read the step's table or query into `ctx.output_table`."""
     server = PostgresServer.for_step(ctx, config, family)
-    sql = source_query(config, server.schema)
+    sql = tagged(ctx, source_query(config, server.schema))  # found and stopped by a cancel
     settings = read_settings(server.schema, read_time_limit(ctx, config))
     size = batch_size(config)
     with server.errors("read"):

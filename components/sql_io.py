@@ -89,6 +89,22 @@ def scrub(message: str, fields: Mapping[str, Any]) -> str:
     return re.sub(r"(password\s*=\s*)('[^']*'|[^\s,;)]+)", r"\1***", message, flags=re.I)
 
 
+def run_tag(run_id: str) -> str:
+    """The tag every query of a run carries in a comment, so that a cancel can find the
+    run's queries on the server (`KILL QUERY`, `pg_cancel_backend`) from another connection.
+
+    >>> run_tag("run_20261127T070125Z_1dfd69")
+    'osiris-run-run_20261127T070125Z_1dfd69'
+    """
+    return "osiris-run-" + re.sub(r"[^A-Za-z0-9_-]", "", run_id)
+
+
+def tagged(ctx: StepContext, sql: str) -> str:
+    """`sql` behind a comment naming the step's run (no tag outside a run)."""
+    run_id = getattr(ctx, "run_id", None)
+    return f"/* {run_tag(str(run_id))} */ {sql}" if run_id else sql
+
+
 def cancelled() -> DriverError:
     """The error a driver raises when the run asks it to stop between batches."""
     return DriverError("cancelled before the step finished", category="cancelled")

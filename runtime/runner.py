@@ -110,6 +110,7 @@ class ContextForStep:
         cancel: threading.Event,
     ) -> None:
         self.step_id: str = step["id"]
+        self.run_id: str = session.run_id  # database readers tag their queries with it
         self.component: str = step["component"]
         self.data_plane = data_plane
         self.output_table = quote_table(self.step_id)
@@ -327,6 +328,16 @@ class Runner:
         self._interrupted = True
         for cursor in list(self._cursors.values()):
             cursor.interrupt()
+        # ... and the database queries of this run, from connections of their own (a read
+        # blocked on its server would otherwise see the cancel only when it ends)
+        from runtime.worker import stop_step_queries
+
+        threading.Thread(
+            target=stop_step_queries,
+            args=(self.plan.steps(), self.connections, self.session.run_id),
+            name="osiris-stop-queries",
+            daemon=True,
+        ).start()
 
     def _drivers_missing(self, steps: list[dict[str, Any]]) -> bool:
         """Load every step's driver before any step runs: a missing package fails the run

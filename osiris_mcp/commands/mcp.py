@@ -17,7 +17,9 @@ HELP = (
     "or run a stdio self-test of the server (selftest)."
 )
 
-CLIENTS = ("claude-desktop", "claude-code", "cursor", "vscode")
+CLIENTS = ("claude-desktop", "claude-code", "cursor", "vscode", "http")
+#: Where `osiris-mcp --http` listens in the configuration printed for a team server.
+HTTP_ADDRESS = "127.0.0.1:8765"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -110,12 +112,25 @@ def client_configs(project: Path) -> dict[str, dict[str, Any]]:
     claude_code = " ".join(
         _shell_quote(part) for part in ("claude", "mcp", "add", "osiris", "--", command, *args)
     )
+    shared = " ".join(
+        _shell_quote(part)
+        for part in ("claude", "mcp", "add", "--scope", "project", "osiris", "--", command, *args)
+    )
+    url = f"http://{HTTP_ADDRESS}/mcp"
+    http_server = " ".join(_shell_quote(part) for part in (command, *args, "--http", HTTP_ADDRESS))
     return {
         "claude-desktop": {
             "where": _claude_desktop_config_path(),
             "config": {"mcpServers": {"osiris": stdio}},
         },
-        "claude-code": {"where": "run in a terminal", "command": claude_code},
+        "claude-code": {
+            "where": "run in a terminal",
+            "command": claude_code,
+            # `--scope project` writes <project>/.mcp.json, shared with the team in git
+            "project_command": shared,
+            "project_file": str(project / ".mcp.json"),
+            "project_config": {"mcpServers": {"osiris": {"type": "stdio", **stdio}}},
+        },
         "cursor": {
             "where": f"{project / '.cursor' / 'mcp.json'} (~/.cursor/mcp.json: every project)",
             "config": {"mcpServers": {"osiris": stdio}},
@@ -123,6 +138,24 @@ def client_configs(project: Path) -> dict[str, dict[str, Any]]:
         "vscode": {
             "where": str(project / ".vscode" / "mcp.json"),
             "config": {"servers": {"osiris": {"type": "stdio", **stdio}}},
+        },
+        "http": {
+            "where": f"a team server: start `{http_server}` (it prints a bearer token once, "
+            "or set OSIRIS_MCP_TOKEN); clients connect with the token",
+            "server_command": http_server,
+            "command": (
+                f"claude mcp add --transport http osiris {url} "
+                '--header "Authorization: Bearer $OSIRIS_MCP_TOKEN"'
+            ),
+            "config": {
+                "mcpServers": {
+                    "osiris": {
+                        "type": "http",
+                        "url": url,
+                        "headers": {"Authorization": "Bearer ${OSIRIS_MCP_TOKEN}"},
+                    }
+                }
+            },
         },
     }
 
@@ -159,14 +192,18 @@ def _clients(args: argparse.Namespace) -> int:
         "claude-code": "Claude Code",
         "cursor": "Cursor",
         "vscode": "VS Code",
+        "http": "Streamable HTTP",
     }
     for name in chosen:
         entry = configs[name]
         print(f"# {titles[name]} — {entry['where']}")
         if "command" in entry:
             print(entry["command"])
-        else:
+        if "config" in entry:
             print(json.dumps(entry["config"], indent=2))
+        if "project_command" in entry:
+            print(f"# … or for everyone working on the project ({entry['project_file']}):")
+            print(entry["project_command"])
         print()
     print(
         "# Secrets: clients start osiris-mcp without your shell's environment. Put the\n"

@@ -240,6 +240,13 @@ class LocalAdapter:
                 cancel=prepared.request.cancel,
             )
             prepared.status = runner.run()
+            if prepared.status != "cancelled":  # a cancel is asked to end now
+                from runtime.outputs import keep_outputs
+
+                step_ids = [step["id"] for step in prepared.plan.steps()]
+                keep_outputs(
+                    data_plane, prepared.session, step_ids, whole=prepared.request.keep_outputs
+                )
         finally:
             data_plane.close()
         return prepared.status
