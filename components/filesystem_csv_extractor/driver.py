@@ -209,8 +209,7 @@ def _unpacked(
     if name not in UNPACKED:
         yield path, config
         return
-    ctx.artifacts_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="unpacked-", dir=ctx.artifacts_dir) as folder:
+    with tempfile.TemporaryDirectory(prefix="unpacked-", dir=_scratch(ctx)) as folder:
         target = Path(folder) / path.with_suffix("").name
         try:
             with _open_packed(path, name) as packed, target.open("wb") as out:
@@ -222,6 +221,17 @@ def _unpacked(
                 hint="check `compression` against the file (infer decides from the suffix)",
             ) from None
         yield target, {**config, "compression": "none"}
+
+
+def _scratch(ctx: StepContext) -> Path:
+    """Where an unpacked file goes: the data plane's spill folder, the one folder a locked
+    data plane may read besides the plan's declared inputs (see lock_data_plane in
+    runtime/adapters/local.py); the step's artifacts folder for an unlocked data plane."""
+    row = ctx.data_plane.execute("SELECT current_setting('temp_directory')").fetchone()
+    spill = Path(str(row[0])) if row and row[0] else None
+    folder = spill if spill is not None and spill.is_absolute() else ctx.artifacts_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @contextlib.contextmanager
