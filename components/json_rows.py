@@ -122,10 +122,9 @@ class JsonTable:
             return 0
         self._widen(page)
         batch = self._batch(page)
-        # DuckDB finds the batch by its variable name (a replacement scan), as in sql_io.
-        _osiris_page = batch
-        self.plane.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM _osiris_page")
-        del _osiris_page
+        # An Arrow relation, as in sql_io: the locked data plane makes no replacement scan.
+        # The batch has the table's columns in the table's order (`_batch`).
+        self.plane.from_arrow(batch).insert_into(self.table)
         self.rows += len(page)
         return len(page)
 
