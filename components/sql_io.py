@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -442,25 +443,37 @@ def export_csv(
     the caller asks, so the disk holds one file (the caller deletes each once loaded).
     A full disk is an `io` DriverError.
     """
-    root = bulk_root(plane)
-    remove_orphaned_bulk_dirs(root)
+    root = bulk_folder()
+    remove_orphaned_bulk_dirs(root.parent)
     try:
-        workdir = Path(tempfile.mkdtemp(prefix=f"{BULK_PREFIX}{os.getpid()}_", dir=root))
+        root.mkdir(exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="load_", dir=root))
     except OSError as err:
-        raise _no_room(root, err.strerror or str(err)) from None
+        raise _no_room(root.parent, err.strerror or str(err)) from None
     try:
         yield _csv_files(plane, table, expressions, options, rows_per_file, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bulk_root(plane: Any) -> Path:
-    """Where bulk-load files go: the system's temporary folder, unless the data plane is
-    locked (runtime/adapters/local.py), where its own spill folder is the one it may write."""
-    (external, spill) = plane.execute(
-        "SELECT current_setting('enable_external_access'), current_setting('temp_directory')"
-    ).fetchone()
-    return Path(tempfile.gettempdir()) if external or not spill else Path(spill)
+def bulk_folder() -> Path:
+    """This process's folder for bulk-load files, in the system's temporary folder:
+    `osiris_bulk_<pid>_<hex>`. A locked data plane may write there (runtime/adapters/
+    local.py); the folder goes when the process exits, and a killed process's folder is
+    removed by the next writer (`remove_orphaned_bulk_dirs`)."""
+    pid = os.getpid()
+    if pid not in _BULK_TOKENS:  # a forked process gets a folder of its own
+        _BULK_TOKENS[pid] = uuid.uuid4().hex[:12]
+        atexit.register(_remove_bulk_folder, pid)
+    return Path(tempfile.gettempdir()).resolve() / f"{BULK_PREFIX}{pid}_{_BULK_TOKENS[pid]}"
+
+
+_BULK_TOKENS: dict[int, str] = {}
+
+
+def _remove_bulk_folder(pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(bulk_folder(), ignore_errors=True)
 
 
 #: Bulk-load folders are named `osiris_bulk_<pid>_<random>`: a folder whose process is gone

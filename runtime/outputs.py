@@ -31,9 +31,8 @@ def keep_outputs(plane: Any, session: Any, step_ids: Iterable[str], whole: bool 
         folder: Path = session.artifacts_dir(step_id)
         target = folder / OUTPUT_FILE
         select = f"SELECT * FROM {name}" + ("" if whole else f" LIMIT {SAMPLE_ROWS}")
-        path_literal = "'" + str(target).replace("'", "''") + "'"
         try:
-            plane.execute(f"COPY ({select}) TO {path_literal} (FORMAT parquet)")
+            _write_parquet(plane, select, target)
             (rows,) = plane.execute(f"SELECT count(*) FROM {name}").fetchone()
             columns = plane.execute(f"DESCRIBE {name}").fetchall()
         except Exception as err:  # keeping a sample must never fail the run
@@ -48,6 +47,21 @@ def keep_outputs(plane: Any, session: Any, step_ids: Iterable[str], whole: bool 
             "file": OUTPUT_FILE,
         }
         (folder / OUTPUT_INFO).write_text(json.dumps(info, sort_keys=True) + "\n", "utf-8")
+
+
+def _write_parquet(plane: Any, select: str, target: Path) -> None:
+    """`select`'s rows as a Parquet file, batch by batch through Arrow (bounded memory).
+
+    Written by pyarrow, not by a DuckDB `COPY`: the run's data plane is locked and may
+    write no file outside its spill folder (runtime/adapters/local.py lock_data_plane)."""
+    import pyarrow.parquet as pq
+
+    reader = plane.sql(select).to_arrow_reader(64_000)
+    staging = target.with_name(f".{target.name}.tmp")
+    with pq.ParquetWriter(staging, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+    staging.replace(target)
 
 
 def output_info(session_dir: Path, step_id: str) -> dict[str, Any] | None:

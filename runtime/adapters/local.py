@@ -143,17 +143,22 @@ def lock_data_plane(plane: Any, spill: Path, files_read: Iterable[Path] = ()) ->
     `ATTACH`, `COPY`), profiling and logging output, and any later change of these settings
     (`lock_configuration`: `SET`, `enable_profiling()`, `enable_logging()` all fail).
     What stays open is what the plan declares: the files its CSV extractors read
-    (`files_read`, their real paths), and the spill folder — DuckDB's own past the memory
-    limit, where CSV writers stage a file before it is moved beside its target and the
-    database writers make their bulk-load files. Extractors hand rows over as Arrow
-    relations, which need no file access; without external access DuckDB makes no
-    replacement scan either (a Python variable is no table).
+    (`files_read`, their real paths), the spill folder — DuckDB's own past the memory
+    limit, where CSV writers stage a file before it is moved beside its target — and this
+    process's bulk-load folder in the system's temporary folder, where database writers
+    make their load files (there, a killed run's folder is found and removed by the next).
+    Extractors hand rows over as Arrow relations, which need no file access; without
+    external access DuckDB makes no replacement scan either (a Python variable is no table).
     """
+    from components.sql_io import bulk_folder
+
     spill.mkdir(parents=True, exist_ok=True)
-    folder = _sql_string(str(spill.resolve()) + "/")
+    folders = ", ".join(
+        _sql_string(str(folder) + "/") for folder in (spill.resolve(), bulk_folder())
+    )
     paths = ", ".join(_sql_string(str(path)) for path in sorted(set(files_read)))
     for setting in (
-        f"SET allowed_directories = [{folder}]",
+        f"SET allowed_directories = [{folders}]",
         f"SET allowed_paths = [{paths}]",
         "SET enable_external_access = false",
         "SET lock_configuration = true",
