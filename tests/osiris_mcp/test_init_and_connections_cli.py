@@ -327,7 +327,7 @@ def test_doctor_all_reports_each_failure_and_never_a_secret(
 
     code, out, err = run_cli(capsys, "connections", "doctor", "--project", str(project))
     json_code, json_out, _ = run_cli(
-        capsys, "connections", "doctor", "--json", "--timeout", "2", "--project", str(project)
+        capsys, "connections", "doctor", "--json", "--timeout", "30", "--project", str(project)
     )
 
     assert (code, json_code) == (1, 1)

@@ -1,10 +1,11 @@
 """Two upserts into one table at once, touching the same keys in opposite order.
 
-A trigger slows each row down and a table lock holds both writers back until both wait
-on it, so the two transactions interleave every time: A updates key 1 then wants key 2,
-B updates key 2 then wants key 1. PostgreSQL picks one as the deadlock victim; its step
-is retried as its `retry` says and the run ends correct. Either way each transaction
-lands whole: the two shared keys carry the same writer's label.
+A table lock holds both writers back until both wait on it, and on PostgreSQL a trigger
+holds each one, once it has locked its first key, until the other has too (MariaDB's
+trigger slows each row down instead), so the two transactions interleave every time: A
+updates key 1 then wants key 2, B updates key 2 then wants key 1. PostgreSQL picks one
+as the deadlock victim; its step is retried as its `retry` says and the run ends correct.
+Either way each transaction lands whole: the two shared keys carry the same writer's label.
 """
 
 from __future__ import annotations
@@ -80,13 +81,21 @@ def test_postgres_upsert_deadlock_is_retried(tmp_path: Path, pg_db: dict[str, An
     with psycopg.connect(conninfo, autocommit=True) as admin:
         admin.execute(f"CREATE TABLE {target} (id bigint PRIMARY KEY, writer text)")
         admin.execute(f"INSERT INTO {target} VALUES (1, 'before'), (2, 'before')")
+        # A barrier, not a delay: an upsert's BEFORE UPDATE trigger runs once the row is
+        # locked; each counts itself in (a sequence: seen at once by every transaction) and
+        # waits until both writers hold a key, however slow the machine. A retried victim
+        # finds the count reached. The minute is only a safety net.
+        admin.execute(f'CREATE SEQUENCE "{schema}".arrivals')
         admin.execute(
-            f'CREATE FUNCTION "{schema}".slow() RETURNS trigger LANGUAGE plpgsql AS '
-            f"$$ BEGIN PERFORM pg_sleep({SLOW_ROW_S}); RETURN NEW; END $$"
+            f'CREATE FUNCTION "{schema}".barrier() RETURNS trigger LANGUAGE plpgsql AS $$ '
+            f"BEGIN PERFORM nextval('\"{schema}\".arrivals'); "
+            "FOR i IN 1..6000 LOOP "
+            f'EXIT WHEN (SELECT last_value FROM "{schema}".arrivals) >= 2; '
+            "PERFORM pg_sleep(0.01); END LOOP; RETURN NEW; END $$"
         )
         admin.execute(
-            f"CREATE TRIGGER slow BEFORE INSERT OR UPDATE ON {target} "
-            f'FOR EACH ROW EXECUTE FUNCTION "{schema}".slow()'
+            f"CREATE TRIGGER barrier BEFORE UPDATE ON {target} "
+            f'FOR EACH ROW EXECUTE FUNCTION "{schema}".barrier()'
         )
 
         def waiting() -> int:

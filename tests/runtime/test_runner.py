@@ -6,9 +6,9 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -167,12 +167,36 @@ class Flaky:
 
 
 class Slow:
+    """Runs until cancelled; `running` says it has started. A minute at most, so that a
+    cancel that never arrives fails the test rather than hanging it."""
+
+    running = threading.Event()
+
     def run(self, ctx: Any, config: Mapping[str, Any], inputs: Mapping[str, str]) -> StepResult:
-        for _ in range(500):
+        Slow.running.set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             if ctx.cancelled():
                 raise DriverError("stopped", category="cancelled")
             time.sleep(0.01)
         return StepResult()
+
+
+def when(ready: Callable[[], bool], then: Callable[[], None]) -> None:
+    """Call `then` from another thread once `ready()` holds (polled; a minute at most)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while not ready():
+            if time.monotonic() > deadline:
+                return  # the run is not cancelled, and the test says so
+            time.sleep(0.01)
+        then()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+real_driver = runner_module.load_driver
 
 
 def with_driver(monkeypatch: pytest.MonkeyPatch, component: str, driver: Any) -> None:
@@ -224,11 +248,12 @@ def test_a_step_over_its_timeout_fails(project: Path, monkeypatch: pytest.Monkey
 
 def test_cancel_ends_the_run_cancelled(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with_driver(monkeypatch, "duckdb.processor", Slow)
+    Slow.running.clear()
     cancel = threading.Event()
 
     def on_event(event: dict[str, Any]) -> None:
         if event["event_type"] == "execution.step.start" and event.get("step_id") == "paid":
-            threading.Timer(0.1, cancel.set).start()
+            when(Slow.running.is_set, cancel.set)  # cancel the step while it runs
 
     collected = run(project, pipeline(EXTRACT, PAID, WRITE), on_event=on_event, cancel=cancel)
     assert collected.status == "cancelled"
@@ -291,17 +316,57 @@ def test_a_tampered_build_is_refused(project: Path) -> None:
         run_build(RunRequest(build_dir, project))
 
 
-def test_cancel_interrupts_a_running_query(project: Path) -> None:
+class WatchedCursor:
+    """A step's data-plane cursor that lets the test see its CREATE ... AS query run."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+        self._creating = threading.Event()
+        cursor.execute("SET enable_progress_bar = true")  # query_progress() needs it
+        cursor.execute("SET enable_progress_bar_print = false")
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("CREATE OR REPLACE TABLE"):
+            self._creating.set()
+        return self._cursor.execute(sql, *args)
+
+    def long_query_runs(self) -> bool:
+        return self._creating.is_set() and self._cursor.query_progress() >= 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+class Watched:
+    """The real DuckDB processor, on a watched cursor."""
+
+    cursors: ClassVar[list[WatchedCursor]] = []
+
+    def run(self, ctx: Any, config: Mapping[str, Any], inputs: Mapping[str, str]) -> StepResult:
+        ctx.data_plane = WatchedCursor(ctx.data_plane)
+        Watched.cursors.append(ctx.data_plane)
+        result: StepResult = real_driver("duckdb.processor").run(ctx, config, inputs)
+        return result
+
+
+def test_cancel_interrupts_a_running_query(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C / run_cancel stops a long DuckDB query at once, not when it ends."""
     slow = PAID.replace(
         "SELECT id, amount FROM orders WHERE status = 'paid' ORDER BY id",
         "SELECT count(*) AS n FROM range(3000000000) a, orders",
     )
     cancel = threading.Event()
+    # DuckDB forgets an interrupt that comes before a query starts: cancel only once the
+    # long query reports progress (nothing else runs after it starts, for minutes)
+    with_driver(monkeypatch, "duckdb.processor", Watched)
+    Watched.cursors.clear()
+
+    def long_query_runs() -> bool:
+        return any(cursor.long_query_runs() for cursor in Watched.cursors)
 
     def on_event(event: dict[str, Any]) -> None:
         if event["event_type"] == "execution.step.start" and event.get("step_id") == "paid":
-            threading.Timer(0.3, cancel.set).start()
+            when(long_query_runs, cancel.set)
 
     # uninterrupted, this query would run for many minutes and end 'success'
     collected = run(project, pipeline(EXTRACT, slow), on_event=on_event, cancel=cancel)
