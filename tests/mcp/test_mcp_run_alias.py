@@ -24,6 +24,14 @@ pytestmark = pytest.mark.anyio
 
 OSIRIS = str(Path(sys.executable).with_name("osiris"))
 PROTOCOLS = {"auto": "2026-07-28", "legacy": "2025-11-25"}
+#: the tool surface `osiris-mcp` serves, as the contract snapshot records it
+TOOLS = len(
+    json.loads(
+        (
+            Path(__file__).parents[2] / "snapshots/mcp/test_contract/test_tool_contract.json"
+        ).read_text("utf-8")
+    )["tools"]
+)
 
 
 @pytest.mark.parametrize(("mode", "flag"), [("auto", "--project"), ("legacy", "--base-path")])
@@ -36,7 +44,7 @@ async def test_osiris_mcp_run_serves_like_osiris_mcp(
     with (tmp_path / "stderr.txt").open("w") as stderr:
         async with Client(stdio_client(parameters, errlog=stderr), mode=mode) as client:
             assert client.protocol_version == PROTOCOLS[mode]
-            assert len((await client.list_tools()).tools) == 17
+            assert len((await client.list_tools()).tools) == TOOLS
             checked = await client.call_tool("oml_validate", {"oml": QUICKSTART})
             assert not checked.is_error
             assert checked.structured_content["valid"] is True  # type: ignore[index]
@@ -61,7 +69,7 @@ async def test_a_0_5_7_claude_desktop_config_still_starts_the_server(
     )
     with (tmp_path / "stderr.txt").open("w") as stderr:
         async with Client(stdio_client(parameters, errlog=stderr), mode="legacy") as client:
-            assert len((await client.list_tools()).tools) == 17
+            assert len((await client.list_tools()).tools) == TOOLS
             checked = await client.call_tool("oml_validate", {"oml": QUICKSTART})
             assert checked.structured_content["valid"] is True  # type: ignore[index]
     assert f"serving {project}" in (project / ".osiris" / "mcp" / "server.log").read_text()
@@ -105,7 +113,7 @@ def test_osiris_mcp_run_writes_nothing_but_protocol(project: Path) -> None:
     assert rest == ""
     assert process.returncode == 0
     assert replies[0]["result"]["serverInfo"]["name"] == "osiris"
-    assert len(replies[1]["result"]["tools"]) == 17
+    assert len(replies[1]["result"]["tools"]) == TOOLS
     assert f"serving {project}" in stderr
 
 
