@@ -256,13 +256,15 @@ def render(
         lines += ["None.", ""]
     else:
         lines += [
-            "| file | reference | Osiris | right under OML v0.1.0 | why |",
-            "|---|---|---|---|---|",
+            "| file | reference | Osiris | right under OML v0.1.0 | why | the refusing side said |",
+            "|---|---|---|---|---|---|",
         ]
         for e, o, t in disagreements:
             side = "Osiris" if o.accepts == e.valid else "reference"
+            said = (o if t.accepts else t).message
             lines.append(
-                f"| `{e.name}` | {word(t.accepts)} | {word(o.accepts)} | {side} | {_cell(e.why)} |"
+                f"| `{e.name}` | {word(t.accepts)} | {word(o.accepts)} | {side} | "
+                f"{_cell(e.why)} | {_cell(said[:160])} |"
             )
         lines.append("")
     wrong = [(e, o) for e, o, _ in rows if o.accepts != e.valid]
