@@ -16,8 +16,6 @@ CONNECTIONS = (
     "families Osiris does not know, inline non-secret connection fields"
 )
 PATHS = "lands with i12-core + i12-components: absolute CSV paths under a declared base_dir"
-NEW_COMPONENTS_ONLY = "lands with i12-components: graphql.extractor / posthog.extractor, 0.5.7 keys"
-CONNECTIONS_FILE = "lands with i12-connections-cli: a connections file with graphql:/posthog: loads"
 NAMES = "lands with i12-core + i12-components: pipeline names and step ids of 0.5.7"
 
 #: corpus file stem or example pipeline stem -> the branch whose feature it waits for
@@ -69,14 +67,9 @@ PENDING: dict[str, str] = {
     "mysql_writer_truncate_before": COMPONENTS,
     "supabase_extractor_select_filter": COMPONENTS,
     "supabase_writer_057_keys": COMPONENTS,
-    "supabase_writer_prefer_ignore": NEW_COMPONENTS_ONLY,
     "supabase_writer_prefer_merge": COMPONENTS,
     "graphql_extractor": NEW_COMPONENTS,
-    "graphql_inline_token": NEW_COMPONENTS_ONLY,
-    "graphql_missing_query": NEW_COMPONENTS_ONLY,
-    "posthog_bad_data_type": NEW_COMPONENTS_ONLY,
     "posthog_events": NEW_COMPONENTS,
-    "posthog_inline_api_key": NEW_COMPONENTS_ONLY,
     "posthog_persons": NEW_COMPONENTS,
     "csv_absolute_path_outside": PATHS,
     "csv_absolute_path_under_base_dir": PATHS,
@@ -87,7 +80,6 @@ PENDING: dict[str, str] = {
     # corpus: connections
     "connection_family_default": CONNECTIONS,
     "connection_omitted_uses_default": CONNECTIONS,
-    "connection_unknown_alias": CONNECTIONS_FILE,
     "inline_host_database_user": CONNECTIONS,
     "inline_override_database": CONNECTIONS,
     # the five kinds of 0.5.7 pipeline, run end to end
