@@ -65,7 +65,6 @@ PENDING: dict[str, str] = {
     "csv_writer_057_keys": COMPONENTS,
     "csv_writer_chunk_size": COMPONENTS,
     "mysql_writer_truncate_before": COMPONENTS,
-    "supabase_extractor_select_filter": COMPONENTS,
     "supabase_writer_057_keys": COMPONENTS,
     "supabase_writer_prefer_merge": COMPONENTS,
     "graphql_extractor": NEW_COMPONENTS,
