@@ -7,7 +7,8 @@
 Each script runs in its own process, measures Osiris beside the reference tool
 (`osiris-pipeline` 0.5.7, installed into bench/.work/refenv on first use) and saves its
 figures; this script only orchestrates and renders. A figure that misses its target is
-shown as a miss.
+shown as a miss. bench/compat.py also writes docs/compatibility.md, the differential
+report on the 0.5.7 compatibility corpus.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ SUITES: list[tuple[str, str, list[str]]] = [
     ("discover", "Discovery", ["bench/discover.py"]),
     ("mcp", "MCP server (real stdio client)", ["bench/mcp.py"]),
     ("e2b", "E2B adapter (local process sandbox)", ["bench/e2b.py"]),
+    # also writes docs/compatibility.md and the reference's stored verdicts
+    ("compat", "Compatibility corpus (differential, 0.5.7)", ["bench/compat.py"]),
 ]
 
 
