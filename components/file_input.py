@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from components.file_output import first_paragraph
+from components.file_output import first_paragraph, no_python_tables
 from components.filesystem_csv_extractor.driver import quote_identifier, resolve_data_path
 from components.protocol import DriverError, StepContext, StepResult
 
@@ -67,6 +67,7 @@ def read_into_table(
         raise DriverError("`dtype` must map column names to types", category="config")
     types = {str(k): str(v) for k, v in dtype.items()}
     cur = ctx.data_plane
+    no_python_tables(cur)
     try:
         sql = f"CREATE OR REPLACE TABLE {ctx.output_table} AS SELECT {select} FROM {source(types)}"
         cur.execute(sql + (f" LIMIT {limit}" if limit is not None else ""))

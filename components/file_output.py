@@ -55,10 +55,23 @@ def input_table(inputs: Mapping[str, str], what: str) -> str:
     return next(iter(inputs.values()))
 
 
+def no_python_tables(cur: Any) -> None:
+    """No query resolves an unknown table name to a Python variable of the calling frames
+    (a DataFrame, an Arrow table). A data plane locked against files has that off already
+    and refuses any change of setting; an open one gets it turned off here."""
+    enabled, external = cur.execute(
+        "SELECT current_setting('python_enable_replacements'), "
+        "current_setting('enable_external_access')"
+    ).fetchone()
+    if enabled and external:  # without external access DuckDB makes no replacement scan
+        cur.execute("SET python_enable_replacements = false")
+
+
 def input_columns(cur: Any, table: str) -> list[tuple[Any, ...]]:
     """DESCRIBE of the input table; a missing table is a config error."""
     import duckdb
 
+    no_python_tables(cur)
     try:
         return list(cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall())
     except duckdb.Error as err:

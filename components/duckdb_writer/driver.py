@@ -159,7 +159,12 @@ def _load(
 
     qualified = f"{quote_identifier(schema)}.{quote_identifier(target)}"
     staging = f"__osiris_staging_{token.replace('-', '_')}"
-    reader = ctx.data_plane.sql(f"SELECT * FROM {table}").to_arrow_reader(BATCH_ROWS)
+    try:
+        reader = ctx.data_plane.sql(f"SELECT * FROM {table}").to_arrow_reader(BATCH_ROWS)
+    except duckdb.Error as err:  # the query behind the input failed at its first batch
+        raise DriverError(
+            f"reading the input failed: {first_paragraph(err)}", category="data"
+        ) from None
     db.register("__osiris_input", reader)
     db.execute("BEGIN TRANSACTION")
     try:
