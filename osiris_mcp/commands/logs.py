@@ -1,23 +1,29 @@
-"""`osiris logs list|show|bundle`: read the session folders of earlier runs."""
+"""`osiris logs list|show|bundle|html`: read the session folders of earlier runs."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 from osiris_mcp.commands.options import project_dir, usage_error
 
-HELP = "List runs, show one, or print a logs bundle an AI can read."
+HELP = "List runs, show one, print a logs bundle an AI can read, or write a run's HTML report."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("list", "show", "bundle"))
+    parser.add_argument("action", choices=("list", "show", "bundle", "html"))
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--session", metavar="RUN_ID", help="the run id (see `osiris logs list`)")
     which.add_argument("--last", action="store_true", help="the most recent run")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="html: where to write the page (default: report.html in the run's folder)",
+    )
     parser.add_argument("--project", metavar="DIR", help="project directory")
 
 
@@ -59,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "bundle":
         print(bundle(session_dir), end="")
         return 0
+    if args.action == "html":
+        return _write_html(session_dir, project, args.out)
     status = read_status(session_dir)
     if args.json:
         print(json.dumps({**status, "session_dir": str(session_dir)}, indent=2, ensure_ascii=False))
@@ -71,4 +79,28 @@ def run(args: argparse.Namespace) -> int:
             f"written {step['rows_written']:>10,}{error}"
         )
     print(f"logs: {session_dir}")
+    return 0
+
+
+def _write_html(session_dir: Path, project: Path, out: str | None) -> int:
+    """The run's report page, written atomically; its path on stdout."""
+    from runtime.builds import write_atomic
+    from runtime.connections import ConnectionError, ConnectionsFile
+    from runtime.redaction import Redactor
+    from runtime.run_report import render
+
+    redactor = Redactor()
+    # Mask any secret of the project's connections, should one be in the logs; without a
+    # (readable) connections file the logs stand as they were redacted when written.
+    with contextlib.suppress(ConnectionError, OSError):
+        redactor.add(ConnectionsFile.load(project).secret_values())
+    target = Path(out).expanduser() if out else session_dir / "report.html"
+    if target.is_dir():
+        target = target / f"{session_dir.name}.html"
+    try:
+        write_atomic(target, render(session_dir, redactor).encode("utf-8"))
+    except OSError as err:
+        usage_error(f"cannot write {target}: {err.strerror or err}")
+        return 1
+    print(target)
     return 0
