@@ -104,9 +104,13 @@ DRIVER = DuckDBWriterDriver
 def database_path(
     connection: Mapping[str, Any] | None, config: Mapping[str, Any], project_dir: Path
 ) -> Path:
-    """The target database: the connection's `path` (absolute once resolved), else the
-    step's `path` inside the project, under the same rules as every file writer."""
+    """The target database: the step's `path` inside the project, under the same rules as
+    every file writer (also when a connection is named: a path in the step never escapes
+    them), else the connection's `path` (absolute once resolved, anywhere the user chose)."""
     given = (connection or {}).get("path")
+    if config.get("path") and config.get("path") != ":memory:":
+        where = SimpleNamespace(project_dir=project_dir, connection=None)
+        return resolve_data_path(where, config.get("path"), writing=True)  # type: ignore[arg-type]
     if isinstance(given, str) and given and given != ":memory:":
         return Path(os.path.realpath(Path(given).expanduser()))
     if given == ":memory:" or config.get("path") == ":memory:":
@@ -115,14 +119,11 @@ def database_path(
             category="config",
             hint="set `path` (or the connection's path) to a database file",
         )
-    if not config.get("path"):
-        raise DriverError(
-            "the DuckDB writer needs a database file",
-            category="config",
-            hint="set `connection: '@duckdb.<alias>'` or `path: output/warehouse.duckdb`",
-        )
-    where = SimpleNamespace(project_dir=project_dir, connection=None)
-    return resolve_data_path(where, config.get("path"), writing=True)  # type: ignore[arg-type]
+    raise DriverError(
+        "the DuckDB writer needs a database file",
+        category="config",
+        hint="set `connection: '@duckdb.<alias>'` or `path: output/warehouse.duckdb`",
+    )
 
 
 def _options(config: Mapping[str, Any]) -> tuple[str, str, str, bool]:

@@ -351,6 +351,10 @@ def test_duckdb_writer_through_a_connection_and_a_schema(plane: FilePlane) -> No
     DuckDBWriterDriver().run(ctx, {"table": "orders", "schema": "staging"}, {"s": '"src"'})
 
     assert database_rows(target, "staging.orders") == ROWS
+    # a path in the step follows the file writers' rules even beside a connection
+    with pytest.raises(DriverError) as refused:
+        DuckDBWriterDriver().run(ctx, {"table": "t", "path": "run_logs/x.duckdb"}, {"s": '"src"'})
+    assert "Osiris's own run_logs" in str(refused.value)
 
 
 def test_a_failed_load_leaves_the_table_as_it_was(plane: FilePlane) -> None:
