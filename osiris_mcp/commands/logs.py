@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(bundle(session_dir), end="")
         return 0
     if args.action == "html":
-        return _write_html(session_dir, project, args.out)
+        return _write_html(session_dir, project, args.out, args.json)
     status = read_status(session_dir)
     if args.json:
         print(json.dumps({**status, "session_dir": str(session_dir)}, indent=2, ensure_ascii=False))
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_html(session_dir: Path, project: Path, out: str | None) -> int:
+def _write_html(session_dir: Path, project: Path, out: str | None, as_json: bool) -> int:
     """The run's report page, written atomically; its path on stdout."""
     from runtime.builds import write_atomic
     from runtime.connections import ConnectionError, ConnectionsFile
@@ -102,5 +102,5 @@ def _write_html(session_dir: Path, project: Path, out: str | None) -> int:
     except OSError as err:
         usage_error(f"cannot write {target}: {err.strerror or err}")
         return 1
-    print(target)
+    print(json.dumps({"report": str(target)}) if as_json else target)
     return 0
