@@ -66,7 +66,7 @@ def render(session_dir: Path, redactor: Redactor | None = None) -> str:
         "<th>status</th><th>rows in</th><th>rows out</th><th>time</th></tr></thead><tbody>",
         *(_step_row(step) for step in steps),
         "</tbody></table>",
-        _errors(status, steps, hints),
+        _errors(status, steps, hints, _diagnostics(events)),
         '<h2>Lineage</h2><div id="lineage">',
         _lineage_table(lineage),
         "</div>",
@@ -154,10 +154,23 @@ def _step_row(step: dict[str, Any]) -> str:
     )
 
 
-def _errors(status: dict[str, Any], steps: list[dict[str, Any]], hints: dict[str, str]) -> str:
+def _errors(
+    status: dict[str, Any],
+    steps: list[dict[str, Any]],
+    hints: dict[str, str],
+    diagnostics: list[dict[str, Any]],
+) -> str:
     blocks = []
     if status.get("error"):
         blocks.append(f'<div class="error"><pre>{_e(status["error"])}</pre></div>')
+    for diagnostic in diagnostics:  # a run that never started: what the compiler said
+        where = f"{diagnostic.get('line', '?')}:{diagnostic.get('column', '?')}"
+        hint = diagnostic.get("hint")
+        hint_html = f'<p class="hint">hint: {_e(hint)}</p>' if hint else ""
+        blocks.append(
+            f'<div class="error diagnostic"><strong>{_e(diagnostic.get("code"))}</strong> '
+            f"at {_e(where)}<pre>{_e(diagnostic.get('message'))}</pre>{hint_html}</div>"
+        )
     for step in steps:
         if not step.get("error"):
             continue
@@ -179,6 +192,16 @@ def _hints(events: list[dict[str, Any]]) -> dict[str, str]:
         data = event.get("data") or {}
         if event.get("event_type") == "execution.step.error" and data.get("hint"):
             found[str(event.get("step_id"))] = str(data["hint"])
+    return found
+
+
+def _diagnostics(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The diagnostics of a compilation that failed (`compilation.error`)."""
+    found: list[dict[str, Any]] = []
+    for event in events:
+        if event.get("event_type") == "compilation.error":
+            listed = (event.get("data") or {}).get("diagnostics") or []
+            found += [d for d in listed if isinstance(d, dict)]
     return found
 
 

@@ -179,3 +179,22 @@ def test_html_needs_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["logs", "html", "--last", "--project", str(tmp_path)]) == 2
     assert "no runs yet" in capsys.readouterr().err
     assert main(["logs", "html", "--session", "run_x", "--project", str(tmp_path)]) == 2
+
+
+def test_a_run_that_never_compiled_shows_the_diagnostics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "broken.yaml").write_text(
+        'oml_version: "0.1.0"\nname: broken\nsteps:\n'
+        "  - {id: a, component: filesystem.csv_extractor, mode: read, config: {pathh: x.csv}}\n"
+    )
+    assert main(["run", str(tmp_path / "broken.yaml"), "--project", str(tmp_path)]) != 0
+    capsys.readouterr()
+    assert main(["logs", "html", "--last", "--project", str(tmp_path), "--json"]) == 0
+    page = Path(json.loads(capsys.readouterr().out)["report"]).read_text("utf-8")
+
+    diagnostics = re.findall(
+        r'<div class="error diagnostic"><strong>(\w+)</strong> at (\d+:\d+)', page
+    )
+    assert diagnostics == [("OML302", "4:62"), ("OML303", "4:71")]
+    assert "hint: did you mean 'path'?" in html.unescape(page)
