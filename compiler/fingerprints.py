@@ -70,5 +70,11 @@ def oml_fingerprint(program: Program, context: CompileContext) -> str:
             },
             "profiles": {k: v.params for k, v in pipeline.profiles.items()},
             "steps": steps,
+            # only when set, so that pipelines without it keep their fingerprints
+            **(
+                {"trusted_functions": sorted(set(pipeline.trusted_functions))}
+                if pipeline.trusted_functions
+                else {}
+            ),
         }
     )

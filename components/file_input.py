@@ -13,9 +13,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from components.file_output import first_paragraph, no_python_tables
+from components.file_output import first_paragraph
 from components.filesystem_csv_extractor.driver import quote_identifier, resolve_data_path
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 
 def source_path(ctx: StepContext, config: Mapping[str, Any]) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from components.filesystem_csv_extractor.driver import quote_literal, resolve_data_path
-from components.protocol import DriverError, StepContext
+from components.protocol import DriverError, StepContext, no_python_tables
 
 
 def target_path(ctx: StepContext, config: Mapping[str, Any]) -> Path:
@@ -53,18 +53,6 @@ def input_table(inputs: Mapping[str, str], what: str) -> str:
             hint="connect one upstream step with inputs or needs",
         )
     return next(iter(inputs.values()))
-
-
-def no_python_tables(cur: Any) -> None:
-    """No query resolves an unknown table name to a Python variable of the calling frames
-    (a DataFrame, an Arrow table). A data plane locked against files has that off already
-    and refuses any change of setting; an open one gets it turned off here."""
-    enabled, external = cur.execute(
-        "SELECT current_setting('python_enable_replacements'), "
-        "current_setting('enable_external_access')"
-    ).fetchone()
-    if enabled and external:  # without external access DuckDB makes no replacement scan
-        cur.execute("SET python_enable_replacements = false")
 
 
 def input_columns(cur: Any, table: str) -> list[tuple[Any, ...]]:

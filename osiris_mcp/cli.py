@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "discover": "discover",
     "init": "init",
     "mcp": "mcp",
+    # 0.5.7's command forms, kept so its users' scripts and habits keep working
+    "oml": "oml",
+    "maintenance": "maintenance",
 }
 
 
@@ -53,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action=VersionAction, nargs=0, help="show the version and check the install"
     )
+    parser.add_argument(
+        "--json",
+        dest="global_json",
+        action="store_true",
+        help="machine-readable output: `osiris --json CMD` is `osiris CMD --json` (0.5.7's form)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:
@@ -73,6 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if args.global_json:
+        if not hasattr(args, "json"):
+            command = " ".join(str(a) for a in (args.command, getattr(args, "action", None)) if a)
+            print(f"osiris: error: `osiris {command}` has no --json output", file=sys.stderr)
+            return 2
+        args.json = True
     problem = project_problem(args)
     if problem is not None:
         print(f"osiris: error: {problem}", file=sys.stderr)

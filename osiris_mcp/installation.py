@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 DISTRIBUTION = "osiris-oml"
-PACKAGES = ("grammar", "compiler", "runtime", "components", "osiris_mcp")
+PACKAGES = ("grammar", "compiler", "runtime", "components", "osiris_mcp", "osiris")
 ISOLATED_INSTALL_HINT = (
     "install Osiris in an environment of its own: pipx install osiris-oml "
     "(or uv tool install osiris-oml)"

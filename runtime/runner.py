@@ -27,6 +27,11 @@ STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelle
 #: Longest step error kept: a driver's message may quote the data (a huge CSV line, a
 #: value PostgreSQL could not cast), and it goes to status.json, events, every client.
 MAX_ERROR_CHARS = 2000
+#: Plans of up to this many steps rewrite status.json at every event; bigger ones at most
+#: every STATUS_EVERY_S seconds (and always at the end). Measured (bench/many_steps.py):
+#: rewriting at every event made 2,000 steps take minutes.
+STATUS_EVERY_EVENT_UP_TO = 64
+STATUS_EVERY_S = 0.5
 
 
 @dataclass
@@ -105,6 +110,7 @@ class ContextForStep:
         cancel: threading.Event,
     ) -> None:
         self.step_id: str = step["id"]
+        self.run_id: str = session.run_id  # database readers tag their queries with it
         self.component: str = step["component"]
         self.data_plane = data_plane
         self.output_table = quote_table(self.step_id)
@@ -204,6 +210,12 @@ class Runner:
         self.started_at = utc_now()
         self._t0 = time.monotonic()
         self._status_lock = threading.Lock()
+        # status.json is rewritten whole, which costs O(steps): at every event for a plan
+        # of ordinary size, at most every STATUS_EVERY_S for a big one, so the run's
+        # bookkeeping stays O(1) per event (events.jsonl is appended, never rewritten)
+        big = len(self.outcomes) > STATUS_EVERY_EVENT_UP_TO
+        self._status_every_s = STATUS_EVERY_S if big else 0.0
+        self._status_written = -STATUS_EVERY_S
         #: data-plane cursors of the steps running now: a cancel interrupts their queries
         self._cursors: dict[str, Any] = {}
         self._interrupted = False
@@ -212,6 +224,10 @@ class Runner:
 
     def write_status(self, status: str, finished: bool = False) -> None:
         with self._status_lock:
+            now = time.monotonic()
+            if not finished and now - self._status_written < self._status_every_s:
+                return  # a big plan: the events say what happened meanwhile
+            self._status_written = now
             self.session.write_status(
                 {
                     "session_id": self.session.run_id,
@@ -312,6 +328,16 @@ class Runner:
         self._interrupted = True
         for cursor in list(self._cursors.values()):
             cursor.interrupt()
+        # ... and the database queries of this run, from connections of their own (a read
+        # blocked on its server would otherwise see the cancel only when it ends)
+        from runtime.worker import stop_step_queries
+
+        threading.Thread(
+            target=stop_step_queries,
+            args=(self.plan.steps(), self.connections, self.session.run_id),
+            name="osiris-stop-queries",
+            daemon=True,
+        ).start()
 
     def _drivers_missing(self, steps: list[dict[str, Any]]) -> bool:
         """Load every step's driver before any step runs: a missing package fails the run

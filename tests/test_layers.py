@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = ("grammar", "compiler", "components", "runtime", "osiris_mcp")
+OURS = ("grammar", "compiler", "components", "runtime", "osiris_mcp", "osiris")
 # package -> the packages of ours it may import (itself included)
 MAY_IMPORT: dict[str, set[str]] = {
     "grammar": {"grammar"},
     "components": {"components"},
     "compiler": {"compiler", "grammar", "components.registry"},
     "runtime": {"runtime", "compiler", "grammar", "components"},
-    "osiris_mcp": set(OURS),
+    "osiris_mcp": set(OURS) - {"osiris"},
+    "osiris": {"osiris", "osiris_mcp"},  # 0.5.7's entry point: a shim over the CLI
 }
 
 

@@ -36,10 +36,12 @@ NAMES = (
     "filesystem.json_writer",
     "filesystem.parquet_extractor",
     "filesystem.parquet_writer",
+    "graphql.extractor",
     "mysql.extractor",
     "mysql.writer",
     "postgres.extractor",
     "postgres.writer",
+    "posthog.extractor",
     "supabase.extractor",
     "supabase.writer",
 )
@@ -55,12 +57,16 @@ def spec_of(name: str) -> ComponentSpec:
 
 
 def migrate(spec: ComponentSpec, config: Mapping[str, Any]) -> dict[str, Any]:
-    """What the compiler does with an old config: rename aliases, drop ignored keys."""
-    return {
-        spec.aliases.get(key, key): value
-        for key, value in config.items()
-        if key not in spec.ignored
-    }
+    """What the compiler does with an old config: rename aliases, drop ignored keys, and
+    rewrite the keys an `x-migrations` rule with `set` matches."""
+    migrated: dict[str, Any] = {}
+    for key, value in config.items():
+        rule = next((m for m in spec.migrations if m.key == key and m.matches(value)), None)
+        if rule is not None and rule.set is not None:
+            migrated.update(rule.set)
+        elif key not in spec.ignored:
+            migrated[spec.aliases.get(key, key)] = value
+    return migrated
 
 
 def broken_rules(spec: ComponentSpec, config: Mapping[str, Any]) -> list[str]:
@@ -99,7 +105,7 @@ def test_every_spec_loads() -> None:
     registry = Registry.load()
     assert registry.names() == NAMES
     assert [spec.name for spec in registry] == list(NAMES)
-    assert len(registry) == len(NAMES) == 14
+    assert len(registry) == len(NAMES) == 16
     assert "mysql.writer" in registry and "mysql.writerx" not in registry
     assert registry.get("nope") is None
     assert default_registry() is default_registry()
@@ -674,7 +680,9 @@ def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.search(r"^  table +string +required$", out, re.M)
     assert re.search(r"^  password +string +secret, from the connection$", out, re.M)
     assert re.search(r"^  primary_key +string or list of string$", out, re.M)
-    assert re.search(r"^  database +forbidden +only the connection may set it$", out, re.M)
+    # as in 0.5.7, the step may set non-secret connection fields; never the password
+    assert re.search(r"^  database +allowed +may be set in the step$", out, re.M)
+    assert re.search(r"^  password +forbidden +only the connection may set it$", out, re.M)
     assert 'when write_mode = "upsert": requires primary_key' in out
     assert "  upsert_keys -> primary_key" in out
     assert "  pool_size, pool_recycle, echo" in out
