@@ -1,7 +1,8 @@
 """Discovery: the real schema of a source (tables, views, columns, keys, row counts) as a Catalog.
 
 One reader per family: MySQL/MariaDB and PostgreSQL/Supabase through their catalogs, a
-DuckDB database file, a folder of CSV files typed by DuckDB's sniffer. A reader answers
+DuckDB database file, a folder of data files (CSV typed by DuckDB's sniffer, Parquet by its
+own schema, JSON/NDJSON by DuckDB's JSON reader). A reader answers
 two questions in one read-only session: the catalog (a few bulk queries for any number
 of tables; row counts from engine statistics, never `COUNT(*)`) and a cheap fingerprint
 of the schema, computed by the database, which the catalog store uses to notice drift.
@@ -35,12 +36,17 @@ from components.db_errors import (
     postgres_category,
 )
 from components.db_params import FieldError, is_loopback, port_number, postgres_params
+from components.filesystem_csv_extractor.driver import OSIRIS_FILES
 from runtime.redaction import MASK, Redactor
 
 Row = Sequence[Any]
 
 _SAMPLE_TEXT_CHARS = 200
 _CSV_SAMPLE_BYTES = 64 * 1024
+#: the files a filesystem connection's folder offers as tables, by ending (lower case)
+DATA_FILE_ENDINGS = {
+    "csv": "csv", "parquet": "parquet", "json": "json", "ndjson": "json", "jsonl": "json"
+}  # fmt: skip
 
 
 class SourceConnection(Protocol):
@@ -60,7 +66,8 @@ class DiscoveryOptions(BaseModel):
     """What to discover: which schemas and tables, how many sample rows, how long to wait.
 
     `tables` holds names or glob patterns, matched case-insensitively against a table's
-    name and `schema.name` (and, for a CSV file, its path without `.csv`). `schemas`
+    name and `schema.name` (and, for a data file, its path without its ending: `.csv`,
+    `.parquet`, `.json`, `.ndjson`, `.jsonl`). `schemas`
     defaults to the connection's own database (MySQL), schema (PostgreSQL, `public`
     unless set) or `main` (DuckDB). `timeout_s` bounds connecting and every read.
     """
@@ -79,8 +86,9 @@ class DiscoveryOptions(BaseModel):
         names = {name.lower()}
         if schema:
             names.add(f"{schema}.{name}".lower())
-        if name.lower().endswith(".csv"):
-            names.add(name[:-4].lower())
+        stem, dot, ending = name.lower().rpartition(".")
+        if dot and ending in DATA_FILE_ENDINGS:
+            names.add(stem)
         return any(fnmatch.fnmatchcase(n, p.lower()) for p in self.tables for n in names)
 
     def cache_key(self) -> dict[str, Any]:
@@ -1005,15 +1013,18 @@ class _DuckDBReader:
         return _failure(connection, options, "config", detail)
 
 
-# -- a folder of CSV files ----------------------------------------------------------------------
+# -- a folder of data files ---------------------------------------------------------------------
 
 
-class _CsvFolderReader:
-    """Every *.csv under `base_dir` (hidden folders skipped), typed by DuckDB's CSV sniffer.
+class _FileFolderReader:
+    """Every data file under `base_dir` (hidden folders skipped): CSV typed by DuckDB's
+    sniffer, Parquet by its own schema, JSON and NDJSON by DuckDB's JSON reader.
 
     A file is a table named by its path relative to `base_dir` (`orders.csv`,
-    `2024/orders.csv`) in schema "". Its fingerprint is its size and modification time;
-    its row estimate comes from the line count of its first 64 KiB, scaled to its size.
+    `2024/events.parquet`) in schema "". Its fingerprint is its size and modification
+    time. Row estimates: a Parquet file's footer holds its exact count; a CSV or NDJSON
+    file's comes from the line count of its first 64 KiB, scaled to its size; a JSON array's
+    from its objects (one read, the file's type detection reads it anyway).
     """
 
     def __init__(self, connection: SourceConnection, options: DiscoveryOptions) -> None:
@@ -1023,17 +1034,24 @@ class _CsvFolderReader:
         if not raw or not base.is_dir():
             raise _failure(
                 connection, options, "config", f"no folder at {raw!r}",
-                "set `base_dir` to the folder that holds the CSV files",
+                "set `base_dir` to the folder that holds the data files",
             )  # fmt: skip
+        # A project folder as base_dir (`base_dir: .`) also holds Osiris's own JSON files
+        # (build/, run_logs/): they are not data.
+        project = (base / "osiris_connections.yaml").is_file()
         self.files: list[tuple[str, Path]] = []
-        for path in sorted(base.rglob("*.[cC][sS][vV]")):
+        for path in sorted(base.rglob("*")):
+            if path.suffix[1:].lower() not in DATA_FILE_ENDINGS:
+                continue
             relative = path.relative_to(base)
+            if project and relative.parts[0] in OSIRIS_FILES:
+                continue
             hidden = any(part.startswith(".") for part in relative.parts)
             if not hidden and path.is_file() and options.wants("", relative.as_posix()):
                 self.files.append((relative.as_posix(), path))
 
     @classmethod
-    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> _CsvFolderReader:
+    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> _FileFolderReader:
         return cls(connection, options)
 
     def fingerprint(self) -> str:
@@ -1055,28 +1073,49 @@ class _CsvFolderReader:
     def _file(self, duck: Any, name: str, path: Path) -> _Draft:
         import duckdb
 
+        kind = DATA_FILE_ENDINGS[path.suffix[1:].lower()]
+        size = path.stat().st_size
+        reader = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[kind]
         try:
-            sniffed, has_header = duck.execute(
-                "SELECT Columns, HasHeader FROM sniff_csv(?)", [str(path)]
-            ).fetchone()
+            if kind == "csv":
+                sniffed, has_header = duck.execute(
+                    "SELECT Columns, HasHeader FROM sniff_csv(?)", [str(path)]
+                ).fetchone()
+                columns = [(c["name"], c["type"]) for c in sniffed]
+                rows = _estimate_csv_rows(path, size, has_header)
+            else:
+                described = duck.execute(f"DESCRIBE SELECT * FROM {reader}(?)", [str(path)])
+                columns = [(str(row[0]), str(row[1])) for row in described.fetchall()]
+                rows = self._rows(duck, kind, path, size)
         except duckdb.Error as err:
+            detail = str(err).strip().split("\n")[0]
             raise _failure(
-                self.connection, self.options, "config", f"cannot read {name} as CSV: {err}",
+                self.connection, self.options, "config",
+                f"cannot read {name} as {kind.upper()}: {detail}",
                 "fix the file, or leave it out with --tables",
             ) from None  # fmt: skip
-        size = path.stat().st_size
-        draft = _Draft("", name, "file", _estimate_csv_rows(path, size, has_header), size)
+        draft = _Draft("", name, "file", rows, size)
         draft.columns = [
-            Column(name=c["name"], type=c["type"], normalized_type=_duckdb_normalized(c["type"]))
-            for c in sniffed
+            Column(name=n, type=t, normalized_type=_duckdb_normalized(t)) for n, t in columns
         ]
         if self.options.samples:
             cur = duck.execute(
-                "SELECT * FROM read_csv(?) LIMIT ?", [str(path), self.options.samples]
+                f"SELECT * FROM {reader}(?) LIMIT ?", [str(path), self.options.samples]
             )
             names = [d[0] for d in cur.description or ()]
             draft.samples = tuple(sample_row(names, row) for row in cur.fetchall())
         return draft
+
+    @staticmethod
+    def _rows(duck: Any, kind: str, path: Path, size: int) -> int:
+        if kind == "parquet":
+            found = duck.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(path)])
+            return int(found.fetchone()[0])
+        with path.open("rb") as handle:
+            first = handle.read(64).lstrip()[:1]
+        if first == b"[":  # a JSON array: its objects, counted by DuckDB
+            return int(duck.execute("SELECT count(*) FROM read_json(?)", [str(path)]).fetchone()[0])
+        return _estimate_csv_rows(path, size, False)
 
     def close(self) -> None:
         pass
@@ -1170,7 +1209,7 @@ _READERS: dict[str, _Opener] = {
     "mariadb": _MySQLReader,
     **dict.fromkeys(_POSTGRES_FAMILIES, _PostgresReader),
     "duckdb": _DuckDBReader,
-    "filesystem": _CsvFolderReader,
+    "filesystem": _FileFolderReader,
     "posthog": _PostHogReader,
 }
 SUPPORTED_FAMILIES: tuple[str, ...] = tuple(sorted(_READERS))

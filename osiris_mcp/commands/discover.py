@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from osiris_mcp.commands.options import project_dir, usage_error
 
 if TYPE_CHECKING:
+    from compiler.catalog import Table
     from runtime.catalog import DiscoveryResult, DriftReport
     from runtime.discovery import DiscoveryError
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_json_result(result, project), indent=2, ensure_ascii=False))
     else:
-        _print_summary(result, project)
+        _print_summary(result, project, tables_asked=bool(args.tables))
     return 0
 
 
@@ -117,14 +118,46 @@ def _show_diff(args: argparse.Namespace, drift: DriftReport | None) -> int:
 
 
 def _json_result(result: DiscoveryResult, project: Path) -> dict[str, Any]:
+    summary = result.summary()
+    by_key = {(t.schema_name, t.name): t for t in result.catalog.tables}
+    for entry in summary["tables"]:
+        table = by_key[entry["schema"], entry["name"]]
+        entry["column_details"] = [
+            {"name": c.name, "type": c.type, "nullable": c.nullable, "key": _key_of(table, c.name)}
+            for c in table.columns
+        ]
     return {
-        **result.summary(),
+        **summary,
         "cached": result.cached,
         "artifacts_dir": _shown_path(result.artifacts_dir, project),
     }
 
 
-def _print_summary(result: DiscoveryResult, project: Path) -> None:
+def _key_of(table: Table, column: str) -> str | None:
+    """`PK`, `FK → table(column)`, both (`PK, FK → …`), or None."""
+    keys = ["PK"] if column in table.primary_key else []
+    for fk in table.foreign_keys:
+        if column in fk.columns:
+            target = fk.ref_columns[fk.columns.index(column)] if fk.ref_columns else ""
+            keys.append(f"FK → {fk.ref_table}({target})")
+    return ", ".join(keys) or None
+
+
+def _print_columns(table: Table, label: str) -> None:
+    """One table's columns as a table: name, type, nullable, key."""
+    print(f"\n{label}")
+    rows = [("COLUMN", "TYPE", "NULLABLE", "KEY")]
+    for column in table.columns:
+        nullable = "yes" if column.nullable else "no"
+        rows.append((column.name, column.type, nullable, _key_of(table, column.name) or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _print_summary(result: DiscoveryResult, project: Path, tables_asked: bool = False) -> None:
     from runtime.catalog import table_label
 
     catalog = result.catalog
@@ -149,6 +182,10 @@ def _print_summary(result: DiscoveryResult, project: Path) -> None:
         cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2])]
         cells += [row[3].rjust(widths[3]), row[4]]
         print("  ".join(cells).rstrip())
+    if tables_asked:  # the tables asked for by name: their columns too
+        for table in catalog.tables:
+            in_default = table.schema_name == catalog.default_schema
+            _print_columns(table, table.name if in_default else table_label(table))
     if result.drift is not None and result.drift.changed:
         print("changed since the cached discovery:")
         print("\n".join(f"  {line}" for line in result.drift.lines()))

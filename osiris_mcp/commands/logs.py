@@ -1,15 +1,19 @@
-"""`osiris logs list|show|bundle`: read the session folders of earlier runs."""
+"""`osiris logs list|show|bundle|html`: read the session folders of earlier runs."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 from osiris_mcp.commands.options import project_dir, usage_error
 
-HELP = "List runs, show one, print a logs bundle an AI can read, or delete old runs (gc)."
+HELP = (
+    "List runs, show one, print a logs bundle an AI can read, write a run's HTML report, "
+    "or delete old runs (gc)."
+)
 #: 0.5.7's `osiris logs gc` defaults; DEFAULT_DAYS is also `maintenance clean`'s.
 DEFAULT_DAYS = 7
 DEFAULT_MAX_GB = 1.0
@@ -18,13 +22,19 @@ DEFAULT_MAX_GB = 1.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action",
-        choices=("list", "show", "last", "bundle", "gc"),
-        help="last = show --last; gc deletes old run folders (see --days, --max-gb)",
+        choices=("list", "show", "last", "bundle", "html", "gc"),
+        help="last = show --last; html writes a run's report page (see --out); "
+        "gc deletes old run folders (see --days, --max-gb)",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--session", metavar="RUN_ID", help="the run id (see `osiris logs list`)")
     which.add_argument("--last", action="store_true", help="the most recent run")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="html: where to write the page (default: report.html in the run's folder)",
+    )
     parser.add_argument("--project", metavar="DIR", help="project directory")
     add_gc_arguments(parser, with_limits=True)
 
@@ -102,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "bundle":
         print(bundle(session_dir), end="")
         return 0
+    if args.action == "html":
+        return _write_html(session_dir, project, args.out, args.json)
     status = read_status(session_dir)
     if args.json:
         print(json.dumps({**status, "session_dir": str(session_dir)}, indent=2, ensure_ascii=False))
@@ -114,6 +126,30 @@ def run(args: argparse.Namespace) -> int:
             f"written {step['rows_written']:>10,}{error}"
         )
     print(f"logs: {session_dir}")
+    return 0
+
+
+def _write_html(session_dir: Path, project: Path, out: str | None, as_json: bool) -> int:
+    """The run's report page, written atomically; its path on stdout."""
+    from runtime.builds import write_atomic
+    from runtime.connections import ConnectionError, ConnectionsFile
+    from runtime.redaction import Redactor
+    from runtime.run_report import render
+
+    redactor = Redactor()
+    # Mask any secret of the project's connections, should one be in the logs; without a
+    # (readable) connections file the logs stand as they were redacted when written.
+    with contextlib.suppress(ConnectionError, OSError):
+        redactor.add(ConnectionsFile.load(project).secret_values())
+    target = Path(out).expanduser() if out else session_dir / "report.html"
+    if target.is_dir():
+        target = target / f"{session_dir.name}.html"
+    try:
+        write_atomic(target, render(session_dir, redactor).encode("utf-8"))
+    except OSError as err:
+        usage_error(f"cannot write {target}: {err.strerror or err}")
+        return 1
+    print(json.dumps({"report": str(target)}) if as_json else target)
     return 0
 
 

@@ -29,8 +29,13 @@ from osiris_mcp.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = (
     "duckdb.processor",
+    "duckdb.writer",
     "filesystem.csv_extractor",
     "filesystem.csv_writer",
+    "filesystem.json_extractor",
+    "filesystem.json_writer",
+    "filesystem.parquet_extractor",
+    "filesystem.parquet_writer",
     "graphql.extractor",
     "mysql.extractor",
     "mysql.writer",
@@ -100,7 +105,7 @@ def test_every_spec_loads() -> None:
     registry = Registry.load()
     assert registry.names() == NAMES
     assert [spec.name for spec in registry] == list(NAMES)
-    assert len(registry) == 11
+    assert len(registry) == len(NAMES) == 16
     assert "mysql.writer" in registry and "mysql.writerx" not in registry
     assert registry.get("nope") is None
     assert default_registry() is default_registry()
@@ -574,7 +579,7 @@ def test_a_root_without_specs_is_an_error(tmp_path: Path) -> None:
 
 def test_one_broken_spec_is_never_skipped(tmp_path: Path) -> None:
     root = copy_specs(tmp_path, [n.replace(".", "_") for n in NAMES])
-    assert len(Registry.load(root)) == 11
+    assert len(Registry.load(root)) == len(NAMES)
     path = root / "supabase_writer" / "spec.yaml"
     path.write_text(path.read_text().replace("x-inputs: {min: 1, max: 1}", "x-inputs: {min: 1}"))
     with pytest.raises(

@@ -176,3 +176,26 @@ def test_the_command_module_stays_light() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout == "[]\n"
+
+
+def test_tables_shows_their_columns_and_json_lists_them(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert discover(project, "@mysql.shop", "--tables", "order_lines") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[4:9] == [
+        "order_lines",
+        "COLUMN    TYPE     NULLABLE  KEY",
+        "order_id  int(11)  no        PK",
+        "line      int(11)  no        PK",
+        "qty       int(11)  yes",
+    ]
+
+    assert discover(project, "@mysql.shop", "--tables", "cust*", "--json") == 0
+    table = json.loads(capsys.readouterr().out)["tables"][0]
+    assert table["columns"] == 3
+    assert table["column_details"] == [
+        {"name": "id", "type": "int(11)", "nullable": False, "key": "PK"},
+        {"name": "email", "type": "varchar(80)", "nullable": True, "key": None},
+        {"name": "name", "type": "varchar(40)", "nullable": True, "key": None},
+    ]
