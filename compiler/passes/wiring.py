@@ -98,8 +98,7 @@ def wiring(program: Program, context: CompileContext) -> Program:
             program.dependencies[step.id] = (*program.dependencies.get(step.id, ()), before.id)
             program.report(
                 "OML212",
-                f"step '{step.id}' names no upstream: it reads the step before it, "
-                f"'{before.id}'",
+                f"step '{step.id}' names no upstream: it reads the step before it, '{before.id}'",
                 f"{path}/id",
                 severity="warning",
                 hint=f"add the line: needs: [{before.id}]",
