@@ -35,6 +35,9 @@ class CompileContext:
     #: Known connection references ("@mysql.main", "@mysql" for a default); None = don't check.
     connections: frozenset[str] | None = None
     optimize: bool = True
+    #: Filesystem connection reference ("@filesystem.exports", "@filesystem" for the
+    #: default) -> its absolute base_dir: where an absolute CSV path may point.
+    filesystem_bases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def compile_context(
     OSIRIS_PARAM_<NAME> from the environment, the profile, the project's connection
     references, and the catalogs discovery cached (never a connection to a source)."""
     from compiler.compile import default_context
-    from osiris_mcp.commands.options import known_connections, project_catalogs
+    from osiris_mcp.commands.options import filesystem_bases, known_connections, project_catalogs
 
     root = state.project.root
     return default_context(
@@ -58,6 +58,7 @@ def compile_context(
         optimize=optimize,
         connections=known_connections(root),
         catalogs=project_catalogs(root),
+        filesystem_bases=filesystem_bases(root),
     )
 
 

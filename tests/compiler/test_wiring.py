@@ -189,3 +189,53 @@ def test_pushdown_treats_a_needs_upstream_like_an_input() -> None:
     assert [(r["kind"], r["after"]) for r in program.rewrites] == [
         ("projection_pruning", "SELECT id, total FROM orders")
     ]
+
+
+# ---- names and paths ---------------------------------------------------------------------
+
+
+def test_a_pipeline_name_is_a_free_label_with_a_warning_on_convention() -> None:
+    source = HEAD.replace("name: demo", "name: Orders to the warehouse") + transform(
+        "gen", "SELECT 1 AS one"
+    )
+    assert diagnostics(source) == [
+        (
+            "OML108",
+            "warning",
+            "pipeline name 'Orders to the warehouse' is a label, not a folder name: its build "
+            "and log folders are named 'Orders_to_the_warehouse'",
+        )
+    ]
+
+
+def csv_step(path: str, connection: str = "") -> str:
+    extra = f", connection: '{connection}'" if connection else ""
+    return (
+        "  - {id: read, component: filesystem.csv_extractor, mode: read,\n"
+        f"     config: {{path: {path}{extra}}}}}\n"
+    )
+
+
+def path_diagnostics(source: str, bases: dict[str, str]) -> list[tuple[str, str, str | None]]:
+    program = check(source, default_context(filesystem_bases=bases))
+    return [(d.code, d.message, d.hint) for d in program.diagnostics]
+
+
+def test_an_absolute_csv_path_under_the_connection_base_dir_is_accepted() -> None:
+    bases = {"@filesystem": "/srv/data", "@filesystem.local": "/srv/data", "@filesystem.x": "/x"}
+    assert path_diagnostics(HEAD + csv_step("/srv/data/movies.csv"), bases) == []
+    assert path_diagnostics(HEAD + csv_step("/x/a.csv", "@filesystem.x"), bases) == []
+
+
+def test_an_absolute_csv_path_elsewhere_is_refused_with_a_hint() -> None:
+    bases = {"@filesystem": "/srv/data", "@filesystem.x": "/x"}
+    [(code, message, hint)] = path_diagnostics(HEAD + csv_step("/etc/movies.csv"), bases)
+    assert (code, message) == (
+        "SEC504",
+        "'path' is an absolute path ('/etc/movies.csv') outside the base_dir of @filesystem",
+    )
+    assert hint is not None and hint.startswith("declare a filesystem connection whose base_dir")
+    [(_, _, hint)] = path_diagnostics(HEAD + csv_step("/x/a.csv"), bases)
+    assert hint is not None and hint.startswith("set connection: '@filesystem.x'")
+    [(code, _, _)] = path_diagnostics(HEAD + csv_step("/srv/data/../etc/passwd"), bases)
+    assert code == "SEC504"

@@ -203,3 +203,34 @@ steps:
             f'SELECT id, total::text FROM "{pg_db["schema"]}".paid_orders ORDER BY id'
         ).fetchall()
     assert rows == [(1, "10.50"), (3, "20.00")]
+    assert [d.name for d in (tmp_path / "run_logs").iterdir()] == ["Orders_to_the_warehouse"]
+    assert [d.name for d in (tmp_path / "build").iterdir()] == ["Orders_to_the_warehouse"]
+
+
+def test_an_absolute_csv_path_under_a_declared_base_dir_runs(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("exports")
+    (elsewhere / "movies.csv").write_text("id,title\n1,Alien\n")
+    (project / "osiris_connections.yaml").write_text(
+        "connections:\n  filesystem:\n    local: {default: true, base_dir: .}\n"
+        f"    exports: {{base_dir: {elsewhere}}}\n"
+    )
+    oml = (
+        HEAD
+        + f"""\
+  - {{id: read, component: filesystem.csv_extractor, mode: read,
+     config: {{connection: "@filesystem.exports", path: {elsewhere / "movies.csv"}}}}}
+  - {{id: save, component: filesystem.csv_writer, mode: write, needs: [read],
+     config: {{path: output/copy.csv}}}}
+"""
+    )
+    run(project, oml, capsys)
+    assert csv_lines(project, "copy.csv") == ["id,title", "1,Alien"]
+
+    path = project / "p.yaml"
+    path.write_text(oml.replace('connection: "@filesystem.exports", ', ""))
+    assert main(["validate", str(path), "--project", str(project)]) == 1
+    shown = capsys.readouterr()
+    assert "error[SEC504]" in shown.out + shown.err
+    assert "set connection: '@filesystem.exports'" in shown.out + shown.err
