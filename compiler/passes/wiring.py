@@ -2,7 +2,8 @@
 
 `needs` carries data, as in osiris-pipeline 0.5.7: every step a step `needs` (and every
 `inputs` entry) is an upstream table — except a writer, which has no table, so needing
-one only orders the step. A step that takes tables and names neither reads the nearest
+one only orders the step, as does `needs` on a writer whose `inputs:` names its one
+table. A step that takes tables and names neither reads the nearest
 step before it in the file that has a table, with a warning showing the `needs:` line.
 A query may read an upstream by its input name, its step id, or as `df_<id>` (see
 `df_name`); `program.tables` records which name stands for which step, and the manifest
@@ -92,6 +93,8 @@ def wiring(program: Program, context: CompileContext) -> Program:
         named = _input_targets(program, step)
         # a writer has no table: naming one in needs only orders the step after it
         needed = [up for up in step.needs if up not in writers]
+        if named and spec.inputs_max == 1:  # a writer's `inputs:` names its table: needs orders
+            needed = []
         upstream = tuple(dict.fromkeys([*named.values(), *needed]))
         if not upstream and before is not None:
             upstream = (before.id,)

@@ -239,3 +239,19 @@ def test_an_absolute_csv_path_elsewhere_is_refused_with_a_hint() -> None:
     assert hint is not None and hint.startswith("set connection: '@filesystem.x'")
     [(code, _, _)] = path_diagnostics(HEAD + csv_step("/srv/data/../etc/passwd"), bases)
     assert code == "SEC504"
+
+
+def test_a_writer_whose_inputs_name_its_table_uses_needs_for_order() -> None:
+    source = (
+        HEAD
+        + MOVIES
+        + "  - {id: other, component: filesystem.csv_extractor, mode: read,\n"
+        "     config: {path: o.csv}}\n"
+        + "  - {id: w, component: filesystem.csv_writer, mode: write, needs: [other],\n"
+        '     inputs: {df: "${extract-movies.df}"}, config: {path: out/w.csv}}\n'
+    )
+    program = check(source, default_context())
+
+    assert program.diagnostics == []
+    assert program.upstreams["w"] == ("extract-movies",)
+    assert program.dependencies["w"] == ("extract-movies", "other")
