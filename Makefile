@@ -1,15 +1,30 @@
 # One entry point for humans and CI: `make test` builds .venv and runs every check.
+# The environment comes from the lock file (exact versions, with hashes), never from the day's
+# releases; pyproject.toml keeps the version ranges that users' installs resolve.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+LOCK   := requirements/dev.txt
+UV     := uv==0.13.9
 
-.PHONY: test lint typecheck pytest demo docs snapshots bench clean
+.PHONY: test lint typecheck pytest demo docs snapshots bench lock clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+	  echo "$(LOCK) does not satisfy pyproject.toml: run 'make lock'"; exit 1; }
 	touch $@
+
+# Regenerate the lock after changing a dependency in pyproject.toml (or to take new
+# releases on purpose: `make lock UPGRADE=1`); commit requirements/dev.txt with the change that needed it.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q '$(UV)'
+	.venv-lock/bin/uv pip compile pyproject.toml requirements/build.in --extra dev \
+	  --universal --python-version 3.11 --generate-hashes \
+	  --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -36,4 +51,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/all.py
 
 clean:
-	rm -rf $(VENV) build run_logs .osiris .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock build run_logs .osiris .pytest_cache .mypy_cache .ruff_cache

@@ -22,6 +22,7 @@ CODES: dict[str, str] = {
     "OML007": "YAML anchor or alias not allowed",
     "OML008": "YAML merge key not allowed",
     "OML009": "more than one YAML document",
+    "OML010": "document nested too deeply",
     # OML1xx — document structure
     "OML100": "document is not a mapping",
     "OML101": "required key missing",
@@ -61,6 +62,7 @@ CODES: dict[str, str] = {
     "OML308": "wrong number of upstream tables",
     "OML309": "older config key name",
     "OML310": "config key has no effect",
+    "OML311": "0.5.7 config key not supported",
     # SQL4xx — SQL
     "SQL400": "SQL syntax error",
     "SQL401": "more than one SQL statement",
@@ -72,6 +74,8 @@ CODES: dict[str, str] = {
     "SQL407": "unknown table",
     "SQL408": "unknown column",
     "SQL409": "ambiguous column",
+    "SQL410": "character the database may read differently",
+    "SQL411": "param value is SQL text, not one value",
     # SEC5xx — secrets and safety
     "SEC501": "secret written inline",
     "SEC502": "secret-looking key holds a literal",

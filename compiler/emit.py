@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler import canonical
 from compiler.compile import check, default_context
+from compiler.connections import recorded_connection
 from compiler.diagnostics import Diagnostic, has_errors
 from compiler.fingerprints import compiler_fingerprint, grammar_hash, oml_fingerprint
 from compiler.program import CompileContext, Program
 from grammar import StepRef
+
+if TYPE_CHECKING:
+    from components.registry import ComponentSpec
 
 MANIFEST = "manifest.yaml"
 META = "meta.json"
@@ -92,6 +96,7 @@ def emit(result: CompileResult, context: CompileContext) -> None:
                 "when": step.when,
                 "retry": step.retry.model_dump() if step.retry else None,
                 "timeout_s": step.timeout_s,
+                **_connection(program, step.id, spec, context),
             }
         )
     fingerprints = {
@@ -107,6 +112,12 @@ def emit(result: CompileResult, context: CompileContext) -> None:
             "name": pipeline.name,
             "oml_version": pipeline.oml_version,
             "fingerprints": fingerprints,
+            # the functions the author vouched for, for a reviewer to see (only when set)
+            **(
+                {"trusted_functions": sorted(set(pipeline.trusted_functions))}
+                if pipeline.trusted_functions
+                else {}
+            ),
         },
         "params": dict(sorted(program.params.items())),
         "steps": steps,
@@ -130,6 +141,29 @@ def emit(result: CompileResult, context: CompileContext) -> None:
     result.files = dict(sorted(files.items()))
     result.fingerprints = fingerprints
     result.manifest_hash = fingerprints["manifest_fp"].removeprefix("sha256:")
+
+
+def _connection(
+    program: Program, step_id: str, spec: ComponentSpec, context: CompileContext
+) -> dict[str, Any]:
+    """`{"connection": ...}`: the step's resolved non-secret connection fields and their
+    origins, when the caller handed in the project's connection facts; else nothing."""
+    if context.connection_facts is None or spec.family is None:
+        return {}
+    config = program.configs[step_id]
+    ref = config.get("connection")
+    if spec.family == "duckdb" and ref is None:
+        return {}  # the run's own data plane: no connection
+    secret = {pointer.lstrip("/") for pointer in spec.secrets}
+    inline = {
+        f.field: config[f.field]
+        for f in spec.connection_fields
+        if f.field in config and f.field not in secret
+    }
+    entry = recorded_connection(
+        ref if isinstance(ref, str) else None, spec.family, inline, context.connection_facts
+    )
+    return {} if entry is None else {"connection": entry}
 
 
 def _inputs(program: Program, step_id: str) -> dict[str, str]:
@@ -167,7 +201,7 @@ def _toolchain() -> dict[str, str]:
 
     import lark
 
-    from osiris_mcp import __version__
+    from compiler.version import __version__
 
     return {
         "osiris": __version__,
@@ -185,7 +219,8 @@ def verify(files: Mapping[str, bytes]) -> list[str]:
     problems: list[str] = []
     if MANIFEST not in files:
         return [f"{MANIFEST} is missing"]
-    manifest = yaml.safe_load(files[MANIFEST])
+    # libyaml's parser when present: the same document, several times faster on big plans
+    manifest = yaml.load(files[MANIFEST], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     try:
         recorded = manifest["pipeline"]["fingerprints"]["manifest_fp"]
         manifest["pipeline"]["fingerprints"]["manifest_fp"] = ""

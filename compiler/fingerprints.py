@@ -25,7 +25,7 @@ def grammar_hash() -> str:
 @cache
 def compiler_fingerprint() -> str:
     from compiler.passes import PASSES
-    from osiris_mcp import __version__
+    from compiler.version import __version__
 
     return canonical.fingerprint(
         {
@@ -72,5 +72,11 @@ def oml_fingerprint(program: Program, context: CompileContext) -> str:
             },
             "profiles": {k: v.params for k, v in pipeline.profiles.items()},
             "steps": steps,
+            # only when set, so that pipelines without it keep their fingerprints
+            **(
+                {"trusted_functions": sorted(set(pipeline.trusted_functions))}
+                if pipeline.trusted_functions
+                else {}
+            ),
         }
     )

@@ -77,6 +77,14 @@ class Scalar(Node):
         """
         if self.style is None and "\n" not in self.text:
             return self.line, self.column + offset
+        if 0 < offset < len(self.text) and self.text[offset].isspace():
+            # a blank (SQL410 points at one) sits just after the last non-blank before it
+            start = offset
+            while start > 0 and self.text[start - 1].isspace() and self.text[start - 1] != "\n":
+                start -= 1
+            if start > 0 and not self.text[start - 1].isspace():
+                line, column = self.position_of(start - 1)
+                return line, column + offset - start + 1
         if (
             self.style in ("'", '"')
             and "\n" not in self.source[self.source_start : self.source_end]
@@ -182,6 +190,10 @@ def decode(data: bytes | str) -> tuple[str | None, Diagnostic | None]:
             hint="save the file as UTF-8",
         )
     return text.removeprefix("\ufeff"), None
+
+
+#: Deepest nesting of mappings and lists a pipeline may have (real ones use under ten).
+MAX_DEPTH = 64
 
 
 def load(data: bytes | str) -> tuple[Mapping | None, list[Diagnostic]]:
@@ -332,6 +344,19 @@ class _TreeBuilder:
         start = event.start_mark
         if isinstance(event, yaml.ScalarEvent):
             return self._scalar(event, path)
+        if path.count("/") >= MAX_DEPTH:
+            # every later stage walks the tree recursively: refuse here, with a position,
+            # what would otherwise end in a RecursionError
+            raise _Refused(
+                Diagnostic(
+                    "OML010",
+                    f"the document is nested more than {MAX_DEPTH} levels deep",
+                    path=path,
+                    line=start.line + 1,
+                    column=start.column + 1,
+                    hint="an OML file is a few levels of steps and config: flatten this value",
+                )
+            )
         if isinstance(event, yaml.SequenceStartEvent):
             seq = Sequence(path, start.line + 1, start.column + 1, 0, 0)
             while not isinstance(event := next(self.events), yaml.SequenceEndEvent):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 OML_VERSION = "0.1.0"
+#: A function name as `trusted_functions` takes it: a plain name, or schema.name.
+_FUNCTION_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
 
 #: Keys of older pipeline formats that OML v0.1.0 refuses, with what to write instead.
 FORBIDDEN_TOP_LEVEL: dict[str, str] = {
@@ -73,6 +75,11 @@ class Pipeline(_Strict):
     metadata: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    #: SQL functions Osiris does not know but the author vouches for: each only computes a
+    #: value (no SQL text, settings, files, waits). Listed in the manifest.
+    trusted_functions: list[Annotated[str, StringConstraints(pattern=_FUNCTION_NAME)]] = Field(
+        default_factory=list
+    )
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -34,6 +34,9 @@ class CompileContext:
     catalogs: Mapping[str, Catalog] = field(default_factory=dict)
     #: Known connection references ("@mysql.main", "@mysql" for a default); None = don't check.
     connections: frozenset[str] | None = None
+    #: What each connection reference resolves to, without secrets (see
+    #: `compiler.connections`); the manifest records it per step. None = record nothing.
+    connection_facts: Mapping[str, Mapping[str, Any]] | None = None
     optimize: bool = True
     #: Filesystem connection reference ("@filesystem.exports", "@filesystem" for the
     #: default) -> its absolute base_dir: where an absolute CSV path may point.

@@ -39,11 +39,15 @@ from components.sql_io import (
     extract_into,
     input_columns,
     is_panic,
+    native_stderr,
     progress,
+    read_time_limit,
     scrub,
     single_input,
     split_table,
+    tagged,
     text_batch,
+    with_native_text,
     write_by_mode,
 )
 
@@ -360,25 +364,26 @@ def connectorx_batches(
 
     tag = f"osiris-read-{uuid.uuid4().hex}"
     reader, finished = None, False
-    try:
-        reader = connectorx.read_sql(
-            server.connectorx_url(),
-            f"/* {tag} */ {sql}",
-            return_type="arrow_stream",
-            batch_size=size,
-            pre_execution_query=[*session, "START TRANSACTION READ ONLY"],
-        )
-        yield from reader
-        finished = True
-    except BaseException as err:
-        if not (is_panic(err) or isinstance(err, RuntimeError)):
-            raise
-        raise _connectorx_error(err, server.fields) from None
-    finally:
-        if reader is not None:
-            reader.close()
-            if not finished:
-                kill_tagged_query(server, tag)
+    with native_stderr.captured(server.fields) as caught:
+        try:
+            reader = connectorx.read_sql(
+                server.connectorx_url(),
+                f"/* {tag} */ {sql}",
+                return_type="arrow_stream",
+                batch_size=size,
+                pre_execution_query=[*session, "START TRANSACTION READ ONLY"],
+            )
+            yield from reader
+            finished = True
+        except BaseException as err:
+            if not (is_panic(err) or isinstance(err, RuntimeError)):
+                raise
+            raise with_native_text(_connectorx_error(err, server.fields), caught()) from None
+        finally:
+            if reader is not None:
+                reader.close()
+                if not finished:
+                    kill_tagged_query(server, tag)
 
 
 def kill_tagged_query(server: MySQLServer, tag: str) -> None:
@@ -429,9 +434,10 @@ def extract(ctx: StepContext, config: Mapping[str, Any]) -> StepResult:
     """Read the step's table or query into `ctx.output_table`."""
     server = MySQLServer.for_step(ctx, config)
     sql, limit = source_query(config)
+    sql = tagged(ctx, sql)  # every statement of the read can be found and stopped by a cancel
     size = batch_size(config)
     with server.errors("read"):
-        session, fields = probe(server, sql, config.get("fetch_timeout_s"))
+        session, fields = probe(server, sql, read_time_limit(ctx, config))
         readers = []
         if fields is not None:
             columns = [mysql_column(field) for field in fields]

@@ -37,12 +37,18 @@ from components.sql_io import (
     extract_into,
     input_columns,
     is_panic,
+    native_stderr,
     progress,
     quote_ident,
+    read_time_limit,
     scrub,
     single_input,
     split_table,
+    tagged,
     write_by_mode,
+)
+from components.sql_io import (
+    with_native_text as _with_native_text,
 )
 
 FIELDS = ("host", "port", "user", "password", "database", "schema", "sslmode")
@@ -290,6 +296,30 @@ def source_query(config: Mapping[str, Any], schema: str) -> str:
     return sql
 
 
+#: PostgreSQL's predefined role (14+) that may read every table and do nothing else: no
+#: server file (pg_read_file, COPY ... PROGRAM), no index or table it owns to change
+#: (brin_summarize_new_values), no other session to end, no function only owners run.
+READ_ONLY_ROLE = "pg_read_all_data"
+
+
+def reading_role(server: PostgresServer) -> str | None:
+    """`READ_ONLY_ROLE` when this login may take it on, else None.
+
+    A read-only transaction stops writes to tables, not what functions do beside them; a
+    superuser (or a member of the role) extracting as that role is refused them by the
+    server's privilege checks, the compiler's checks aside. Other logins read as
+    themselves: their own privileges are the lock (docs/security.md).
+    """
+    with closing(server.connect()) as conn:
+        try:
+            conn.execute("SELECT set_config('role', %s, true)", (READ_ONLY_ROLE,))
+        except psycopg.Error:  # no such role (before 14), or this login may not take it
+            return None
+        finally:
+            conn.rollback()
+    return READ_ONLY_ROLE
+
+
 def _begin_read(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -> None:
     conn.read_only = True  # psycopg opens every transaction with BEGIN READ ONLY
     for name, value in settings.items():
@@ -368,26 +398,27 @@ def connectorx_batches(
         "BEGIN READ ONLY",
     ]
     reader, finished = None, False
-    try:
-        reader = connectorx.read_sql(
-            url,
-            f"/* {tag} */ {sql}",
-            return_type="arrow_stream",
-            protocol=CONNECTORX_PROTOCOL,
-            batch_size=size,
-            pre_execution_query=pre_execution,
-        )
-        yield from reader
-        finished = True
-    except BaseException as err:
-        if not (is_panic(err) or isinstance(err, RuntimeError)):
-            raise
-        raise _connectorx_error(err, server.fields) from None
-    finally:
-        if reader is not None:
-            reader.close()
-            if not finished:
-                cancel_tagged_query(server, tag)
+    with native_stderr.captured(server.fields) as caught:
+        try:
+            reader = connectorx.read_sql(
+                url,
+                f"/* {tag} */ {sql}",
+                return_type="arrow_stream",
+                protocol=CONNECTORX_PROTOCOL,
+                batch_size=size,
+                pre_execution_query=pre_execution,
+            )
+            yield from reader
+            finished = True
+        except BaseException as err:
+            if not (is_panic(err) or isinstance(err, RuntimeError)):
+                raise
+            raise _with_native_text(_connectorx_error(err, server.fields), caught()) from None
+        finally:
+            if reader is not None:
+                reader.close()
+                if not finished:
+                    cancel_tagged_query(server, tag)
 
 
 def _literal(value: str) -> str:
@@ -468,10 +499,13 @@ def copy_batches(
 def extract(ctx: StepContext, config: Mapping[str, Any], family: str = "postgres") -> StepResult:
     """Read the step's table or query into `ctx.output_table`."""
     server = PostgresServer.for_step(ctx, config, family)
-    sql = source_query(config, server.schema)
-    settings = read_settings(server.schema, config.get("fetch_timeout_s"))
+    sql = tagged(ctx, source_query(config, server.schema))  # found and stopped by a cancel
+    settings = read_settings(server.schema, read_time_limit(ctx, config))
     size = batch_size(config)
     with server.errors("read"):
+        role = reading_role(server)
+        if role is not None:
+            settings["role"] = role
         columns = probe(server, sql, settings)
         sent = server_query(sql, columns)
         readers = []

@@ -30,6 +30,18 @@ class StepContext(Protocol):
     def cancelled(self) -> bool: ...
 
 
+def no_python_tables(data_plane: Any) -> None:
+    """Make sure no query resolves an unknown table name to a Python variable of the
+    calling frames (a DataFrame, an Arrow table). The run's locked data plane has that off
+    already, and refuses any change of setting; a plane of one's own (tests) gets it here."""
+    (enabled, external) = data_plane.execute(
+        "SELECT current_setting('python_enable_replacements'), "
+        "current_setting('enable_external_access')"
+    ).fetchone()
+    if enabled and external:  # without external access DuckDB makes no replacement scan
+        data_plane.execute("SET python_enable_replacements = false")
+
+
 @dataclass
 class StepResult:
     rows_read: int = 0

@@ -57,6 +57,25 @@ class ConnectionField:
     override: OverridePolicy
 
 
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """How a 0.5.7 config key reaches its Osiris form: rewritten (`set`) or refused (no `set`).
+
+    `values` limits the rule to those values of the key (None: any value).
+    """
+
+    key: str
+    values: tuple[Any, ...] | None
+    set: Mapping[str, Any] | None
+    hint: str
+
+    def matches(self, value: Any) -> bool:
+        # bool is an int in Python: `True == 1`; a rule for `true` must not match `1`
+        return self.values is None or any(
+            type(value) is type(v) and value == v for v in self.values
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class ComponentSpec:
     """One component's contract, as loaded from its `spec.yaml`.
@@ -79,6 +98,7 @@ class ComponentSpec:
     inputs_max: int | None
     aliases: Mapping[str, str]
     ignored: tuple[str, ...]
+    migrations: tuple[Migration, ...]
     constraints: tuple[Mapping[str, Any], ...]
     examples: tuple[Mapping[str, Any], ...]
     llm_hints: tuple[str, ...]
@@ -430,6 +450,14 @@ def _check_cross_references(raw: Mapping[str, Any], folder: str, where: str) -> 
     for i, key in enumerate(raw.get("x-ignored", [])):
         if key in props or key in raw.get("x-aliases", {}):
             raise SpecError(where, f"/x-ignored/{i}", f"{key!r} is a config key or an alias")
+    for i, rule in enumerate(raw.get("x-migrations", [])):
+        key = rule["key"]
+        if key in props or key in raw.get("x-aliases", {}) or key in raw.get("x-ignored", []):
+            raise SpecError(
+                where, f"/x-migrations/{i}/key", f"{key!r} is a config key, an alias or ignored"
+            )
+        for name in rule.get("set", {}):
+            need_key(name, f"/x-migrations/{i}/set/{name}")
     inputs = raw["x-inputs"]
     if inputs["max"] is not None and inputs["max"] < inputs["min"]:
         raise SpecError(where, "/x-inputs/max", "max is below min")
@@ -469,12 +497,28 @@ def _build(raw: dict[str, Any], folder: Path) -> ComponentSpec:
         inputs_max=inputs["max"],
         aliases=MappingProxyType(dict(raw.get("x-aliases", {}))),
         ignored=tuple(raw.get("x-ignored", [])),
+        migrations=tuple(_migration(m) for m in raw.get("x-migrations", [])),
         constraints=tuple(MappingProxyType(c) for c in raw.get("constraints", [])),
         examples=tuple(MappingProxyType(e) for e in raw["examples"]),
         llm_hints=tuple(raw["llmHints"]),
         raw=MappingProxyType(raw),
         fingerprint=fingerprint(raw),
         folder=folder,
+    )
+
+
+def _migration(rule: Mapping[str, Any]) -> Migration:
+    values: tuple[Any, ...] | None = None
+    if "equals" in rule:
+        values = (rule["equals"],)
+    elif "in" in rule:
+        values = tuple(rule["in"])
+    target = rule.get("set")
+    return Migration(
+        rule["key"],
+        values,
+        MappingProxyType(dict(target)) if target is not None else None,
+        rule["hint"],
     )
 
 

@@ -9,10 +9,13 @@ transaction. For writers, `export_csv` streams an input table out as ordered CSV
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,8 +30,6 @@ from components.protocol import DriverError, StepContext, StepResult
 
 #: Config keys that carry the connection's secrets; their values never reach a message.
 SECRET_KEYS = ("password", "pg_dsn", "key")
-#: The Arrow batch being loaded, as the data plane's SQL sees it (a local variable's name).
-BATCH_VIEW = "_osiris_batch"
 #: Fewest rows per bulk-load file: each file costs a statement, and files live on disk,
 #: so a tiny batch_size would only add round trips without saving memory.
 MIN_ROWS_PER_FILE = 10_000
@@ -43,6 +44,37 @@ def connection_fields(
     return fields
 
 
+#: Server-side time limit of every extract session when neither the step
+#: (`fetch_timeout_s`) nor its connection (`statement_timeout_s`) sets one: a query that
+#: stalls the server (`SLEEP`, a runaway join) ends on its own. 0 turns the limit off.
+DEFAULT_STATEMENT_TIMEOUT_S = 3600.0
+
+
+def read_time_limit(ctx: StepContext, config: Mapping[str, Any]) -> float | None:
+    """The read's time limit in seconds (None: none): the step's `fetch_timeout_s`, else
+    the connection's `statement_timeout_s`, else `DEFAULT_STATEMENT_TIMEOUT_S`.
+
+    >>> from types import SimpleNamespace
+    >>> read_time_limit(SimpleNamespace(connection={"statement_timeout_s": 30}), {})
+    30.0
+    >>> read_time_limit(SimpleNamespace(connection={"statement_timeout_s": 0}), {}) is None
+    True
+    """
+    for value in (config.get("fetch_timeout_s"), (ctx.connection or {}).get("statement_timeout_s")):
+        if value in (None, ""):
+            continue
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise DriverError(
+                f"the statement time limit must be a number of seconds, got {value!r}",
+                category="config",
+                hint="set statement_timeout_s (connection) or fetch_timeout_s (step), 0 for none",
+            ) from None
+        return seconds if seconds > 0 else None
+    return DEFAULT_STATEMENT_TIMEOUT_S
+
+
 def scrub(message: str, fields: Mapping[str, Any]) -> str:
     """`message` with every secret of `fields` (and anything shaped like a password) masked.
 
@@ -55,6 +87,22 @@ def scrub(message: str, fields: Mapping[str, Any]) -> str:
             message = message.replace(form, "***")
     message = re.sub(r"(://[^:/@\s]*:)[^@\s]+@", r"\1***@", message)
     return re.sub(r"(password\s*=\s*)('[^']*'|[^\s,;)]+)", r"\1***", message, flags=re.I)
+
+
+def run_tag(run_id: str) -> str:
+    """The tag every query of a run carries in a comment, so that a cancel can find the
+    run's queries on the server (`KILL QUERY`, `pg_cancel_backend`) from another connection.
+
+    >>> run_tag("run_20261127T070125Z_1dfd69")
+    'osiris-run-run_20261127T070125Z_1dfd69'
+    """
+    return "osiris-run-" + re.sub(r"[^A-Za-z0-9_-]", "", run_id)
+
+
+def tagged(ctx: StepContext, sql: str) -> str:
+    """`sql` behind a comment naming the step's run (no tag outside a run)."""
+    run_id = getattr(ctx, "run_id", None)
+    return f"/* {run_tag(str(run_id))} */ {sql}" if run_id else sql
 
 
 def cancelled() -> DriverError:
@@ -198,7 +246,7 @@ def _load(
         (c.text_load if text else c.fast_load or c.text_load).format(c=f"c{i}")
         for i, c in enumerate(columns)
     ]
-    insert = f"INSERT INTO {ctx.output_table} SELECT {', '.join(loads)} FROM {BATCH_VIEW}"
+    projection = ", ".join(loads)
     wire_names = [f"c{i}" for i in range(len(columns))]
     rows = 0
     for batch in batches:
@@ -207,11 +255,12 @@ def _load(
         if limit is not None and rows + batch.num_rows > limit:
             batch = batch.slice(0, limit - rows)
         if batch.num_rows:
-            # DuckDB finds the batch by its variable name (a replacement scan). A registered
-            # view would keep every batch alive until COMMIT: memory would grow with the table.
-            _osiris_batch = batch.rename_columns(wire_names)
-            plane.execute(insert)
-            del _osiris_batch
+            # An Arrow relation, not a replacement scan (the locked data plane has none) nor
+            # a registered view (it would keep every batch alive until COMMIT: memory would
+            # grow with the table).
+            relation = plane.from_arrow(batch.rename_columns(wire_names))
+            relation.project(projection).insert_into(ctx.output_table)
+            del relation
             rows += batch.num_rows
             ctx.emit("read.progress", rows=rows, table=ctx.output_table)
         if limit is not None and rows >= limit:
@@ -256,6 +305,114 @@ def _wire(columns: Sequence[Column]) -> list[str]:
     return [f"c{i}" for i in range(len(columns))]
 
 
+class _NativeStderr:
+    """A filter on fd 2, installed by the first connectorx read, for the process's life.
+
+    connectorx's Rust threads write panics and "cx writer failed: …" lines straight to
+    the process's stderr — past Python and every redactor, quoting the server's message
+    and sometimes the connection — and may do so after the read has already failed in
+    Python. So fd 2 becomes a pipe that one thread reads line by line: lines of a native
+    reader's failure are kept (the step's error says them, scrubbed) and not passed on;
+    every other line passes on to the real stderr, scrubbed of every secret a read has
+    registered. At exit the pipe is drained before the process ends.
+    """
+
+    _NATIVE = re.compile(
+        r"^(thread '[^']*'.*? panicked at|cx writer failed|stack backtrace:|"
+        r"note: (run with `RUST_BACKTRACE|Some details are omitted))"
+    )
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fields: list[Mapping[str, Any]] = []
+        self._caught: list[str] = []
+        self._real: int | None = None
+        self._pipe = -1
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def captured(self, fields: Mapping[str, Any]) -> Iterator[Callable[[], str]]:
+        with self._lock:
+            self._fields.append(fields)
+            self._install()
+            mark = len(self._caught)
+
+        def caught() -> str:
+            with self._lock:
+                text = "\n".join(self._caught[mark:])
+            return scrub(text.strip(), fields)
+
+        yield caught
+
+    def _install(self) -> None:
+        alive = self._thread is not None and self._thread.is_alive()
+        if alive and os.fstat(2).st_ino == self._pipe:
+            return  # fd 2 is still our pipe (a test harness may have swapped it since)
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        self._pipe = os.fstat(write_end).st_ino
+        real = os.dup(2)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        if self._real is None:
+            atexit.register(self._drain)
+        self._real = real
+        self._thread = threading.Thread(
+            target=self._forward, args=(read_end, real), name="osiris-native-stderr", daemon=True
+        )
+        self._thread.start()
+
+    def _forward(self, read_end: int, real: int) -> None:
+        native = False  # inside a native failure's lines (its continuation is indented)
+        with os.fdopen(read_end, "rb") as pipe:
+            for raw in pipe:
+                line = raw.decode("utf-8", "replace")
+                with self._lock:
+                    for fields in self._fields:
+                        line = scrub(line, fields)
+                    native = bool(self._NATIVE.match(line)) or (
+                        native and (line.startswith((" ", "\t")) or not line.strip())
+                    )
+                    if native:
+                        self._caught.append(line.rstrip("\n"))
+                        del self._caught[:-200]  # bounded: the recent native lines only
+                        continue
+                try:
+                    os.write(real, line.encode("utf-8", "replace"))
+                except OSError:
+                    return  # the real stderr is gone
+
+    def _drain(self) -> None:
+        """Put stderr back and let the forwarder pass on what is still in the pipe."""
+        if self._real is None:
+            return
+        sys.stderr.flush()
+        os.dup2(self._real, 2)  # closes the pipe's last write end: the forwarder sees EOF
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+#: Every connectorx read runs inside `native_stderr.captured(fields)`.
+native_stderr = _NativeStderr()
+
+
+def with_native_text(error: Exception, caught: str) -> Exception:
+    """`error` (a DriverError or Unreadable) with what the native reader wrote to stderr
+    (already scrubbed) added to its message, so the step's error says it and nothing else
+    does."""
+    if not caught:
+        return error
+    note = f" (the reader reported: {' '.join(caught.split())[:500]})"
+    if isinstance(error, DriverError):
+        return DriverError(
+            str(error) + note,
+            category=error.category,
+            retryable=error.retryable,
+            hint=error.hint,
+        )
+    return type(error)(str(error) + note)
+
+
 def is_panic(err: BaseException) -> bool:
     """Whether `err` is a Rust panic surfacing from connectorx (a BaseException subclass)."""
     return type(err).__name__ == "PanicException"
@@ -285,15 +442,25 @@ def export_csv(
     the caller asks, so the disk holds one file (the caller deletes each once loaded).
     A full disk is an `io` DriverError.
     """
-    remove_orphaned_bulk_dirs(Path(tempfile.gettempdir()))
+    root = bulk_root(plane)
+    remove_orphaned_bulk_dirs(root)
     try:
-        workdir = Path(tempfile.mkdtemp(prefix=f"{BULK_PREFIX}{os.getpid()}_"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"{BULK_PREFIX}{os.getpid()}_", dir=root))
     except OSError as err:
-        raise _no_room(tempfile.gettempdir(), err.strerror or str(err)) from None
+        raise _no_room(root, err.strerror or str(err)) from None
     try:
         yield _csv_files(plane, table, expressions, options, rows_per_file, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bulk_root(plane: Any) -> Path:
+    """Where bulk-load files go: the system's temporary folder, unless the data plane is
+    locked (runtime/adapters/local.py), where its own spill folder is the one it may write."""
+    (external, spill) = plane.execute(
+        "SELECT current_setting('enable_external_access'), current_setting('temp_directory')"
+    ).fetchone()
+    return Path(tempfile.gettempdir()) if external or not spill else Path(spill)
 
 
 #: Bulk-load folders are named `osiris_bulk_<pid>_<random>`: a folder whose process is gone

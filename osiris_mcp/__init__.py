@@ -1,3 +1,5 @@
 """Osiris: the `osiris` CLI and the `osiris-mcp` server, thin shells over compiler and runtime."""
 
-__version__ = "0.1.0"
+from compiler.version import __version__
+
+__all__ = ["__version__"]

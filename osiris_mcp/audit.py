@@ -1,7 +1,8 @@
 """The audit log and the server log: what was called, how long it took, how it ended — no secrets.
 
 `.osiris/mcp/audit.jsonl` gets one line per tool call, resource read and prompt: the
-name, duration, bytes in and out, the outcome and the error code. Arguments are
+name, how long it waited before its handler ran (`queue_ms`) and how long the handler
+took (`duration_ms`), bytes in and out, the outcome and the error code. Arguments are
 summarized, never stored raw: an OML body by its sha256 and size, free text by its size,
 params by their names; identifiers (a run id, a connection reference) are kept when
 they look like identifiers and carry no known secret. The server log
@@ -166,7 +167,13 @@ class AuditMiddleware:
             return await call_next(ctx)
         params: Mapping[str, Any] = ctx.params or {}
         started = time.perf_counter()
-        record: dict[str, Any] = {"kind": kind}
+        from osiris_mcp.transport import RECEIVED_AT
+
+        received = RECEIVED_AT.get()
+        # how long the call waited between arriving and its handler starting (None when
+        # the transport does not say when it arrived: the in-memory one of the tests)
+        queue_ms = None if received is None else round(max(0.0, started - received) * 1000, 3)
+        record: dict[str, Any] = {"kind": kind, "queue_ms": queue_ms}
         if kind == "resource":
             uri = str(params.get("uri", ""))
             record["name"] = uri.split("://", 1)[-1].split("/", 1)[0] or "?"

@@ -27,7 +27,25 @@ COMMANDS: dict[str, str] = {
     "discover": "discover",
     "init": "init",
     "mcp": "mcp",
+    # 0.5.7's command forms, kept so its users' scripts and habits keep working
+    "oml": "oml",
+    "maintenance": "maintenance",
 }
+
+
+class VersionAction(argparse.Action):
+    """`osiris --version`: the version, and whether another package shadows one of ours."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> None:
+        from osiris_mcp.installation import ISOLATED_INSTALL_HINT, foreign_packages
+
+        print(f"osiris {__version__}")
+        problems = foreign_packages()
+        for problem in problems:
+            print(f"osiris: error: another package shadows Osiris's {problem}", file=sys.stderr)
+        if problems:
+            print(f"  hint: {ISOLATED_INSTALL_HINT}", file=sys.stderr)
+        parser.exit(1 if problems else 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="osiris",
         description="Validate, compile and run OML data pipelines.",
     )
-    parser.add_argument("--version", action="version", version=f"osiris {__version__}")
+    parser.add_argument(
+        "--version", action=VersionAction, nargs=0, help="show the version and check the install"
+    )
+    parser.add_argument(
+        "--json",
+        dest="global_json",
+        action="store_true",
+        help="machine-readable output: `osiris --json CMD` is `osiris CMD --json` (0.5.7's form)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:
@@ -56,6 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if args.global_json:
+        if not hasattr(args, "json"):
+            command = " ".join(str(a) for a in (args.command, getattr(args, "action", None)) if a)
+            print(f"osiris: error: `osiris {command}` has no --json output", file=sys.stderr)
+            return 2
+        args.json = True
     problem = project_problem(args)
     if problem is not None:
         print(f"osiris: error: {problem}", file=sys.stderr)
@@ -71,6 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except ModuleNotFoundError as err:
+        from runtime.packages import missing_package
+
+        missing = missing_package(err)
+        if missing is None:
+            raise
+        print(f"osiris: error: {missing}", file=sys.stderr)
+        return 2
 
 
 def project_problem(args: argparse.Namespace) -> str | None:

@@ -36,6 +36,8 @@ class Project:
     root: Path
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     max_resource_bytes: int = DEFAULT_MAX_RESOURCE_BYTES
+    #: Database writes for clients that cannot ask the user (`--writes`): deny, confirm, allow.
+    writes: str = "deny"
 
     @property
     def pipelines_dir(self) -> Path:

@@ -23,9 +23,9 @@ Work through the Osiris tools, step by step, and show me what you found at each 
    gives, and validate again until valid is true.
 5. Save it with oml_save (ask me before overwriting), then oml_compile it. Show me the
    step order and the targets it will modify with their write modes.
-6. Only after I agree to those writes, call run_pipeline with the manifest_hash (and
-   confirm_writes: true if the client did not ask me itself). Follow it with run_status
-   and summarize the rows read and written per step.
+6. Call run_pipeline with the manifest_hash. Database writes need my own consent:
+   Osiris asks me itself when this client can; otherwise do what its error says I must
+   do. Follow the run with run_status and summarize the rows read and written per step.
 Never write a password or token into OML: connections come from osiris_connections.yaml.
 """
 
@@ -52,7 +52,8 @@ def register_prompts(server: MCPServer, state: ServerState) -> None:
         goal: Annotated[str, Field(description="What the pipeline should do, in plain words.")],
     ) -> str:
         """A guided workflow from a goal to a validated, compiled and confirmed run."""
-        return AUTHOR_PIPELINE.format(goal=" ".join(goal.split())[:2000])
+        # the text is echoed back to the client: a secret pasted into it is masked
+        return state.secrets.text(AUTHOR_PIPELINE.format(goal=" ".join(goal.split())[:2000]))
 
     @server.prompt(name="debug_run", title="Debug a run")
     def debug_run(
@@ -80,4 +81,4 @@ def register_prompts(server: MCPServer, state: ServerState) -> None:
                 )
             except (OSError, ValueError, KeyError, TypeError):
                 known = ""
-        return DEBUG_RUN.format(run_id=run_id, known=known)
+        return state.secrets.text(DEBUG_RUN.format(run_id=run_id, known=known))

@@ -8,8 +8,11 @@ anything bigger than the resource cap is cut at a line boundary, with a note say
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
@@ -64,8 +67,23 @@ def _read(state: ServerState, path: Path) -> str | bytes:
     return text
 
 
+def _masked(state: ServerState, read: Callable[..., Any]) -> Callable[..., Any]:
+    """`read` with its refusals masked: a message may echo an argument (`No run '…'`),
+    and an argument may be a secret the client was tricked into sending."""
+
+    @functools.wraps(read)
+    def masked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return read(*args, **kwargs)
+        except ResourceNotFoundError as err:
+            raise ResourceNotFoundError(state.secrets.text(str(err))) from None
+
+    return masked
+
+
 def register_resources(server: MCPServer, state: ServerState) -> None:
     """Add the static resource and the resource templates."""
+    masked = functools.partial(_masked, state)
 
     @server.resource(
         "osiris://schema/oml",
@@ -86,6 +104,7 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
         description="A component's full spec (config schema, connection fields, examples, hints).",
         mime_type="application/json",
     )
+    @masked
     def component_spec(name: str) -> str:
         from components.registry import default_registry
 
@@ -101,6 +120,7 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
         description="summary.json, catalog.json or table.<schema>.<name>.json of a discovery.",
         mime_type="application/json",
     )
+    @masked
     def discovery_artifact(discovery_id: str, artifact: str) -> str | bytes:
         from runtime.catalog import CatalogStore
 
@@ -124,6 +144,7 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
         description="manifest.yaml, meta.json, lineage.json or cfg/<step>.json of a compiled plan.",
         mime_type="text/plain",
     )
+    @masked
     def compiled_plan_file(manifest_hash: str, file: str) -> str | bytes:
         if not MANIFEST_HASH.match(manifest_hash):
             raise _refuse(
@@ -148,6 +169,7 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
         "artifacts/<step>/… of a run.",
         mime_type="text/plain",
     )
+    @masked
     def run_file(run_id: str, file: str) -> str | bytes:
         from runtime.sessions import find_run
 
@@ -165,6 +187,7 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
         description="The OML of a shipped example (usecases_list names them).",
         mime_type="application/yaml",
     )
+    @masked
     def example_pipeline(name: str) -> str:
         from osiris_mcp.guide import EXAMPLES_DIR
 

@@ -1,10 +1,12 @@
 """The run tools: run a compiled plan, follow it, cancel it, read its logs, list runs.
 
-A plan runs on a background thread (runs.py) with the runner `osiris run` uses; a call
+A plan runs in a worker process (runs.py) with the runner `osiris run` uses; a call
 waits up to `wait_s`, sending a progress notification per step. A plan that writes
-database tables needs the user's consent: asked through elicitation when the client
-supports it (a `Resolve` parameter the SDK fills before the body runs, in both protocol
-eras), else given as `confirm_writes: true` after the model asked the user.
+database tables needs consent the model cannot give itself: when the client supports
+elicitation, only the user's answer counts (a `Resolve` parameter the SDK fills before
+the body runs, in both protocol eras) — `confirm_writes` never skips the question;
+without elicitation, the policy the user put in the server's arguments decides
+(`--writes deny|confirm|allow`, see `WRITE_POLICIES`).
 """
 
 from __future__ import annotations
@@ -51,14 +53,21 @@ class WriteConfirmation(BaseModel):
 Confirmation = AcceptedElicitation[Any] | DeclinedElicitation | CancelledElicitation
 
 
+#: What `osiris-mcp --writes` means for a client that cannot ask the user (no elicitation).
+WRITE_POLICIES = {
+    "deny": "database writes are refused (the default)",
+    "confirm": "the model asks the user and passes confirm_writes: true",
+    "allow": "database writes run without asking",
+}
+
+
 def _confirmation_resolver(state: ServerState) -> Any:
-    """Decides, before run_pipeline runs, whether to ask the user (elicitation) or not."""
+    """Decides, before run_pipeline runs, whether to ask the user (elicitation) or which
+    policy applies. Never looks at confirm_writes: with elicitation the user decides."""
 
     async def confirm_database_writes(
-        manifest_hash: str, confirm_writes: bool, ctx: Context
+        manifest_hash: str, ctx: Context
     ) -> str | Elicit[WriteConfirmation]:
-        if confirm_writes:
-            return "confirmed_by_argument"
         try:
             plan = await anyio.to_thread.run_sync(lambda: state.builds.load(manifest_hash))
         except ToolError:
@@ -68,7 +77,7 @@ def _confirmation_resolver(state: ServerState) -> Any:
         capabilities = ctx.client_capabilities
         elicitation = capabilities.elicitation if capabilities is not None else None
         if elicitation is None or (elicitation.form is None and elicitation.url is not None):
-            return "unconfirmed"
+            return f"policy_{state.project.writes}"
         return Elicit(_confirmation_message(plan), WriteConfirmation)
 
     return confirm_database_writes
@@ -97,10 +106,11 @@ async def run_pipeline(
     """Run a plan compiled by oml_compile, named by its manifest_hash, in the background.
 
     Only compiled, unchanged plans run. A plan that writes to database tables needs the
-    user's consent: the client asks the user when it supports elicitation; otherwise ask
-    the user yourself and pass confirm_writes: true. Waits up to wait_s seconds (sending
-    progress notifications), then returns the run_id and the status reached; follow
-    with run_status.
+    user's consent: Osiris asks the user when the client supports elicitation; otherwise
+    the user's server policy decides (an error says what the user must do). Waits up to
+    wait_s seconds (sending progress notifications), then returns the run_id and the
+    status reached; follow with run_status. A run stops when the client disconnects,
+    unless detach is true.
     """
     plan = await anyio.to_thread.run_sync(lambda: state.builds.load(args.manifest_hash))
     if args.params is not None and _params_differ(args.params, plan.params):
@@ -112,13 +122,15 @@ async def run_pipeline(
             "run the new manifest_hash.",
         )
     if plan.writes_tables:
-        _require_consent(confirmation)
+        _require_consent(confirmation, args.confirm_writes)
     run = state.runs.start(
         plan.build_dir,
         manifest_hash=plan.manifest_hash,
         pipeline=plan.pipeline,
         total_steps=len(plan.manifest.get("order", [])),
         parallel=args.parallel,
+        detached=args.detach,
+        keep_outputs=args.keep_outputs,
     )
     await _wait(state, run.run_id, run, max(args.wait_s, _START_WAIT_S), ctx, until_started=True)
     if run.error:
@@ -145,21 +157,36 @@ def _params_differ(wanted: dict[str, Any], compiled: dict[str, Any]) -> bool:
     )
 
 
-def _require_consent(confirmation: Any) -> None:
+def _require_consent(confirmation: Any, confirm_writes: bool) -> None:
+    """Return when the user consented (or their policy allows the writes), else refuse
+    with a hint that says what the user must do."""
     if isinstance(confirmation, AcceptedElicitation):
         data = confirmation.data
         if isinstance(data, WriteConfirmation):
             if data.confirm:
                 return
-        elif data in ("confirmed_by_argument", "not_needed"):
+        elif data in ("not_needed", "policy_allow"):
             return
-        if data == "unconfirmed":
+        elif data == "policy_confirm":
+            if confirm_writes:
+                return
             raise OsirisToolError(
                 "confirmation_required",
                 "This plan modifies database tables (see the targets oml_compile listed) and "
-                "nobody confirmed it.",
-                "Show the user the targets and write modes; when they agree, call run_pipeline "
-                "again with confirm_writes: true.",
+                "the user has not confirmed it.",
+                "Show the user the targets and write modes and ask them; only when they agree, "
+                "call run_pipeline again with confirm_writes: true (this server was started "
+                "with --writes confirm).",
+            )
+        elif data == "policy_deny":
+            raise OsirisToolError(
+                "confirmation_required",
+                "This plan modifies database tables, and this client cannot ask the user "
+                "for consent, so Osiris refuses database writes (its --writes policy is deny).",
+                "Tell the user: to allow it, use a client that supports elicitation (Osiris "
+                "then asks them), or add `--writes confirm` (you ask them first) or "
+                "`--writes allow` to osiris-mcp's arguments in the client's configuration "
+                "and restart the server. confirm_writes cannot override this.",
             )
     raise OsirisToolError(
         "not_confirmed",
@@ -241,7 +268,10 @@ def _run_status(
     elif not finished:
         next_step = "Still running: call run_status with wait_s to follow it, or run_cancel."
     elif status == "success":
-        next_step = "Done. run_logs shows events and metrics; outputs are listed per step."
+        next_step = (
+            "Done. outputs lists what each step made or wrote; data_preview(run_id, step_id) "
+            "shows its first rows; run_logs shows events and metrics."
+        )
     else:
         next_step = "Read run_logs(kind='bundle') or use the debug_run prompt to find the cause."
     fields: dict[str, Any] = dict(
@@ -254,6 +284,7 @@ def _run_status(
         finished_at=snapshot.get("finished_at"),
         duration_ms=snapshot.get("duration_ms"),
         steps=steps,
+        outputs=_outputs(state, run_id, snapshot) if finished else [],
         error=tracked.error if tracked is not None else None,
         status_uri=f"osiris://runs/{run_id}/status.json",
         next=next_step,
@@ -261,6 +292,45 @@ def _run_status(
     if cancel_requested is None:
         return m.RunStatusResult(**fields)
     return m.RunCancelResult(**fields, cancel_requested=cancel_requested)
+
+
+def _outputs(state: ServerState, run_id: str, snapshot: dict[str, Any]) -> list[m.RunOutput]:
+    """Each step's output: the table or file a writer wrote, the sample a step kept."""
+    from runtime.outputs import output_info
+    from runtime.sessions import find_run
+
+    session = find_run(state.project.root, run_id)
+    outputs = []
+    for step in snapshot.get("steps") or []:
+        if step.get("status") != "success":
+            continue
+        step_id = str(step.get("id"))
+        preview = f"data_preview(run_id={run_id!r}, step_id={step_id!r})"
+        details = step.get("details") or {}
+        info = output_info(session, step_id) if session is not None else None
+        if details.get("table") and step.get("mode") == "write":
+            kind, target, rows = "table", str(details["table"]), int(step.get("rows_written") or 0)
+        elif details.get("path") and step.get("mode") == "write":
+            kind, target = "file", _project_path(state, str(details["path"]))
+            rows = int(step.get("rows_written") or 0)
+        elif info is not None:
+            kind, target, rows = "step_table", step_id, int(info["rows"])
+        else:
+            continue
+        outputs.append(
+            m.RunOutput(step=step_id, kind=kind, target=target, rows=rows, preview=preview)
+        )
+    return outputs
+
+
+def _project_path(state: ServerState, path: str) -> str:
+    """A path the run wrote, relative to the project when it lies inside it."""
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().relative_to(state.project.root.resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def _run_id(run_id: str) -> str:
@@ -287,16 +357,27 @@ async def run_status(state: ServerState, args: m.RunStatusArgs, ctx: Context) ->
 
 @tool("Cancel a run", STOPS_RUN, m.RunCancelResult)
 async def run_cancel(state: ServerState, args: m.RunCancelArgs, ctx: Context) -> Reply:
-    """Ask a running run to stop; it ends `cancelled` and leaves its targets untouched.
+    """Stop a running run: its queries are stopped on the database servers, it ends
+    `cancelled` and leaves its targets untouched.
 
     Waits up to wait_s for it to stop. A run that already finished is left as it is.
     """
     run_id = _run_id(args.run_id)
     current = _run_status(state, run_id)
     tracked = state.runs.get(run_id)
-    if current.finished or tracked is None:
+    if current.finished:
         return _run_reply(state, run_id, cancel_requested=False)
-    tracked.cancel.set()
+    if tracked is not None:
+        await anyio.to_thread.run_sync(lambda: state.runs.cancel(tracked))
+    else:  # a run of another process (a detached run, `osiris run`): the same two switches
+        from runtime.sessions import find_run
+        from runtime.worker import request_cancel
+
+        session = find_run(state.project.root, run_id)
+        if session is None:
+            return _run_reply(state, run_id, cancel_requested=False)
+        root = state.project.root
+        await anyio.to_thread.run_sync(lambda: request_cancel(root, run_id, session))
     await _wait(state, run_id, tracked, args.wait_s, ctx)
     return _run_reply(state, run_id, cancel_requested=True)
 
@@ -316,6 +397,8 @@ async def run_logs(state: ServerState, args: m.RunLogsArgs, ctx: Context) -> m.R
             f"Run '{run_id}' has no logs: it did not start.",
             "run_status shows why it could not start.",
         )
+    if args.step_id is not None:
+        _require_step(state, session, run_id, args.step_id)
     listing = listing_key("run_logs", run_id, args.kind, args.step_id)
     budget = state.project.max_result_bytes
     if args.kind == "bundle":
@@ -338,6 +421,25 @@ async def run_logs(state: ServerState, args: m.RunLogsArgs, ctx: Context) -> m.R
     return m.RunLogsResult(
         run_id=run_id, kind=args.kind, items=page.rows, **paged_fields(page, "run_logs")
     )
+
+
+def _require_step(state: ServerState, session: Any, run_id: str, step_id: str) -> None:
+    """An unknown step id is an error: an empty listing would read as a step that logged nothing."""
+    from runtime.sessions import read_status
+
+    try:
+        steps = [str(s.get("id")) for s in read_status(session).get("steps", [])]
+    except (OSError, ValueError):
+        return  # no status yet: nothing to check against
+    if step_id not in steps:
+        from compiler.diagnostics import did_you_mean, suggestion_hint
+
+        hint = suggestion_hint(did_you_mean(step_id, steps)) or ""
+        raise OsirisToolError(
+            "unknown_step",
+            f"Run '{run_id}' has no step '{step_id}'; its steps are {', '.join(steps) or 'none'}.",
+            f"{hint} Leave out step_id for the whole run.".strip(),
+        )
 
 
 def _oversized(row: dict[str, Any], run_id: str, file: str) -> dict[str, Any]:

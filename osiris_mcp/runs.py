@@ -1,9 +1,11 @@
-"""Runs started over MCP: each in a background thread, watched while a tool call waits.
+"""Runs started over MCP: each in a worker process, watched while a tool call waits.
 
-The runner itself is the one `osiris run` uses (`runtime.adapters.local.run_build`); this
-module only starts it on a thread with a run id chosen up front, records its progress
-from the events it emits, and answers "where is run X" from memory for runs of this
-process and from their `status.json` for any other run of the project.
+The runner itself is the one `osiris run` uses, run by `runtime.worker` in a process of
+its own — so no read, write or DuckDB query of a run can stall the server's event loop
+(connectorx holds the GIL for a whole fetch). This module starts the worker with a run
+id chosen up front, follows it from a thread that waits on the worker's event pipe,
+records its progress from the events, and answers "where is run X" from memory for runs
+of this process and from their `status.json` for any other run of the project.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class TrackedRun:
     manifest_hash: str
     pipeline: str
     total_steps: int
-    cancel: threading.Event = field(default_factory=threading.Event)
+    detached: bool = False
+    cancel_requested: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     status: str = "starting"
     steps_finished: int = 0
@@ -37,6 +40,7 @@ class TrackedRun:
     error: str | None = None
     session_dir: Path | None = None
     thread: threading.Thread | None = None
+    worker: Any = None  # runtime.worker.RunWorker, once started
 
 
 class RunTracker:
@@ -56,16 +60,29 @@ class RunTracker:
         pipeline: str,
         total_steps: int,
         parallel: int = 1,
+        detached: bool = False,
+        keep_outputs: bool = False,
     ) -> TrackedRun:
-        """Start the run of a verified build on a daemon thread; returns at once."""
+        """Start the run of a verified build in a worker process; returns at once."""
+        from runtime.adapters import RunRequest
         from runtime.sessions import new_run_id
+        from runtime.worker import RunWorker
 
-        run = TrackedRun(new_run_id(), manifest_hash, pipeline, total_steps)
+        run = TrackedRun(new_run_id(), manifest_hash, pipeline, total_steps, detached)
+        request = RunRequest(
+            build_dir=build_dir,
+            project=self.project_root,
+            parallel=parallel,
+            on_event=lambda event: self._on_event(run, event),
+            run_id=run.run_id,
+            keep_outputs=keep_outputs,
+        )
+        run.worker = RunWorker(request, detached=detached)
         with self._lock:
             self._runs[run.run_id] = run
         run.thread = threading.Thread(
             target=self._run,
-            args=(run, build_dir, parallel),
+            args=(run,),
             name=f"osiris-run-{run.run_id}",
             daemon=True,
         )
@@ -80,31 +97,37 @@ class RunTracker:
         with self._lock:
             return [r for r in self._runs.values() if not r.done.is_set()]
 
+    def cancel(self, run: TrackedRun) -> None:
+        """Stop a run: its cancel file, then its queries on the servers (blocking: a thread)."""
+        run.cancel_requested = True
+        if run.worker is not None:
+            run.worker.cancel()
+
+    def cancel_attached(self) -> None:
+        """Cancel every run of this server that was not detached (on its way out)."""
+        for run in self.active():
+            if not run.detached:
+                self.cancel(run)
+
     def shutdown(self, timeout_s: float = 10.0) -> None:
-        """Cancel every run still going and wait (bounded) for them to stop cleanly."""
+        """The client went away: cancel every run it started that was not detached, and
+        wait (bounded) for them to stop cleanly; detached runs go on on their own."""
         runs = self.active()
         for run in runs:
-            run.cancel.set()
+            if run.detached:
+                run.worker.detach()
+            else:
+                self.cancel(run)
         deadline = time.monotonic() + timeout_s
         for run in runs:
-            run.done.wait(max(0.0, deadline - time.monotonic()))
+            if not run.detached:
+                run.done.wait(max(0.0, deadline - time.monotonic()))
 
     # -- the thread ---------------------------------------------------------------------------
 
-    def _run(self, run: TrackedRun, build_dir: Path, parallel: int) -> None:
+    def _run(self, run: TrackedRun) -> None:
         try:
-            from runtime.adapters import RunRequest
-            from runtime.adapters.local import run_build
-
-            request = RunRequest(
-                build_dir=build_dir,
-                project=self.project_root,
-                parallel=parallel,
-                on_event=lambda event: self._on_event(run, event),
-                cancel=run.cancel,
-                run_id=run.run_id,
-            )
-            collected = run_build(request)
+            collected = run.worker.run()
             run.session_dir = collected.session_dir
             run.status = collected.status
             run.last_message = f"run {collected.status}"

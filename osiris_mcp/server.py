@@ -82,6 +82,7 @@ def build_server(project: Project) -> OsirisServer:
         middleware=[
             AuditMiddleware(AuditLog(project.state_dir / "audit.jsonl"), state.secrets),
             WarmUp(state.secrets),
+            prompt_arguments,
         ],
     )
     register_resources(server, state)
@@ -113,6 +114,21 @@ class WarmUp:
         return result
 
 
+async def prompt_arguments(ctx: Any, call_next: Any) -> Any:
+    """Middleware: a prompt asked for without a required argument is the client's mistake,
+    so it gets JSON-RPC's invalid-params error — not an internal error with a traceback
+    in the log (the SDK raises a bare ValueError for it)."""
+    if ctx.method != "prompts/get":
+        return await call_next(ctx)
+    try:
+        return await call_next(ctx)
+    except ValueError as err:
+        from mcp.shared.exceptions import MCPError
+        from mcp_types import INVALID_PARAMS
+
+        raise MCPError(INVALID_PARAMS, f"Invalid params: {err}") from None
+
+
 def _warm_up(secrets: SecretText) -> None:
     try:
         secrets.refresh()  # the connections' secret values, for the log masker
@@ -131,6 +147,59 @@ def _leave_logging_to_us() -> None:
     from mcp.server.mcpserver import server as sdk_server
 
     sdk_server.configure_logging = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+
+
+def _serve_http(server: OsirisServer, project: Project, address: str) -> int:
+    import sys
+
+    from osiris_mcp.transport import TOKEN_VARIABLE, http_token, serve_http
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        print(
+            f"osiris-mcp: --http wants HOST:PORT, e.g. 127.0.0.1:8765 (got {address!r})",
+            file=sys.stderr,
+        )
+        return 2
+    token, generated = http_token()
+    url = f"http://{host}:{port}/mcp"
+    if generated:  # printed once, here only: never logged
+        print(
+            f"osiris-mcp: serving {url}; bearer token (set {TOKEN_VARIABLE} to choose one): "
+            f"{token}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print(
+            f"osiris-mcp: serving {url}; bearer token from ${TOKEN_VARIABLE}",
+            file=sys.stderr,
+            flush=True,
+        )
+    server.state.secrets.add({token})  # the token is masked in every log line and result
+    logger.info("osiris-mcp %s serving %s over HTTP at %s", __version__, project.root, url)
+    try:
+        serve_http(server, host, int(port), token)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        server.state.runs.cancel_attached()
+    return 0
+
+
+def _cancel_runs_on_sigterm(state: ServerState) -> None:
+    """A client that gives up on its server sends SIGTERM (the SDK's stdio client does, 2 s
+    after closing stdin): stop this server's runs first — their queries on the servers,
+    their cancel files, which their workers (in sessions of their own) obey — then exit."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        try:
+            state.runs.cancel_attached()
+        finally:
+            os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _positive(text: str) -> int:
@@ -167,6 +236,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap on a resource read (default 1048576; env OSIRIS_MCP_MAX_RESOURCE_BYTES)",
     )
     parser.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve Streamable HTTP at http://HOST:PORT/mcp instead of stdio; clients send "
+        "Authorization: Bearer <token> — $OSIRIS_MCP_TOKEN, else a new token printed once "
+        "to stderr",
+    )
+    parser.add_argument(
+        "--writes",
+        choices=("deny", "confirm", "allow"),
+        default=os.environ.get("OSIRIS_MCP_WRITES", "deny"),
+        help="database writes when the client cannot ask the user (no elicitation): deny "
+        "(default), confirm (the model asks you, then passes confirm_writes), allow; a client "
+        "that can ask always asks you (env OSIRIS_MCP_WRITES)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
     )
     return parser
@@ -179,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         choose_project_dir(args.project),
         max_result_bytes=args.max_result_bytes,
         max_resource_bytes=args.max_resource_bytes,
+        writes=args.writes,
     )
     if not project.root.is_dir():
         import sys
@@ -188,9 +273,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     _leave_logging_to_us()
     server = build_server(project)
     configure_logging(project.state_dir, server.state.secrets, getattr(logging, args.log_level))
+    if args.http:
+        return _serve_http(server, project, args.http)
     logger.info("osiris-mcp %s serving %s over stdio", __version__, project.root)
+    _cancel_runs_on_sigterm(server.state)
     try:
-        server.run("stdio")
+        import anyio
+
+        from osiris_mcp.transport import serve_stdio
+
+        anyio.run(serve_stdio, server)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -136,7 +136,12 @@ def tool(
 
 
 #: The modules that declare tools, in the order tools/list shows them.
-TOOL_MODULES = ("osiris_mcp.tools", "osiris_mcp.run_tools", "osiris_mcp.guide_tools")
+TOOL_MODULES = (
+    "osiris_mcp.tools",
+    "osiris_mcp.run_tools",
+    "osiris_mcp.data_tools",
+    "osiris_mcp.guide_tools",
+)
 
 
 def build_tools(state: ServerState) -> list[Tool]:
@@ -260,8 +265,8 @@ def _adapt(definition: ToolDef, state: ServerState) -> Callable[..., Awaitable[C
         except OsirisToolError as err:
             mask = state.secrets.text  # an echoed argument may be a secret value
             raise OsirisToolError(err.code, mask(err.message), mask(err.hint)) from None
-        except ToolError:
-            raise
+        except ToolError as err:  # the SDK's own, which may quote an argument too
+            raise ToolError(state.secrets.text(str(err))) from None
         except Exception as err:
             # Details go to the server log (redacted); the model gets a code and a hint.
             logger.exception("tool %s failed unexpectedly", definition.name)
@@ -278,12 +283,18 @@ def _adapt(definition: ToolDef, state: ServerState) -> Callable[..., Awaitable[C
         masked = state.secrets.text(text)  # the last line of defence: no secret leaves
         if masked != text:
             text, structured = masked, json.loads(masked)
-        if len(text) > cap:
-            logger.warning("%s: result of %d bytes exceeds the cap", definition.name, len(text))
+        size = len(text.encode("utf-8"))
+        if size > cap:  # listings page themselves below the cap; anything else is refused
+            logger.warning("%s: result of %d bytes exceeds the cap", definition.name, size)
+            raise OsirisToolError(
+                "too_large",
+                f"The result of {definition.name} is {size:,} bytes, over the result cap of "
+                f"{cap:,} bytes.",
+                "Ask for less (narrower arguments, a cursor) or read the resource the tool "
+                "names; the user can raise the cap with osiris-mcp --max-result-bytes.",
+            )
         content: list[Any] = [TextContent(type="text", text=text)]
-        content += [
-            ResourceLink(type="resource_link", uri=uri, name=name) for uri, name in reply.links
-        ]
+        content += link_blocks(reply.links, ctx.protocol_version)
         return CallToolResult(content=content, structured_content=structured)
 
     call.__name__ = definition.name
@@ -291,6 +302,24 @@ def _adapt(definition: ToolDef, state: ServerState) -> Callable[..., Awaitable[C
     call.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     call.__annotations__ = dict(injected)
     return call
+
+
+#: The first protocol version that defines `resource_link` content blocks.
+RESOURCE_LINKS_SINCE = "2025-06-18"
+
+
+def link_blocks(links: list[tuple[str, str]], protocol_version: str | None) -> list[Any]:
+    """The blocks pointing at a result's resources, in what the client's protocol defines:
+    `resource_link` from 2025-06-18 on, a text block naming the URI before (a 2025-03-26
+    client refuses the whole result when one block has a type it does not know).
+
+    >>> links = [("osiris://runs/r/status.json", "status.json")]
+    >>> [[b.type for b in link_blocks(links, v)] for v in ("2025-03-26", "2025-06-18")]
+    [['text'], ['resource_link']]
+    """
+    if protocol_version is None or protocol_version >= RESOURCE_LINKS_SINCE:  # ISO dates
+        return [ResourceLink(type="resource_link", uri=uri, name=name) for uri, name in links]
+    return [TextContent(type="text", text=f"resource {name}: {uri}") for uri, name in links]
 
 
 def _compact_json(value: Any) -> str:

@@ -375,8 +375,9 @@ class RunPipelineArgs(Args):
     )
     confirm_writes: bool = Field(
         default=False,
-        description="Set true only after the user agreed to the listed database writes "
-        "(needed when the client cannot ask the user itself).",
+        description="Set true only after the user agreed to the listed database writes. "
+        "Counts only when the client cannot ask the user itself and the user started the "
+        "server with --writes confirm; it never replaces the user's own answer.",
     )
     wait_s: float = Field(
         default=10.0,
@@ -386,6 +387,15 @@ class RunPipelineArgs(Args):
         "notifications are sent meanwhile); the run goes on in the background either way.",
     )
     parallel: int = Field(default=1, ge=1, le=16, description="Steps run at the same time.")
+    keep_outputs: bool = Field(
+        default=False,
+        description="Keep each step's whole output for data_preview, not its first 100 rows.",
+    )
+    detach: bool = Field(
+        default=False,
+        description="Keep the run going when this client disconnects (default: a disconnect "
+        "cancels it).",
+    )
 
 
 class StepStatus(Row):
@@ -395,6 +405,17 @@ class StepStatus(Row):
     rows_written: int = 0
     duration_ms: int = 0
     error: str | None = None
+
+
+class RunOutput(Row):
+    step: str
+    kind: Literal["table", "file", "step_table"] = Field(
+        description="table: a database table the step wrote; file: a file it wrote; "
+        "step_table: the step's table in the run's data plane (kept as a sample)."
+    )
+    target: str = Field(description="schema.table, the file's path, or the step id.")
+    rows: int
+    preview: str = Field(description="How to see its first rows.")
 
 
 class RunStatusResult(Result):
@@ -407,6 +428,11 @@ class RunStatusResult(Result):
     finished_at: str | None = None
     duration_ms: int | None = None
     steps: list[StepStatus] = Field(default_factory=list)
+    outputs: list[RunOutput] = Field(
+        default_factory=list,
+        description="What each finished step made or wrote, with its rows; data_preview shows "
+        "the first rows.",
+    )
     error: str | None = Field(default=None, description="Why the run could not start, if so.")
     status_uri: str = Field(description="status.json of the run as a resource.")
     next: str = Field(description="What to do next.")
@@ -551,3 +577,56 @@ class MemoryCaptureResult(Result):
     stored_in: str = Field(description="The memory file, relative to the project.")
     text: str = Field(description="The note as stored: secrets and personal data redacted.")
     redacted: dict[str, int] = Field(description="How many values of each kind were redacted.")
+
+
+# -- data -------------------------------------------------------------------------------
+
+
+class DataPreviewArgs(Args):
+    run_id: str | None = Field(
+        default=None, description="A run (runs_list); with step_id: that step's output."
+    )
+    step_id: str | None = Field(default=None, description="The step of run_id to show.")
+    path: str | None = Field(
+        default=None,
+        description="Instead of a run: a CSV or Parquet file inside the project, e.g. "
+        "output/revenue.csv.",
+    )
+    limit: int = Field(default=20, ge=1, le=100, description="How many rows (1 to 100).")
+    cursor: str | None = _CURSOR
+
+
+class ColumnInfo(Row):
+    name: str
+    type: str
+
+
+class DataPreviewResult(Paged):
+    source: str = Field(description="What is shown: run_id/step_id or the file's path.")
+    columns: list[ColumnInfo]
+    rows: list[list[Any]] = Field(description="The first rows, one list of values per row.")
+    rows_in_source: int | None = Field(
+        default=None, description="How many rows the step's output has, when known."
+    )
+    note: str | None = Field(default=None, description="What the rows are, when not plain.")
+
+
+class SqlQueryArgs(Args):
+    connection: str = Field(description="A database connection, @family.alias (connections_list).")
+    sql: str = Field(
+        min_length=1,
+        max_length=100_000,
+        description="One read-only SELECT in the source's dialect.",
+    )
+    limit: int = Field(default=100, ge=1, le=1000, description="Most rows returned (1 to 1000).")
+    timeout_s: float = Field(
+        default=30, gt=0, le=300, description="Server-side time limit for the query, in seconds."
+    )
+    cursor: str | None = _CURSOR
+
+
+class SqlQueryResult(Paged):
+    run_id: str = Field(description="The query's run (run_logs has its events).")
+    columns: list[ColumnInfo]
+    rows: list[list[Any]]
+    limited: bool = Field(description="True when the query may have more rows than `limit`.")

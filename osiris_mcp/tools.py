@@ -48,7 +48,12 @@ def compile_context(
     OSIRIS_PARAM_<NAME> from the environment, the profile, the project's connection
     references, and the catalogs discovery cached (never a connection to a source)."""
     from compiler.compile import default_context
-    from osiris_mcp.commands.options import filesystem_bases, known_connections, project_catalogs
+    from osiris_mcp.commands.options import (
+        connection_facts,
+        filesystem_bases,
+        known_connections,
+        project_catalogs,
+    )
 
     root = state.project.root
     return default_context(
@@ -57,6 +62,7 @@ def compile_context(
         profile=profile,
         optimize=optimize,
         connections=known_connections(root),
+        connection_facts=connection_facts(root),
         catalogs=project_catalogs(root),
         filesystem_bases=filesystem_bases(root),
     )

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from compiler import canonical
 from compiler.model import pipeline_slug
 
@@ -47,9 +49,14 @@ class BuildDirError(ValueError):
 
 
 def is_build_dir(path: Path) -> bool:
-    """True for a folder holding a build and nothing else (what `write_build` may replace)."""
+    """True for a folder holding a build and nothing else (what `write_build` may replace).
+
+    Judged by content, not names: a Kubernetes `manifest.yaml` is not a build. The files
+    must verify as Osiris wrote them (fingerprints and cfg hashes), and meta.json must
+    name the manifest's own hash.
+    """
     entries = list(path.iterdir())
-    if "manifest.yaml" not in {entry.name for entry in entries}:
+    if not {"manifest.yaml", "meta.json"} <= {entry.name for entry in entries}:
         return False
     for entry in entries:
         if entry.is_symlink():
@@ -65,7 +72,26 @@ def is_build_dir(path: Path) -> bool:
         ):
             continue
         return False
-    return True
+    return _verifies(path)
+
+
+def _verifies(path: Path) -> bool:
+    from compiler.emit import verify
+
+    try:
+        files = read_build(path)
+        if verify(files):
+            return False
+        meta = json.loads(files["meta.json"])
+        manifest = yaml.load(
+            files["manifest.yaml"], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+        recorded = str(manifest["pipeline"]["fingerprints"]["manifest_fp"])
+        return isinstance(meta, dict) and meta.get("manifest_hash") == recorded.removeprefix(
+            "sha256:"
+        )
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+        return False  # not a build Osiris can read: not one it may replace
 
 
 def check_build_dir(out_dir: Path) -> None:
@@ -182,3 +208,21 @@ class CompileCache:
     def store(self, key: str, entry: Mapping[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(self.root / f"{key}.json", canonical.json_file(dict(entry)))
+
+
+def record_last_build(project: Path, build_dir: Path) -> None:
+    """Remember the build `osiris compile` produced last, for `osiris run --last-compile`."""
+    write_atomic(_last_build_pointer(project), str(Path(build_dir).absolute()).encode("utf-8"))
+
+
+def last_build(project: Path) -> Path | None:
+    """The build folder `osiris compile` produced last, if it is still there."""
+    try:
+        target = Path(_last_build_pointer(project).read_text("utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        return None
+    return target if (target / "manifest.yaml").is_file() else None
+
+
+def _last_build_pointer(project: Path) -> Path:
+    return project / ".osiris" / "last_compile"

@@ -10,10 +10,14 @@ CLI, MCP server and runtime all resolve connections here, so they can never disa
           password: ${MYSQL_PASSWORD}
 
 `${VAR}` and `${VAR:-default}` take their values from the environment, then from a `.env`
-file beside the connections file (an exported variable wins). Resolution order: inline
-step config > `@family.alias` > the family's default alias > an error that lists the
-aliases. Resolved values live in memory only; every secret value is reported in
-`ResolvedConnection.secret_values` so the run's redactor can mask it wherever it appears.
+file beside the connections file (an exported variable wins). Resolution order, as 0.5.7
+documents it: the step's inline (non-secret) fields > `@family.alias` > the family's
+default alias > the family's environment variables (`ENVIRONMENT_FIELDS`, when the file
+has no connection of that family) > an error that lists the aliases. A family Osiris has
+no component for (`graphql:`, `shopify:`) is kept and listed, never an error: the file is
+shared with other tools and with components added later. Resolved values live in memory
+only; every secret value is reported in `ResolvedConnection.secret_values` so the run's
+redactor can mask it wherever it appears.
 
 >>> import tempfile
 >>> project = Path(tempfile.mkdtemp())
@@ -31,6 +35,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import importlib
+import json
 import math
 import os
 import re
@@ -40,7 +45,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import yaml
 
@@ -54,7 +59,31 @@ from components.db_params import FieldError, is_loopback, port_number, postgres_
 
 FILENAME = "osiris_connections.yaml"
 DOTENV = ".env"
-FAMILIES = ("mysql", "postgres", "supabase", "duckdb", "filesystem")
+#: Families Osiris has components for; any other loads too (those no component in the
+#: registry uses are listed by `unknown_families`).
+FAMILIES = ("mysql", "postgres", "supabase", "duckdb", "filesystem", "graphql", "posthog")
+#: family -> field -> the environment variable 0.5.7 reads for it (its `osiris init` .env
+#: template, its MySQL/Supabase environment configuration and its PostHog hints). Used
+#: only when the connections file has no connection of the family.
+ENVIRONMENT_FIELDS: dict[str, dict[str, str]] = {
+    "mysql": {
+        "host": "MYSQL_HOST",
+        "port": "MYSQL_PORT",
+        "database": "MYSQL_DATABASE",
+        "user": "MYSQL_USER",
+        "password": "MYSQL_PASSWORD",
+    },
+    "postgres": {"password": "POSTGRES_PASSWORD"},
+    "supabase": {
+        "url": "SUPABASE_URL",
+        "project_id": "SUPABASE_PROJECT_ID",
+        "service_role_key": "SUPABASE_SERVICE_ROLE_KEY",
+        "key": "SUPABASE_ANON_PUBLIC_KEY",
+    },
+    "posthog": {"api_key": "POSTHOG_API_KEY", "project_id": "POSTHOG_PROJECT_ID"},
+}
+#: Where `facts()` says a connection read from `ENVIRONMENT_FIELDS` came from.
+ENVIRONMENT = "(environment)"
 MASK = "***"
 #: Fields whose whole value is a secret. Names ending in one of `_SECRET_SUFFIXES` are too.
 SECRET_FIELDS = frozenset(
@@ -151,10 +180,14 @@ class ResolvedConnection:
     alias: str | None
     fields: dict[str, Any]
     secret_values: frozenset[str] = frozenset()
+    #: True when the fields came from the family's environment variables (no alias).
+    from_environment: bool = False
 
     @property
     def ref(self) -> str:
-        return f"@{self.family}.{self.alias}" if self.alias else f"@{self.family} (inline)"
+        if self.alias:
+            return f"@{self.family}.{self.alias}"
+        return f"@{self.family} ({'environment' if self.from_environment else 'inline'})"
 
     def masked(self) -> dict[str, Any]:
         return mask(self.fields)
@@ -172,6 +205,8 @@ class DoctorResult:
     latency_ms: float | None
     message: str
     hint: str | None = None
+    #: No check exists for the family (one no Osiris component uses): nothing was tried.
+    skipped: bool = False
 
 
 # -- the file ---------------------------------------------------------------------------------
@@ -221,13 +256,24 @@ class ConnectionsFile:
         """The families that have at least one alias."""
         return [family for family, aliases in self.entries.items() if aliases]
 
+    def unknown_families(self) -> list[str]:
+        """Families in the file that no Osiris component uses (kept, listed, never an error)."""
+        from components.registry import default_registry
+
+        used = {spec.family for spec in default_registry()} | set(FAMILIES)
+        return [family for family in self.entries if family not in used]
+
     def refs(self) -> frozenset[str]:
-        """Every reference that resolves: `@family.alias`, and `@family` where a default exists."""
+        """Every reference that resolves: `@family.alias`, and `@family` where a default
+        exists (an alias, or the family's environment variables when it has no alias)."""
         found = {
             f"@{family}.{alias}" for family, aliases in self.entries.items() for alias in aliases
         }
         for family in self.entries:
             if self._default_alias(family) is not None:
+                found.add(f"@{family}")
+        for family in ENVIRONMENT_FIELDS:
+            if not self.entries.get(family) and self._environment_fields(family):
                 found.add(f"@{family}")
         return frozenset(found)
 
@@ -261,6 +307,75 @@ class ConnectionsFile:
                 }
         return frozenset(found)
 
+    def facts(self) -> dict[str, dict[str, Any]]:
+        """What the compiler may record about each reference that resolves, by reference:
+        the alias it names and, per field, its value and where it came from. Never a secret:
+        a secret field (or one whose value comes from a secret-named variable, or is not a
+        plain scalar) is recorded as present, without its value. An unset variable is noted.
+
+        >>> import tempfile
+        >>> project = Path(tempfile.mkdtemp())
+        >>> _ = (project / FILENAME).write_text("connections:\\n  mysql:\\n    main:\\n"
+        ...     "      host: ${DB_HOST}\\n      port: 3306\\n      password: ${DB_PW}\\n")
+        >>> facts = ConnectionsFile.load(project, env={"DB_HOST": "db"}).facts()
+        >>> facts["@mysql"] == facts["@mysql.main"], facts["@mysql"]["ref"]
+        (True, '@mysql.main')
+        >>> fields = facts["@mysql"]["fields"]
+        >>> fields["host"], fields["port"]["value"]
+        ({'from': '@mysql.main', 'variable': 'DB_HOST', 'value': 'db'}, 3306)
+        >>> fields["password"]
+        {'from': '@mysql.main', 'variable': 'DB_PW', 'unset': True, 'secret': True}
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for family, aliases in self.entries.items():
+            for alias, raw in aliases.items():
+                ref = f"@{family}.{alias}"
+                fields = {
+                    name: self._field_fact(family, alias, name, value, ref)
+                    for name, value in _fields_of(raw).items()
+                }
+                found[ref] = {"ref": ref, "fields": fields}
+            default = self._default_alias(family)
+            if default is not None:
+                found[f"@{family}"] = found[f"@{family}.{default}"]
+        for family, names in ENVIRONMENT_FIELDS.items():
+            if self.entries.get(family) or not self._environment_fields(family):
+                continue
+            fields = {}
+            for name, variable in names.items():
+                value = self.variables.get(variable)
+                if not value:
+                    continue
+                fact: dict[str, Any] = {"from": ENVIRONMENT, "variable": variable}
+                if is_secret_field(name) or is_secret_field(variable):
+                    fact["secret"] = True
+                else:
+                    fact["value"] = _port(value) if name == "port" else value
+                fields[name] = fact
+            found[f"@{family}"] = {"ref": f"@{family}", "from": ENVIRONMENT, "fields": fields}
+        return found
+
+    def _field_fact(self, family: str, alias: str, name: str, raw: Any, ref: str) -> dict[str, Any]:
+        missing: list[str] = []
+        value = self._substitute(family, alias, {name: raw}, missing)[name]
+        variables = _VARIABLE.findall(json.dumps(raw, default=str))
+        fact: dict[str, Any] = {"from": ref}
+        if variables:
+            fact["variable"] = ", ".join(dict.fromkeys(v for v, _ in variables))
+        if missing:
+            fact["unset"] = True
+        secret = is_secret_field(name) or any(is_secret_field(v) for v, _ in variables)
+        if secret:
+            fact["secret"] = True
+        elif not missing:
+            if not isinstance(value, str | int | float | bool) and value is not None:
+                fact["secret"] = True  # nested values (headers, options) may hold a token
+            elif isinstance(value, str) and mask({name: value})[name] != value:
+                fact["secret"] = True  # a URL or DSN with a password in it
+            else:
+                fact["value"] = _port(value) if name == "port" else value
+        return fact
+
     def resolve(
         self, ref: str | None, family: str, inline: Mapping[str, Any] | None = None
     ) -> ResolvedConnection:
@@ -270,6 +385,7 @@ class ConnectionsFile:
         Without `ref`, a family that has no alias at all resolves to the inline fields alone.
         """
         inline_fields = {k: v for k, v in (inline or {}).items() if v is not None}
+        alias: str | None = None
         if ref is not None:
             ref_family, alias = parse_ref(ref)
             if ref_family != family:
@@ -277,12 +393,15 @@ class ConnectionsFile:
                     f"{ref} is a {ref_family} connection, but this step needs a {family} one",
                     self._refs_of(family),
                 )
-            alias = alias or self._require_default(family)
-        elif not self.entries.get(family) and inline_fields:
-            fields = self._normalize(inline_fields, family, strict=True, ref=f"@{family}")
-            return ResolvedConnection(family, None, fields, secret_values_of(fields))
-        else:
-            alias = self._require_default(family)
+        if alias is None and not self.entries.get(family):
+            environment = self._environment_fields(family)
+            if environment or (inline_fields and ref is None):
+                fields = {**environment, **inline_fields}
+                fields = self._normalize(fields, family, strict=True, ref=f"@{family}")
+                return ResolvedConnection(
+                    family, None, fields, secret_values_of(fields), bool(environment)
+                )
+        alias = alias or self._require_default(family)
         raw = self.entries.get(family, {}).get(alias)
         if raw is None:
             available = self._refs_of(family)
@@ -305,27 +424,33 @@ class ConnectionsFile:
         return [f"@{family}.{alias}" for alias in self.entries.get(family, {})]
 
     def _default_alias(self, family: str) -> str | None:
+        """The alias marked `default: true`; else one named `default` (as 0.5.7 picks it);
+        else the only alias."""
         aliases = self.entries.get(family, {})
         marked = [alias for alias, raw in aliases.items() if raw.get("default") is True]
         if len(marked) == 1:
             return marked[0]
+        if not marked and "default" in aliases:
+            return "default"
         if not marked and len(aliases) == 1:
             return next(iter(aliases))
         return None
 
+    def _environment_fields(self, family: str) -> dict[str, Any]:
+        """The family's fields from its 0.5.7 environment variables that are set (non-empty)."""
+        names = ENVIRONMENT_FIELDS.get(family, {})
+        return {field: self.variables[v] for field, v in names.items() if self.variables.get(v)}
+
     def _require_default(self, family: str) -> str:
-        if family not in FAMILIES:
-            raise UnknownConnectionError(
-                f"unknown connection family {family!r}",
-                [],
-                hint="families: " + ", ".join(FAMILIES),
-            )
         alias = self._default_alias(family)
         if alias is not None:
             return alias
         available = self._refs_of(family)
         if not available:
             hint = f"add a {family} connection to {FILENAME} (`osiris init` writes an example)"
+            variables = ENVIRONMENT_FIELDS.get(family)
+            if variables:
+                hint += ", or set " + ", ".join(variables.values())
             raise UnknownConnectionError(
                 f"no {family} connection in {self._where()}", [], hint=hint
             )
@@ -410,6 +535,10 @@ def _fields_of(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k != "default"}
 
 
+def _port(value: Any) -> Any:
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
 # -- parsing ----------------------------------------------------------------------------------
 
 
@@ -480,12 +609,14 @@ def _parse(
     alias_lines: dict[tuple[str, ...], int] = {}
     for family, aliases in connections.items():
         line = lines.get(("connections", family))
-        if family not in FAMILIES:
-            hint = "families: " + ", ".join(FAMILIES)
-            if str(family).lower() == "mariadb":
-                hint = "MariaDB connections go under `mysql`"
+        # A family without an Osiris component is kept: 0.5.7 files hold graphql:, shopify:
+        # and the like, and components for new families arrive later.
+        if not isinstance(family, str) or not _NAME.match(family):
             raise ConnectionsFileError(
-                path, line, f"unknown connection family {family!r}", hint=hint
+                path,
+                line,
+                f"invalid connection family {family!r}",
+                hint="a family is a letter or _, then letters, digits, _ or - (e.g. mysql)",
             )
         if aliases is None:
             entries[family] = {}
@@ -659,12 +790,13 @@ def secret_values_of(fields: Mapping[str, Any]) -> frozenset[str]:
 
 def _embedded_passwords(text: str) -> set[str]:
     """The password of a URL (`scheme://user:password@host`) or a DSN (`password=...`)."""
+    from components.db_params import split_credentials
+
     found: set[str] = set()
     if "://" in text and "@" in text:
-        try:
-            password = urlsplit(text.strip()).password
-        except ValueError:
-            password = None
+        # read as resolution reads it, so the secret learnt is the one that is sent
+        credentials, _ = split_credentials(text.strip().split("://", 1)[1])
+        password = (credentials or "").partition(":")[2]
         if password:
             found |= {password, unquote(password)}
     for match in _DSN_PASSWORD.finditer(text):
@@ -722,12 +854,18 @@ def doctor(resolved: ResolvedConnection, timeout_s: float = 5) -> DoctorResult:
     from runtime.redaction import Redactor
 
     check = _CHECKS.get(resolved.family)
+    if check is None:
+        return DoctorResult(
+            True,
+            None,
+            None,
+            f"not checked: Osiris has no check for {resolved.family} connections",
+            skipped=True,
+        )
     if resolved.family in _DRIVER_MODULES:  # imported before the clock starts: not latency
         importlib.import_module(_DRIVER_MODULES[resolved.family])
     started = time.perf_counter()
     try:
-        if check is None:
-            raise _Failed("config", f"cannot check a {resolved.family} connection")
         message = check(resolved.fields, timeout_s)
         result = DoctorResult(True, None, _ms(started), message)
     except _Failed as failure:
@@ -941,13 +1079,35 @@ _DRIVER_MODULES = {
     "postgres": "psycopg",
     "supabase": "psycopg",
     "duckdb": "duckdb",
+    "graphql": "components.graphql_extractor.driver",
+    "posthog": "components.posthog_extractor.driver",
 }
+
+
+def _check_api(module: str) -> Callable[[Mapping[str, Any], float], str]:
+    """An HTTP API family: its component's own `check_access` (one small real request)."""
+
+    def check(fields: Mapping[str, Any], timeout_s: float) -> str:
+        from components.protocol import DriverError
+
+        try:
+            importlib.import_module(module).check_access(fields, timeout_s)
+        except DriverError as err:
+            category = err.category if err.category in _HINTS else "config"
+            raise _Failed(category, str(err), err.hint) from None  # type: ignore[arg-type]
+        return "the API answered and took the credentials"
+
+    return check
+
+
 _CHECKS: dict[str, Callable[[Mapping[str, Any], float], str]] = {
     "mysql": _check_mysql,
     "postgres": _check_postgres,
     "supabase": _check_postgres,
     "filesystem": _check_filesystem,
     "duckdb": _check_duckdb,
+    "graphql": _check_api("components.graphql_extractor.driver"),
+    "posthog": _check_api("components.posthog_extractor.driver"),
 }
 
 

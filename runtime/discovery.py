@@ -162,6 +162,12 @@ def connection_identity(connection: SourceConnection) -> dict[str, Any]:
         return {"family": family, "base_dir": _resolved(fields.get("base_dir"))}
     if family == "duckdb":
         return {"family": family, "path": _resolved(fields.get("path")), "schema": None}
+    if family == "posthog":
+        return {
+            "family": family,
+            "host": _text(fields.get("custom_base_url")) or _text(fields.get("region")) or "us",
+            "project": _text(fields.get("project_id")) or None,
+        }
     if family in _POSTGRES_FAMILIES:
         try:
             params = postgres_params(fields)
@@ -732,16 +738,17 @@ class _PostgresReader:
         from psycopg.conninfo import make_conninfo
 
         self.connection, self.options = connection, options
-        params = {"host": "localhost", **postgres_params(connection.fields)}
+        params = {
+            "host": "localhost",
+            "connect_timeout": str(max(2, math.ceil(options.timeout_s))),  # libpq's minimum: 2 s
+            "application_name": "osiris-discovery",
+            # the connection's own settings win (a DSN may carry connect_timeout)
+            **postgres_params(connection.fields),
+        }
         self.schemas: tuple[str, ...] = options.schemas or (
             _text(connection.fields.get("schema")) or "public",
         )
-        conninfo = make_conninfo(
-            "",
-            connect_timeout=max(2, math.ceil(options.timeout_s)),  # libpq's minimum is 2 s
-            application_name="osiris-discovery",
-            **params,
-        )
+        conninfo = make_conninfo("", **params)
         self.conn = psycopg.connect(conninfo, autocommit=True)
         try:  # SET rather than startup options: poolers (Supabase's included) reject those
             self.conn.execute(
@@ -1085,6 +1092,65 @@ class _CsvFolderReader:
         return _DuckDBReader.classify(err, connection, options)
 
 
+class _PostHogReader:
+    """PostHog's data types as tables (events, persons, sessions, person_distinct_ids).
+
+    Their fixed columns are known up front, as 0.5.7 lists them; the fingerprint query
+    is one `SELECT 1` through the HogQL API, so the key, project and host are checked.
+    """
+
+    def __init__(self, connection: SourceConnection, options: DiscoveryOptions) -> None:
+        self.connection, self.options = connection, options
+        self.checked = False
+
+    @classmethod
+    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> _PostHogReader:
+        return cls(connection, options)
+
+    def _check(self) -> None:
+        from components.posthog_extractor.driver import check_access
+
+        if not self.checked:
+            check_access(self.connection.fields, self.options.timeout_s)
+            self.checked = True
+
+    def fingerprint(self) -> str:
+        from components.posthog_extractor.driver import RESOURCES
+
+        self._check()
+        rows = [("", name, repr(columns)) for name, columns in RESOURCES.items()]
+        return _digest(rows, self.options)
+
+    def catalog(self) -> Catalog:
+        from components.posthog_extractor.driver import RESOURCES
+
+        self._check()
+        drafts: _Drafts = {}
+        for name, columns in RESOURCES.items():
+            if not self.options.wants("", name):
+                continue
+            draft = _Draft("", name, "table")
+            draft.columns = [
+                Column(name=c, type=t, normalized_type=_duckdb_normalized(t)) for c, t in columns
+            ]
+            drafts["", name] = draft
+        return _catalog(self.connection, drafts, None)
+
+    def close(self) -> None:
+        pass
+
+    @staticmethod
+    def classify(
+        err: Exception, connection: SourceConnection, options: DiscoveryOptions
+    ) -> DiscoveryError | None:
+        from components.protocol import DriverError
+
+        if isinstance(err, DriverError):
+            category = err.category if err.category in _HINTS else "config"
+            return _failure(connection, options, category, str(err), err.hint)  # type: ignore[arg-type]
+        return None
+
+
 def _estimate_csv_rows(path: Path, size: int, has_header: bool) -> int:
     """Data rows: exact for a file under 64 KiB, else the first 64 KiB's rate scaled up."""
     with path.open("rb") as handle:
@@ -1105,5 +1171,6 @@ _READERS: dict[str, _Opener] = {
     **dict.fromkeys(_POSTGRES_FAMILIES, _PostgresReader),
     "duckdb": _DuckDBReader,
     "filesystem": _CsvFolderReader,
+    "posthog": _PostHogReader,
 }
 SUPPORTED_FAMILIES: tuple[str, ...] = tuple(sorted(_READERS))

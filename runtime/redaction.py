@@ -13,10 +13,15 @@ from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)(?P<password>[^@\s/]+)@")
+#: `password=` in a DSN or a URL's query string (`?password=`, JDBC). A quoted value is
+#: looked for over a bounded length, so an unterminated quote costs little however long
+#: the text: every pattern here takes time linear in the text.
 _DSN_PASSWORD = re.compile(
-    r"(?P<head>\bpassword\s*=\s*)(?P<password>'(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE
+    r"(?P<head>\b(?:password|passwd|pwd)\s*=\s*)(?P<password>'(?:[^'\\]|\\.){0,1024}'|[^\s'\"&;]+)",
+    re.IGNORECASE,
 )
+_TOKEN = re.compile(r"\S+")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 
 
 class Redactor:
@@ -42,7 +47,7 @@ class Redactor:
     def text(self, value: str) -> str:
         if self._pattern is not None:
             value = self._pattern.sub(MASK, value)
-        value = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + "@", value)
+        value = mask_url_passwords(value)
         return _DSN_PASSWORD.sub(lambda m: m.group("head") + MASK, value)
 
     def data(self, value: Any) -> Any:
@@ -59,6 +64,39 @@ class Redactor:
         """One JSONL line, redacted before and after encoding."""
         line = json.dumps(self.data(record), ensure_ascii=False, default=str, sort_keys=False)
         return self.text(line)
+
+
+def mask_url_passwords(value: str) -> str:
+    """Every `scheme://user:password@host` in `value` with its password as `***`.
+
+    Credentials are read as connection resolution reads them (components/db_params.py
+    `split_credentials`): a password holding an unencoded `@` is masked whole.
+
+    >>> mask_url_passwords("dial postgresql://etl:p@ss@db/dw and mysql://u:pw@h")
+    'dial postgresql://etl:***@db/dw and mysql://u:***@h'
+    """
+    if "://" not in value:
+        return value
+    return _TOKEN.sub(_mask_token, value)
+
+
+def _mask_token(match: re.Match[str]) -> str:
+    from components.db_params import split_credentials
+
+    token = match.group()
+    if "://" not in token:
+        return token
+    parts = token.split("://")
+    for index in range(1, len(parts)):
+        if not parts[index - 1] or parts[index - 1][-1] not in _SCHEME_CHARS:
+            continue
+        credentials, rest = split_credentials(parts[index])
+        if credentials is None:
+            continue
+        user, colon, password = credentials.partition(":")
+        if colon and password:
+            parts[index] = f"{user}:{MASK}@{rest}"
+    return "://".join(parts)
 
 
 def encoded_forms(secret: str) -> set[str]:

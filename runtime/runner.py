@@ -20,12 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from components.protocol import DriverError, StepResult
+from runtime.packages import missing_package
 from runtime.sessions import Session, peak_rss_mb, utc_now
 
 STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled")
 #: Longest step error kept: a driver's message may quote the data (a huge CSV line, a
 #: value PostgreSQL could not cast), and it goes to status.json, events, every client.
 MAX_ERROR_CHARS = 2000
+#: Plans of up to this many steps rewrite status.json at every event; bigger ones at most
+#: every STATUS_EVERY_S seconds (and always at the end). Measured (bench/many_steps.py):
+#: rewriting at every event made 2,000 steps take minutes.
+STATUS_EVERY_EVENT_UP_TO = 64
+STATUS_EVERY_S = 0.5
 
 
 @dataclass
@@ -104,6 +110,7 @@ class ContextForStep:
         cancel: threading.Event,
     ) -> None:
         self.step_id: str = step["id"]
+        self.run_id: str = session.run_id  # database readers tag their queries with it
         self.component: str = step["component"]
         self.data_plane = data_plane
         self.output_table = quote_table(self.step_id)
@@ -151,7 +158,13 @@ def _tables(step: Mapping[str, Any]) -> dict[str, str]:
 
 def load_driver(component: str) -> Any:
     """Import a component's driver lazily: `components/<name with _>/driver.py`."""
-    module = importlib.import_module(f"components.{component.replace('.', '_')}.driver")
+    try:
+        module = importlib.import_module(f"components.{component.replace('.', '_')}.driver")
+    except ModuleNotFoundError as err:
+        missing = missing_package(err)
+        if missing is None:
+            raise
+        raise DriverError(missing, category="config") from None
     driver_class = getattr(module, "DRIVER", None)
     if driver_class is None:
         classes = [
@@ -207,6 +220,12 @@ class Runner:
         self.started_at = utc_now()
         self._t0 = time.monotonic()
         self._status_lock = threading.Lock()
+        # status.json is rewritten whole, which costs O(steps): at every event for a plan
+        # of ordinary size, at most every STATUS_EVERY_S for a big one, so the run's
+        # bookkeeping stays O(1) per event (events.jsonl is appended, never rewritten)
+        big = len(self.outcomes) > STATUS_EVERY_EVENT_UP_TO
+        self._status_every_s = STATUS_EVERY_S if big else 0.0
+        self._status_written = -STATUS_EVERY_S
         #: data-plane cursors of the steps running now: a cancel interrupts their queries
         self._cursors: dict[str, Any] = {}
         self._interrupted = False
@@ -215,6 +234,10 @@ class Runner:
 
     def write_status(self, status: str, finished: bool = False) -> None:
         with self._status_lock:
+            now = time.monotonic()
+            if not finished and now - self._status_written < self._status_every_s:
+                return  # a big plan: the events say what happened meanwhile
+            self._status_written = now
             self.session.write_status(
                 {
                     "session_id": self.session.run_id,
@@ -243,7 +266,7 @@ class Runner:
             parallel=self.parallel,
         )
         self.write_status("running")
-        pending = list(steps)
+        pending = [] if self._drivers_missing(steps) else list(steps)
         running: dict[Future[None], str] = {}
         with ThreadPoolExecutor(
             max_workers=self.parallel, thread_name_prefix="osiris-step"
@@ -315,6 +338,48 @@ class Runner:
         self._interrupted = True
         for cursor in list(self._cursors.values()):
             cursor.interrupt()
+        # ... and the database queries of this run, from connections of their own (a read
+        # blocked on its server would otherwise see the cancel only when it ends)
+        from runtime.worker import stop_step_queries
+
+        threading.Thread(
+            target=stop_step_queries,
+            args=(self.plan.steps(), self.connections, self.session.run_id),
+            name="osiris-stop-queries",
+            daemon=True,
+        ).start()
+
+    def _drivers_missing(self, steps: list[dict[str, Any]]) -> bool:
+        """Load every step's driver before any step runs: a missing package fails the run
+        at once, not after the extract has run. True when one could not be loaded."""
+        problems: dict[str, DriverError] = {}
+        for component in sorted({s["component"] for s in steps}):
+            try:
+                load_driver(component)
+            except DriverError as problem:
+                problems[component] = problem
+        if not problems:
+            return False
+        for step in steps:
+            outcome = self.outcomes[step["id"]]
+            problem = problems.get(step["component"])
+            if problem is None:
+                outcome.status = "skipped"
+                outcome.reason = "the run did not start: a driver could not be loaded"
+                self.session.event(
+                    "execution.step.skipped", step_id=step["id"], reason=outcome.reason
+                )
+                continue
+            outcome.status = "failed"
+            outcome.error = str(problem)
+            outcome.category = problem.category
+            self.session.event(
+                "execution.step.error",
+                step_id=step["id"],
+                error=outcome.error,
+                category=problem.category,
+            )
+        return True
 
     def _readiness(self, step: dict[str, Any]) -> str:
         """'run', 'wait', or 'decided' (the step was skipped without running)."""

@@ -27,7 +27,7 @@ from compiler.model import Step
 from compiler.program import CompileContext, Program
 
 if TYPE_CHECKING:
-    from components.registry import ComponentSpec
+    from components.registry import ComponentSpec, Migration
 
 _TYPE_WORDS = {
     "string": "a string",
@@ -86,13 +86,26 @@ def components(program: Program, context: CompileContext) -> Program:
 def _apply_aliases(
     program: Program, step: Step, spec: ComponentSpec, config: dict[str, Any], path: str
 ) -> dict[str, Any]:
-    """Rename keys of older pipelines (e.g. `mode` → `write_mode`) and drop ignored ones."""
-    if not spec.aliases and not spec.ignored:
+    """Rename keys of older pipelines (e.g. `mode` → `write_mode`), drop ignored ones and
+    migrate or refuse the 0.5.7 keys the spec lists in `x-migrations`."""
+    if not spec.aliases and not spec.ignored and not spec.migrations:
         return config
     renamed: dict[str, Any] = {}
+    migrated: dict[str, Any] = {}
+    # What the step says, under canonical names; a default value says nothing, so a
+    # migration may replace it (`mode: append` + `truncate_before: true` is a replace).
+    defaults = spec.defaults
+    canonical = {
+        name: v
+        for name, v in ((spec.aliases.get(k, k), v) for k, v in config.items())
+        if name not in defaults or defaults[name] != v
+    }
     for key, value in config.items():
         key_path = pointer(f"{path}/config", key)
-        if key in spec.aliases:
+        rule = next((m for m in spec.migrations if m.key == key and m.matches(value)), None)
+        if rule is not None:
+            _migrate(program, step, rule, value, canonical, migrated, key_path)
+        elif key in spec.aliases:
             new = spec.aliases[key]
             if new in config:
                 program.report(
@@ -123,7 +136,72 @@ def _apply_aliases(
             )
         else:
             renamed[key] = value
-    return renamed
+    return {**renamed, **migrated}
+
+
+def _migrate(
+    program: Program,
+    step: Step,
+    rule: Migration,
+    value: Any,
+    config: dict[str, Any],
+    migrated: dict[str, Any],
+    key_path: str,
+) -> None:
+    """One 0.5.7 key by its rule: refused (no `set`), dropped (`set: {}`) or rewritten.
+
+    Messages name the key and the rule's hint, never the value: it may be a secret.
+    """
+    key = rule.key
+    if rule.set is None:
+        program.report(
+            "OML311",
+            f"'{key}' (osiris-pipeline 0.5.7) is not supported by Osiris",
+            key_path,
+            hint=rule.hint,
+            at_key=True,
+            step=step.id,
+        )
+        return
+    if not rule.set:
+        program.report(
+            "OML310",
+            f"'{key}' has no effect in Osiris and is ignored",
+            key_path,
+            severity="warning",
+            hint=rule.hint,
+            at_key=True,
+        )
+        return
+    clashes = sorted(k for k, v in rule.set.items() if k in config and config[k] != v)
+    if clashes:
+        program.report(
+            "OML311",
+            f"'{key}' contradicts '{clashes[0]}' set in the same step",
+            key_path,
+            hint=rule.hint,
+            at_key=True,
+            step=step.id,
+        )
+        return
+    # a value is shown only when it is one the spec names (the rule matched it): never a
+    # free value from the step, which may be a secret
+    said = f"'{key}'" if rule.values is None else f"'{key}: {_shown(value)}'"
+    program.report(
+        "OML309",
+        f"{said} is the older form of "
+        + ", ".join(f"'{k}: {_shown(v)}'" for k, v in rule.set.items()),
+        key_path,
+        severity="warning",
+        hint=rule.hint,
+        at_key=True,
+    )
+    migrated.update(rule.set)
+
+
+def _shown(value: Any) -> str:
+    """A spec value as YAML writes it (`true`, `replace`)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _check_connection_fields(
@@ -252,7 +330,17 @@ def _report_value(program: Program, step: Step, error: ValidationError, key_path
         )
         return
     else:
-        message = f"'{name}' is not valid here ({kind})"
+        # a rule JSON Schema cannot word (not, propertyNames): the spec's description says it
+        description = schema.get("description")
+        message = f"'{name}' is not valid here" + ("" if description else f" ({kind})")
+        program.report(
+            "OML304",
+            message,
+            key_path,
+            hint=str(description) if description else None,
+            step=step.id,
+        )
+        return
     program.report("OML304", message, key_path, step=step.id)
 
 

@@ -31,14 +31,62 @@ SECRET_KEY = re.compile(
     r"service_?role_?key|credentials?|dsn|pg_dsn)($|_)",
     re.IGNORECASE,
 )
-#: scheme://user:password@host — the password part, for any scheme.
-URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:(?P<password>[^@\s/]+)@")
+#: A URL's query string carrying a password: `?password=`, `&pwd=` (JDBC URLs do this).
+QUERY_PASSWORD = re.compile(r"[?&;](?:password|passwd|pwd)=(?P<password>[^&#;\s]+)", re.I)
 #: key=value DSNs: "host=... password=secret ..." (a host= or dbname= tells it from SQL)
 DSN_PASSWORD = re.compile(
     r"^(?=.*\b(?:host|dbname)\s*=).*?(?:^|\s)password\s*=\s*"
     r"(?P<password>'(?:[^'\\]|\\.)*'|\S+)",
     re.IGNORECASE,
 )
+
+
+def url_password(rest: str) -> str | None:
+    """The password of what follows a URL's `scheme://`, read exactly as connection
+    resolution reads it (components/db_params.py `split_credentials`, which the compiler
+    may not import; tests/security/test_secret_urls.py holds the two to one answer): the
+    credentials end at the last `@` before the host's `/`, `?` or `#`.
+
+    >>> url_password("etl:p@ss@db/dw"), url_password("db/dw@2024")
+    ('p@ss', None)
+    """
+    first = rest.find("@")
+    if first < 0 or any(char.isspace() for char in rest[:first]):
+        return None
+    end = first
+    while end < len(rest) and rest[end] not in "/?#" and not rest[end].isspace():
+        end += 1
+    if any(char in "/?#" for char in rest[:first].partition(":")[0]):
+        return None
+    password = rest[: rest.rfind("@", 0, end)].partition(":")[2]
+    return password or None
+
+
+def embedded_password(text: str) -> str | None:
+    """The password written inside `text`: a URL's `user:password@` (read as connection
+    resolution reads it), a URL query's `password=`, a key=value DSN's; None if none.
+    Linear in the text's length: every `://` is looked at once.
+
+    >>> embedded_password("jdbc:postgresql://db/dw?user=etl&password=s3cr@t")
+    's3cr@t'
+    >>> embedded_password("postgresql://etl:p@ss@db/dw"), embedded_password("see https://x.io")
+    ('p@ss', None)
+    """
+    at = text.find("://")
+    while at >= 0:
+        following = text.find("://", at + 3)
+        if at > 0 and text[at - 1].isalnum():
+            segment = text[at + 3 : following if following >= 0 else len(text)]
+            password = url_password(segment)
+            if password and not _is_reference(password):
+                return password
+        at = following
+    for pattern in (QUERY_PASSWORD, DSN_PASSWORD):
+        match = pattern.search(text)
+        if match and not _is_reference(match.group("password")):
+            return match.group("password")
+    return None
+
 
 _HINT = (
     "put it in osiris_connections.yaml as ${ENV_VAR} (the value in .env or the environment) "
@@ -79,15 +127,12 @@ def secrets(program: Program, context: CompileContext) -> Program:
                 text,
             )
         else:
-            for pattern in (URL_PASSWORD, DSN_PASSWORD):
-                match = pattern.search(text)
-                if match and not _is_reference(match.group("password")):
-                    password = match.group("password")
-                    if password.startswith("'"):  # a quoted DSN value: \' and \\ escapes
-                        password = password[1:-1]
-                        program.secret_values.update(spellings(re.sub(r"\\(.)", r"\1", password)))
-                    _report(program, "SEC503", f"'{key}' contains a password", node, password)
-                    break
+            password = embedded_password(text)
+            if password is not None:
+                if password.startswith("'"):  # a quoted DSN value: \' and \\ escapes
+                    password = password[1:-1]
+                    program.secret_values.update(spellings(re.sub(r"\\(.)", r"\1", password)))
+                _report(program, "SEC503", f"'{key}' contains a password", node, password)
     return program
 
 
@@ -98,6 +143,22 @@ def _check_params(program: Program, document: Node) -> None:
     if not isinstance(params, Mapping):
         return
     for name, _ in params.items():
+        given = program.param_sources.get(name, "")
+        value = program.params.get(name)
+        password = embedded_password(value) if isinstance(value, str) else None
+        if password is not None and (given == "--param" or given.startswith("$")):
+            # from the command line or the environment: no line of the file holds it, so
+            # the secrets check of the document's scalars never saw it
+            program.secret_values.update(spellings(password) | spellings(str(value)))
+            program.report(
+                "SEC503",
+                f"param '{name}' (from {given}) contains a password: a param's value is "
+                "written into the build and the run logs",
+                pointer("/params", name),
+                hint=_HINT,
+                at_key=True,
+            )
+            continue
         if not SECRET_KEY.search(name):
             continue
         value = program.params.get(name)

@@ -158,6 +158,98 @@ _FORBIDDEN_PREFIXES = tuple(
 )
 
 
+#: Functions sqlglot parses as anonymous (it has no class for them), reviewed one by one:
+#: each computes its value from its arguments, the clock or the session's identity, and
+#: does nothing else. Every other anonymous function is refused (SQL403) unless the
+#: pipeline vouches for it under `trusted_functions` — the allow-list, where the deny-list
+#: above only names what is known to be dangerous. sqlglot's typed functions pass (they
+#: are the engines' documented scalar, aggregate and window functions), minus the deny-list.
+SAFE_FUNCTIONS: Mapping[str, frozenset[str]] = {
+    "mysql": frozenset(
+        {
+            "adddate", "addtime", "aes_decrypt", "aes_encrypt", "bin", "charset", "collation",
+            "column_add", "column_check", "column_create", "column_delete", "column_exists",
+            "column_get", "column_json", "column_list", "compress", "connection_id", "conv",
+            "crc32", "current_user", "database", "decode_histogram", "export_set", "field",
+            "find_in_set", "found_rows", "from_days", "get_format", "inet6_aton", "inet6_ntoa",
+            "inet_aton", "inet_ntoa", "is_ipv4", "is_ipv6", "is_uuid", "json_array",
+            "json_arrayagg", "json_compact", "json_contains", "json_contains_path", "json_depth",
+            "json_detailed", "json_equals", "json_exists", "json_length", "json_loose",
+            "json_merge", "json_merge_patch", "json_merge_preserve", "json_normalize",
+            "json_overlaps", "json_pretty", "json_query", "json_quote", "json_replace",
+            "json_search", "json_storage_size", "json_unquote", "json_valid", "last_insert_id",
+            "lastval", "locate", "make_set", "makedate", "mid", "natural_sort_key", "now", "oct",
+            "octet_length", "ord", "period_add", "period_diff", "point", "quote", "regexp",
+            "row_count", "schema", "sec_to_time", "session_user", "sformat", "sha", "st_astext",
+            "st_geomfromtext", "strcmp", "subdate", "subtime", "sys_guid", "sysdate", "system_user",
+            "time_format", "time_to_sec", "timediff", "to_seconds", "uncompress",
+            "uncompressed_length", "unix_timestamp", "user", "utc_time", "utc_timestamp", "uuid",
+            "uuid_short", "weekday", "weight_string", "yearweek"
+        }
+    ),
+    "postgres": frozenset(
+        {
+            "age", "array_dims", "array_fill", "array_lower", "array_positions", "array_replace",
+            "array_to_tsvector", "array_upper", "bit_count", "cardinality", "clock_timestamp",
+            "col_description", "convert_from", "convert_to", "current_schemas", "current_setting",
+            "every", "format_type", "gcd", "generate_subscripts", "get_byte", "has_table_privilege",
+            "hashtext", "inet_server_addr", "is_normalized", "isfinite", "json_array_elements",
+            "json_array_elements_text", "json_array_length", "json_build_array",
+            "json_build_object", "json_each", "json_each_text", "json_object_keys",
+            "json_populate_record", "json_to_record", "json_typeof", "jsonb_agg",
+            "jsonb_array_elements", "jsonb_array_elements_text", "jsonb_array_length",
+            "jsonb_build_array", "jsonb_build_object", "jsonb_each", "jsonb_each_text",
+            "jsonb_extract_path", "jsonb_extract_path_text", "jsonb_insert", "jsonb_object_keys",
+            "jsonb_path_exists", "jsonb_path_query", "jsonb_path_query_array",
+            "jsonb_path_query_first", "jsonb_pretty", "jsonb_set", "jsonb_strip_nulls",
+            "jsonb_typeof", "justify_days", "justify_hours", "justify_interval", "lcm", "make_date",
+            "make_interval", "make_timestamp", "make_timestamptz", "num_nonnulls", "num_nulls",
+            "numnode", "obj_description", "octet_length", "pg_column_size", "pg_get_viewdef",
+            "pg_relation_size", "pg_size_pretty", "pg_total_relation_size", "pg_typeof",
+            "phraseto_tsquery", "plainto_tsquery", "querytree", "quote_ident", "quote_literal",
+            "quote_nullable", "regexp_match", "regexp_matches", "regexp_split_to_array",
+            "regexp_split_to_table", "row_to_json", "scale", "set_bit", "set_byte", "setweight",
+            "sha224", "statement_timestamp", "string_to_table", "strip", "timeofday", "to_json",
+            "to_jsonb", "to_tsquery", "to_tsvector", "transaction_timestamp", "trim_scale",
+            "ts_delete", "ts_filter", "ts_headline", "ts_rank", "ts_rank_cd", "tsvector_to_array",
+            "unistr", "websearch_to_tsquery"
+        }
+    ),
+    "duckdb": frozenset(
+        {
+            "age", "array_transform", "array_value", "array_zip", "bit_count", "cardinality",
+            "date_part", "date_sub", "datepart", "datesub", "decade", "epoch_ns", "epoch_us", "era",
+            "even", "favg", "fsum", "gamma", "gcd", "generate_subscripts", "hash", "histogram",
+            "ilike_escape", "isfinite", "isoyear", "jaccard", "jaro_similarity",
+            "json_array_length", "json_contains", "json_group_array", "json_group_object",
+            "json_structure", "json_transform", "json_valid", "lcm", "lgamma", "like_escape",
+            "list_aggregate", "list_extract", "list_position", "list_reduce", "list_slice",
+            "list_unique", "list_zip", "map_extract", "map_values", "microsecond", "millisecond",
+            "mismatches", "nextafter", "now", "octet_length", "ord", "prefix", "printf", "product",
+            "regexp_split_to_array", "reservoir_quantile", "signbit", "stats", "strip_accents",
+            "strlen", "suffix", "sum_no_overflow", "timezone", "to_hours", "to_json", "to_minutes",
+            "to_seconds", "transaction_timestamp", "try_strptime", "weekday", "yearweek"
+        }
+    ),
+}  # fmt: skip
+
+
+def unknown_function(
+    node: exp.Func, name: str, dialect: str, trusted: frozenset[str] = frozenset()
+) -> bool:
+    """Whether `node` calls a function no list vouches for: neither a typed sqlglot
+    function, nor reviewed for `dialect`, nor one the pipeline trusts."""
+    if not isinstance(node, exp.Anonymous) or node.find_ancestor(exp.Hint):
+        return False  # an optimizer hint is a comment the server reads, not a call
+    key = _fold(name)
+    if key in SAFE_FUNCTIONS.get(dialect, frozenset()) or key in trusted:
+        return False
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and parent.expression is node:  # schema.function()
+        return f"{_fold(parent.this.name)}.{key}" not in trusted
+    return True
+
+
 def forbidden_function(name: str, dialect: str) -> Forbidden | None:
     """Why a function may not be called in `dialect`, or None when it may."""
     key = _fold(name)
@@ -263,13 +355,13 @@ class Checked:
 
 
 @lru_cache(maxsize=2048)
-def check_sql(text: str, dialect: str, role: str) -> Checked:
+def check_sql(text: str, dialect: str, role: str, trusted: frozenset[str] = frozenset()) -> Checked:
     """Parse `text` once and run the role's safety checks; cached by (text, dialect, role).
 
     Fails closed: SQL that cannot be parsed and checked is refused, never waved through.
     """
     try:
-        return _check_sql(text, dialect, role)
+        return _check_sql(text, dialect, role, trusted)
     except RecursionError:
         problem = Problem(
             "SQL400",
@@ -285,7 +377,17 @@ def check_sql(text: str, dialect: str, role: str) -> Checked:
     return Checked(None, (problem,))
 
 
-def _check_sql(text: str, dialect: str, role: str) -> Checked:
+def _check_sql(text: str, dialect: str, role: str, trusted: frozenset[str]) -> Checked:
+    # Checked last, so a refusal the checks can name (a second statement, a function)
+    # keeps its own code; whatever passed them is refused if its characters are suspect.
+    hazard = lexical_hazard(text)
+    checked = _check_sql_tokens(text, dialect, role, trusted)
+    if hazard is not None and not checked.problems:
+        return Checked(checked.parsed, (hazard,))
+    return checked
+
+
+def _check_sql_tokens(text: str, dialect: str, role: str, trusted: frozenset[str]) -> Checked:
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(text)
     except TokenError as err:
@@ -302,8 +404,91 @@ def _check_sql(text: str, dialect: str, role: str) -> Checked:
     if len(statements) != 1:
         return Checked(None, (Problem("SQL401", "exactly one SQL statement expected"),))
     tree = statements[0]
-    problems = _check_tree(tree, _Source(text, tokens, dialect, role))
+    problems = _check_tree(tree, _Source(text, tokens, dialect, role, trusted))
     return Checked(tree, tuple(problems))
+
+
+#: Characters where the checker's reading and the server's may part: whitespace other than
+#: space, tab, line feed and CR LF (sqlglot takes `--` + U+00A0 for a comment, MariaDB for
+#: code), a lone CR, control and invisible format characters. Refused anywhere in the
+#: text, strings included: one linear scan, and no lexer's corner case left to trust.
+_LEXICAL_HAZARD = re.compile(
+    "[^\\S \t\n\r]|\r(?!\n)|[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+
+
+def lexical_hazard(text: str) -> Problem | None:
+    r"""The first character the database might read otherwise than sqlglot did, if any.
+
+    >>> lexical_hazard("SELECT 1 --\u00a0LOAD_FILE('/etc/passwd')").message[:50]
+    'U+00A0 (NO-BREAK SPACE) is not allowed in SQL: the'
+
+    >>> lexical_hazard("SELECT 1 -- a comment\r\n") is None
+    True
+    """
+    found = _LEXICAL_HAZARD.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    name = unicodedata.name(char, "a control character")
+    return Problem(
+        "SQL410",
+        f"U+{ord(char):04X} ({name}) is not allowed in SQL: the database may read the text "
+        "around it differently than the checks did",
+        (found.start(), found.end()),
+        hint="use plain spaces and line breaks; write such a character inside a value as "
+        "CHAR(n) (MySQL) or chr(n) (PostgreSQL, DuckDB)",
+    )
+
+
+#: Token types one param value may become in SQL: a literal, or a plain name.
+_VALUE_TOKENS = frozenset(
+    {TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.NUMBER, TokenType.VAR,
+     TokenType.IDENTIFIER, TokenType.TRUE, TokenType.FALSE, TokenType.NULL}
+)  # fmt: skip
+
+
+def check_param_values(
+    text: str, dialect: str, regions: Iterable[tuple[int, int, str]]
+) -> list[Problem]:
+    """Every param value inside SQL is exactly one value: part of a single string, number
+    or name token, never SQL text of its own (a quote, a comment, another clause).
+
+    Params reach SQL by substitution, so this is what makes the value data: the tree the
+    checks passed holds each value as one literal, and the server's lexer reads the same
+    one (lexical_hazard refuses the characters where the two could differ).
+
+    >>> [p.message for p in check_param_values("SELECT 1 WHERE d > 'x' OR '1'='1'", "mysql",
+    ...                                        [(20, 32, "${params.since}")])]
+    ["${params.since} must be one SQL value, but its value is SQL text: x' OR '1'='1"]
+    """
+    spans = [r for r in regions if r[1] > r[0]]
+    if not spans:
+        return []
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(text)
+    except TokenError:
+        return []  # the syntax error is reported already
+    problems: list[Problem] = []
+    for start, end, reference in spans:
+        inside = [t for t in tokens if t.start < end and start <= t.end]
+        single = len(inside) == 1 and inside[0].token_type in _VALUE_TOKENS
+        if single and inside[0].token_type in (TokenType.STRING, TokenType.NATIONAL_STRING):
+            single = inside[0].start < start and end <= inside[0].end  # inside the quotes
+        if single:
+            continue
+        shown = text[start:end]
+        problems.append(
+            Problem(
+                "SQL411",
+                f"{reference} must be one SQL value, but its value is SQL text: {shown[:40]}",
+                (start, end),
+                hint=f"pass a plain value: a param is one string ('{reference}'), number or "
+                "name in a query, never SQL of its own",
+            )
+        )
+    return problems
 
 
 def _token_error(err: TokenError, text: str) -> Problem:
@@ -446,6 +631,8 @@ class _Source:
     tokens: list[Token]
     dialect: str
     role: str
+    #: function names the pipeline vouches for (`trusted_functions`), folded
+    trusted: frozenset[str] = frozenset()
 
 
 def _check_tree(tree: exp.Expr, source: _Source) -> list[Problem]:
@@ -494,6 +681,15 @@ def _check_node(node: exp.Expr, source: _Source) -> Problem | None:
                 f"{shown}(){written} is not allowed: {why.reason}",
                 _hint_span(text) if node.find_ancestor(exp.Hint) else _span(node),
                 hint,
+            )
+        if name and unknown_function(node, name, source.dialect, source.trusted):
+            return Problem(
+                "SQL403",
+                f"{name.upper()}() is not allowed: Osiris does not know it to be free of side "
+                "effects (it may run SQL given as text, change settings, write or wait)",
+                _span(node),
+                "if it only computes a value, vouch for it: `trusted_functions: "
+                f"[{_fold(name)}]` at the top of the pipeline (the manifest lists it)",
             )
     if isinstance(node, (exp.DML, exp.DDL, exp.Command, exp.Copy, exp.LoadData)):
         kind = node.this if isinstance(node, exp.Command) else node.key
@@ -1270,9 +1466,13 @@ def canonical_sql(
 
 @lru_cache(maxsize=2048)
 def _canonical_text(
-    text: str, dialect: str, role: str, regions: tuple[tuple[int, int, str], ...]
+    text: str,
+    dialect: str,
+    role: str,
+    regions: tuple[tuple[int, int, str], ...],
+    trusted: frozenset[str] = frozenset(),
 ) -> str:
-    tree = check_sql(text, dialect, role).tree
+    tree = check_sql(text, dialect, role, trusted).tree
     return canonical_sql(tree, dialect, regions) if tree is not None else ""
 
 
@@ -1345,8 +1545,10 @@ def _check_field(
             step=step_id,
         )
 
-    checked = check_sql(text, dialect, role)
+    checked = check_sql(text, dialect, role, trusted_functions(program))
     problems = list(checked.problems)
+    if checked.parsed is not None:
+        problems += check_param_values(text, dialect, offsets.regions)
     available = upstream_tables(program, step_id) if role == "transform" else {}
     if checked.parsed is not None and role == "transform":
         reported = {(p.code, p.span) for p in problems}
@@ -1380,7 +1582,9 @@ def _check_field(
         report(problem)
     if analysis.problems:
         return
-    canonical = _canonical_text(text, dialect, role, tuple(offsets.regions))
+    canonical = _canonical_text(
+        text, dialect, role, tuple(offsets.regions), trusted_functions(program)
+    )
     program.sql.setdefault(step_id, {})[sql_field.field] = SqlUnit(
         field=sql_field.field,
         dialect=dialect,
@@ -1411,6 +1615,13 @@ def _record_outputs(
     schemas.outputs[step_id] = outputs
     if vouched:
         schemas.vouched.add(step_id)
+
+
+def trusted_functions(program: Program) -> frozenset[str]:
+    """The function names the pipeline vouches for (`trusted_functions:`), folded."""
+    pipeline = program.pipeline
+    names = pipeline.trusted_functions if pipeline is not None else []
+    return frozenset(_fold(name) for name in names)
 
 
 def upstream_tables(program: Program, step_id: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 
 class DuckDBProcessorDriver:
@@ -29,9 +29,7 @@ class DuckDBProcessorDriver:
         if ctx.cancelled():
             raise DriverError("cancelled before the query ran", category="cancelled")
         cur = ctx.data_plane
-        # Otherwise DuckDB's Python client resolves an unknown table name to a Python
-        # variable of the calling frames (a DataFrame, an Arrow table): never from a query.
-        cur.execute("SET python_enable_replacements = false")
+        no_python_tables(cur)
         views = input_views(inputs)
         qualified = {table: _qualified(cur, table) for table in set(views.values())}
         try:

@@ -22,12 +22,19 @@ build/, run_logs/, pipelines/).
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import lzma
 import os
-from collections.abc import Mapping
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import IO, Any
 
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 #: pandas dtype names the spec accepts, as DuckDB types
 PANDAS_TYPES = {
@@ -54,6 +61,13 @@ ENCODINGS = {
     "iso-8859-1": "latin-1",
 }
 COMPRESSIONS = {"infer": "auto", "none": "none", "gzip": "gzip", "zstd": "zstd"}
+#: Compressions DuckDB's reader lacks: Python's own modules unpack them to a temporary file
+#: first (streamed, so memory stays bounded), by name or by file suffix under `infer`.
+UNPACKED = {"bz2": ".bz2", "xz": ".xz", "zip": ".zip"}
+#: Column types the sniffer may choose when dates are not to be detected: 0.5.7 (pandas)
+#: reads a date as text unless `parse_dates` lists its column.
+NO_DATE_CANDIDATES = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR")
+DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS")
 
 
 class CSVExtractorDriver:
@@ -81,17 +95,19 @@ class CSVExtractorDriver:
             select = ", ".join(quote_identifier(name) for name in columns)
         limit = _non_negative_int(config, "limit")
         cur = ctx.data_plane
-        cur.execute("SET python_enable_replacements = false")  # no Python variables as tables
-        try:
-            source = _read_csv_call(path, config)
-            decimals = _exact_decimals(cur, path, config, select, limit)
-            if decimals:
-                source = _read_csv_call(path, config, decimals)
-            sql = f"CREATE OR REPLACE TABLE {ctx.output_table} AS SELECT {select} FROM {source}"
-            cur.execute(sql + (f" LIMIT {limit}" if limit is not None else ""))
-        except duckdb.Error as err:
-            untyped = _read_csv_call(path, {**config, "dtype": None})
-            raise _csv_failure(err, cur, untyped) from None
+        no_python_tables(cur)
+        with _unpacked(ctx, path, config) as (readable, config):
+            try:
+                pinned = _date_types(cur, readable, config)
+                source = _read_csv_call(readable, config, pinned)
+                decimals = _exact_decimals(cur, readable, config, select, limit)
+                if decimals or pinned:
+                    source = _read_csv_call(readable, config, {**decimals, **pinned})
+                sql = f"CREATE OR REPLACE TABLE {ctx.output_table} AS SELECT {select} FROM {source}"
+                cur.execute(sql + (f" LIMIT {limit}" if limit is not None else ""))
+            except duckdb.Error as err:
+                untyped = _read_csv_call(readable, {**config, "dtype": None})
+                raise _csv_failure(err, cur, untyped, config.get("parse_dates")) from None
         rows = int(cur.execute(f"SELECT count(*) FROM {ctx.output_table}").fetchone()[0])
         names = [d[0] for d in cur.execute(f"SELECT * FROM {ctx.output_table} LIMIT 0").description]
         return StepResult(
@@ -99,6 +115,14 @@ class CSVExtractorDriver:
             rows_written=rows,
             details={"path": str(path), "columns": names},
         )
+
+    def files_read(
+        self, config: Mapping[str, Any], connection: Mapping[str, Any] | None, project_dir: Path
+    ) -> list[Path]:
+        """The file this step will read: the run's data plane may read it and no other
+        (runtime/adapters/local.py). Resolved exactly as `run` resolves it."""
+        where = SimpleNamespace(project_dir=project_dir, connection=connection)
+        return [resolve_data_path(where, config.get("path"), config.get("base_dir"))]  # type: ignore[arg-type]
 
 
 DRIVER = CSVExtractorDriver
@@ -172,6 +196,86 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+@contextlib.contextmanager
+def _unpacked(
+    ctx: StepContext, path: Path, config: Mapping[str, Any]
+) -> Iterator[tuple[Path, Mapping[str, Any]]]:
+    """The file DuckDB reads, and the config to read it with: `path` itself, or for bz2, xz
+    and zip (which DuckDB cannot read) the file unpacked into a temporary folder, removed
+    after the read. A zip archive must hold exactly one file, as in 0.5.7."""
+    name = str(config.get("compression", "infer"))
+    if name == "infer":
+        name = next((k for k, suffix in UNPACKED.items() if path.suffix.lower() == suffix), name)
+    if name not in UNPACKED:
+        yield path, config
+        return
+    with tempfile.TemporaryDirectory(prefix="unpacked-", dir=_scratch(ctx)) as folder:
+        target = Path(folder) / path.with_suffix("").name
+        try:
+            with _open_packed(path, name) as packed, target.open("wb") as out:
+                shutil.copyfileobj(packed, out, 1 << 20)
+        except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as err:
+            raise DriverError(
+                f"cannot unpack {path.name} as {name}: {err}",
+                category="data",
+                hint="check `compression` against the file (infer decides from the suffix)",
+            ) from None
+        yield target, {**config, "compression": "none"}
+
+
+def _scratch(ctx: StepContext) -> Path:
+    """Where an unpacked file goes: the data plane's spill folder, the one folder a locked
+    data plane may read besides the plan's declared inputs (see lock_data_plane in
+    runtime/adapters/local.py); the step's artifacts folder for an unlocked data plane."""
+    row = ctx.data_plane.execute("SELECT current_setting('temp_directory')").fetchone()
+    spill = Path(str(row[0])) if row and row[0] else None
+    folder = spill if spill is not None and spill.is_absolute() else ctx.artifacts_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def _open_packed(path: Path, name: str) -> Iterator[IO[bytes]]:
+    if name in ("bz2", "xz"):
+        with bz2.open(path, "rb") if name == "bz2" else lzma.open(path, "rb") as stream:
+            yield stream
+        return
+    with zipfile.ZipFile(path) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            raise DriverError(
+                f"the zip archive {path.name} holds {len(members)} files; it must hold one",
+                category="data",
+                hint="put one CSV file in the archive, or unpack it and read the file itself",
+            )
+        with archive.open(members[0]) as stream:
+            yield stream
+
+
+def _date_types(cur: Any, path: Path, config: Mapping[str, Any]) -> dict[str, str]:
+    """Types for the columns `parse_dates` lists: the sniffed date or timestamp type, else
+    TIMESTAMP (a value that is not one then fails the read with a clear error)."""
+    listed = config.get("parse_dates")
+    if not isinstance(listed, list) or not listed:
+        return {}
+    pinned = {str(name) for name in (config.get("dtype") or {})}
+    detecting = {**config, "parse_dates": True}
+    described = cur.execute(f"DESCRIBE SELECT * FROM {_read_csv_call(path, detecting)}")
+    sniffed = {str(row[0]): str(row[1]) for row in described.fetchall()}
+    unknown = [name for name in listed if name not in sniffed]
+    if unknown:
+        raise DriverError(
+            f"parse_dates lists {', '.join(map(repr, unknown))}, not a column of the file",
+            category="config",
+            hint="columns in the file: " + ", ".join(sniffed),
+        )
+    return {
+        name: sniffed[name] if sniffed[name] in DATE_TYPES else "TIMESTAMP"
+        for name in listed
+        if name not in pinned
+    }
+
+
 def _exact_decimals(
     cur: Any, path: Path, config: Mapping[str, Any], select: str, limit: int | None
 ) -> dict[str, str]:
@@ -236,6 +340,8 @@ def _read_csv_call(
             hint="one of: " + ", ".join(sorted(set(ENCODINGS))),
         )
     compression = COMPRESSIONS.get(str(config.get("compression", "infer")))
+    if compression is None and str(config.get("compression")) in UNPACKED:
+        compression = "none"  # unpacked already (see _unpacked)
     if compression is None:
         raise DriverError(
             f"unsupported compression {config.get('compression')!r}",
@@ -273,6 +379,10 @@ def _read_csv_call(
         raise DriverError("`dtype` must map column names to types", category="config")
     types = {str(k): PANDAS_TYPES.get(str(v).lower(), str(v)) for k, v in dtype.items()}
     types |= decimals or {}
+    parse_dates = config.get("parse_dates")
+    if parse_dates is False or isinstance(parse_dates, list):
+        candidates = ", ".join(quote_literal(c) for c in NO_DATE_CANDIDATES)
+        options.append(f"auto_type_candidates=[{candidates}]")
     if all_varchar:
         options.append("all_varchar=true")
     elif types:
@@ -290,11 +400,22 @@ def _non_negative_int(config: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
-def _csv_failure(err: Exception, cur: Any, untyped_source: str) -> DriverError:
+def _csv_failure(
+    err: Exception, cur: Any, untyped_source: str, parse_dates: Any = None
+) -> DriverError:
     """A DuckDB error as a DriverError: its first paragraph, and a hint where one helps."""
     import duckdb
 
     text = str(err).strip().split("\n\n")[0].strip()
+    if isinstance(parse_dates, list) and (
+        isinstance(err, duckdb.ConversionException) or "Conversion Error" in text
+    ):
+        return DriverError(
+            f"a value does not fit its column type: {text}",
+            category="data",
+            hint="a column listed in parse_dates holds a value that is not a date or "
+            "timestamp; remove the column from parse_dates or pin its type with dtype",
+        )
     if isinstance(err, duckdb.BinderException | duckdb.CatalogException):
         available = _columns_of(cur, untyped_source)
         hint = "columns in the file: " + ", ".join(available) if available else None

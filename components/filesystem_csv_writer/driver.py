@@ -19,10 +19,11 @@ A path ending in `.gz` or `.zst` is written compressed.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +32,7 @@ from components.filesystem_csv_extractor.driver import (
     quote_literal,
     resolve_data_path,
 )
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 NEWLINES = {"lf": "\n", "crlf": "\r\n"}
 QUOTING = ("minimal", "all", "nonnumeric")
@@ -83,7 +84,7 @@ class CSVWriterDriver:
             raise DriverError("cancelled before writing", category="cancelled")
 
         cur = ctx.data_plane
-        cur.execute("SET python_enable_replacements = false")  # no Python variables as tables
+        no_python_tables(cur)
         try:
             columns = cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         except duckdb.Error as err:
@@ -95,27 +96,33 @@ class CSVWriterDriver:
         _remove_orphans(path)
         token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         staged = path.parent / f".{path.name}.{token}.tmp"
-        temporaries = [staged]
+        copied = _staging_dir(cur, path) / staged.name
+        temporaries = [copied, staged]
         try:
-            copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(staged))} "
+            copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(copied))} "
             copy += _copy_options(options, columns, compression)
             rows = int(cur.execute(copy).fetchone()[0])
+            if copied != staged:
+                _move_beside(copied, staged)
             final = staged
-            appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
-            if appending or options.encoding != "utf-8":
-                final = path.parent / f".{path.name}.{token}.out.tmp"
-                temporaries.append(final)
-                with final.open("wb") as out:
-                    if appending:
-                        _append_onto(out, path, staged, options)
-                    else:
-                        _transcode(staged, out, options.encoding, skip_header=False)
-            if ctx.cancelled():
-                raise DriverError("cancelled: the file was left as it was", category="cancelled")
-            _fsync(final)
-            if path.exists():
-                shutil.copymode(path, final)  # a replaced file keeps its permissions
-            os.replace(final, path)
+            with _writers_of(path):  # read the old file and rename over it as one step
+                appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
+                if appending or options.encoding != "utf-8":
+                    final = path.parent / f".{path.name}.{token}.out.tmp"
+                    temporaries.append(final)
+                    with final.open("wb") as out:
+                        if appending:
+                            _append_onto(out, path, staged, options)
+                        else:
+                            _transcode(staged, out, options.encoding, skip_header=False)
+                if ctx.cancelled():
+                    raise DriverError(
+                        "cancelled: the file was left as it was", category="cancelled"
+                    )
+                _fsync(final)
+                if path.exists():
+                    shutil.copymode(path, final)  # a replaced file keeps its permissions
+                os.replace(final, path)
         except DriverError:
             raise
         except UnicodeEncodeError as err:
@@ -144,6 +151,47 @@ class CSVWriterDriver:
 
 
 DRIVER = CSVWriterDriver
+
+
+@contextlib.contextmanager
+def _writers_of(path: Path) -> Iterator[None]:
+    """One writer at a time for the files of `path`'s folder (runs, processes, threads).
+
+    Two appends that each read the old file and rename their own union over it would lose
+    one run's rows; an advisory lock (flock) on the folder itself serializes them, and
+    replace too, without leaving a lock file among the user's data. Where flock does not
+    exist (Windows) writers are not serialized.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # closing the descriptor releases the lock
+
+
+def _staging_dir(cur: Any, path: Path) -> Path:
+    """Where DuckDB writes the file first: beside the target, unless the data plane is
+    locked (runtime/adapters/local.py) — then in its spill folder, the one it may write."""
+    (external, spill) = cur.execute(
+        "SELECT current_setting('enable_external_access'), current_setting('temp_directory')"
+    ).fetchone()
+    return path.parent if external or not spill else Path(spill)
+
+
+def _move_beside(source: Path, target: Path) -> None:
+    """`source` renamed to `target` (its folder's temporary name), copied when the two
+    are on different file systems."""
+    try:
+        os.replace(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+        source.unlink(missing_ok=True)
 
 
 class _Options:

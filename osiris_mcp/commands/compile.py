@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except Exception as err:  # a bug: say so, never a traceback
         return _internal_error(err, args.json)
+    if outcome["ok"]:
+        from runtime.builds import record_last_build
+
+        record_last_build(project_dir(args), Path(outcome["build_dir"]))
     if args.json:
         private = ("diagnostics_objects", "source", "program")
         public = {k: v for k, v in outcome.items() if k not in private}
@@ -103,6 +107,9 @@ def compile_to_disk(
         # schema checks on or off give different builds; which catalogs were seen is
         # checked at lookup (a discovery since the build makes it stale)
         "catalogs": "project" if hasattr(context.catalogs, "observed") else "off",
+        # the manifest records what the connections resolve to, so they key the build too
+        "connections": sorted(context.connections) if context.connections is not None else None,
+        "connection_facts": context.connection_facts,
     }
     key = cache_key(source, inputs)
     cache = CompileCache(project)

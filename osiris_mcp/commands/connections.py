@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="@FAMILY.ALIAS",
         help="doctor: check only this connection (default: all of them)",
     )
+    parser.add_argument(
+        "--family", metavar="F", help="doctor: only the connections of family F (e.g. mysql)"
+    )
+    parser.add_argument(
+        "--alias", metavar="A", help="doctor: only aliases named A (with --family: @F.A)"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
         "--timeout",
@@ -48,8 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from runtime.connections import ConnectionError, ConnectionsFile
 
-    if args.action == "list" and args.ref:
+    if args.action == "list" and (args.ref or args.family or args.alias):
         usage_error("`connections list` takes no connection; did you mean `connections doctor`?")
+        return 2
+    if args.ref and (args.family or args.alias):
+        usage_error("name the connection either as @FAMILY.ALIAS or with --family/--alias")
         return 2
     if args.timeout <= 0:
         usage_error("--timeout must be a positive number of seconds")
@@ -66,8 +75,35 @@ def run(args: argparse.Namespace) -> int:
             "create one with `osiris init`, or choose the project with --project DIR",
         )
     if args.action == "doctor":
-        return _doctor(file, args.ref, args.timeout, args.json)
+        refs = [args.ref] if args.ref else None
+        if args.family or args.alias:
+            refs = _chosen(file, args.family, args.alias)
+            if isinstance(refs, tuple):
+                return _failure(args.json, *refs)
+        return _doctor(file, refs, args.timeout, args.json)
     return _list(file, args.json)
+
+
+def _chosen(
+    file: ConnectionsFile, family: str | None, alias: str | None
+) -> list[str] | tuple[str, str | None]:
+    """The references `--family`/`--alias` choose (0.5.7's doctor options), or (message,
+    hint) when they choose none. Both given name one alias: a wrong one is the doctor's
+    config failure, with its did-you-mean."""
+    import difflib
+
+    if family and alias:
+        return [f"@{family}.{alias}"]
+    infos = file.aliases()
+    chosen = [i.ref for i in infos if (i.family == family if family else i.alias == alias)]
+    if chosen:
+        return chosen
+    known = sorted({i.family for i in infos} if family else {i.alias for i in infos})
+    wanted = family or alias or ""
+    close = difflib.get_close_matches(wanted, known, n=1)
+    what = "family" if family else "alias"
+    hint = f"did you mean {close[0]}?" if close else (f"{what}s: " + ", ".join(known) or None)
+    return f"no connection {what} {wanted!r} in {file.path}", hint
 
 
 def _list(file: ConnectionsFile, as_json: bool) -> int:
@@ -84,12 +120,21 @@ def _list(file: ConnectionsFile, as_json: bool) -> int:
             }
             for info in infos
         ]
-        _print_json({"connections_file": str(file.path), "connections": rows})
+        unknown = file.unknown_families()
+        _print_json(
+            {
+                "connections_file": str(file.path),
+                "connections": rows,
+                # families no Osiris component uses (kept for other tools), when there are any
+                **({"unknown_families": unknown} if unknown else {}),
+            }
+        )
         return 0
     print(f"{file.path}")
     if not infos:
         print("no connections defined")
         return 0
+    unknown = file.unknown_families()
     table = []
     for info in infos:
         fields = " ".join(f"{name}={_show(value)}" for name, value in info.fields.items())
@@ -97,13 +142,18 @@ def _list(file: ConnectionsFile, as_json: bool) -> int:
             fields += "  (unset: " + ", ".join(info.missing_variables) + ")"
         table.append((info.ref, "yes" if info.is_default else "", fields))
     print(_table(("CONNECTION", "DEFAULT", "FIELDS"), table))
+    if unknown:
+        print(
+            "\nno Osiris component uses these families (kept for other tools): "
+            + ", ".join(unknown)
+        )
     return 0
 
 
-def _doctor(file: ConnectionsFile, ref: str | None, timeout_s: float, as_json: bool) -> int:
+def _doctor(file: ConnectionsFile, refs: list[str] | None, timeout_s: float, as_json: bool) -> int:
     from runtime.connections import doctor_all
 
-    results = doctor_all(file, [ref] if ref else None, timeout_s)
+    results = doctor_all(file, refs, timeout_s)
     ok = all(result.ok for _, result in results)
     if as_json:
         checks = [_check_dict(name, result) for name, result in results]
@@ -116,11 +166,14 @@ def _doctor(file: ConnectionsFile, ref: str | None, timeout_s: float, as_json: b
     for name, result in results:
         latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
         detail = result.message + (f"\n  hint: {result.hint}" if result.hint else "")
-        status = "ok" if result.ok else "FAILED"
+        status = "skipped" if result.skipped else "ok" if result.ok else "FAILED"
         table.append((name, status, latency, result.category or "-", detail))
     print(_table(("CONNECTION", "STATUS", "LATENCY", "CATEGORY", "DETAIL"), table))
     failed = sum(1 for _, result in results if not result.ok)
-    print(f"\n{len(results) - failed} of {len(results)} connections ok")
+    skipped = sum(1 for _, result in results if result.skipped)
+    checked = len(results) - skipped
+    note = f" ({skipped} not checked)" if skipped else ""
+    print(f"\n{checked - failed} of {checked} connections ok{note}")
     return 0 if ok else 1
 
 
@@ -132,6 +185,7 @@ def _check_dict(ref: str, result: DoctorResult) -> dict[str, Any]:
         "category": result.category,
         "message": result.message,
         "hint": result.hint,
+        **({"skipped": True} if result.skipped else {}),  # no check for the family
     }
 
 

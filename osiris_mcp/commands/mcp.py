@@ -1,4 +1,8 @@
-"""`osiris mcp clients|selftest`: configure an MCP client for osiris-mcp, or check it end to end."""
+"""`osiris mcp run|clients|selftest`: serve MCP over stdio, configure a client, or check it.
+
+`osiris mcp run` is 0.5.7's way to start the server (its users' client configs may say
+`"command": "osiris", "args": ["mcp", "run"]`): it is `osiris-mcp`, in this process.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,33 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HELP = "Print MCP client configuration for osiris-mcp, or run a stdio self-test of the server."
+HELP = (
+    "Serve MCP over stdio (run), print MCP client configuration for osiris-mcp (clients), "
+    "or run a stdio self-test of the server (selftest)."
+)
 
-CLIENTS = ("claude-desktop", "claude-code", "cursor", "vscode")
+CLIENTS = ("claude-desktop", "claude-code", "cursor", "vscode", "http")
+#: Where `osiris-mcp --http` listens in the configuration printed for a team server.
+HTTP_ADDRESS = "127.0.0.1:8765"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    serve = actions.add_parser(
+        "run", help="start the MCP server over stdio: the same as `osiris-mcp` (0.5.7's form)"
+    )
+    serve.add_argument(
+        "--project",
+        "--base-path",
+        dest="project",
+        metavar="DIR",
+        help="project directory (default: $OSIRIS_HOME, else the working directory); "
+        "--base-path is 0.5.7's name for it",
+    )
+    serve.add_argument(
+        "--selftest", action="store_true", help="instead of serving: `osiris mcp selftest`"
+    )
+    serve.add_argument("--debug", action="store_true", help="log at DEBUG level (to its log file)")
     clients = actions.add_parser(
         "clients",
         help="ready-to-paste configuration for Claude Desktop, Claude Code, Cursor, VS Code",
@@ -44,12 +68,24 @@ def _project_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "action", None) == "run":
+        return _serve(args)
     if getattr(args, "action", None) == "selftest":
         return _selftest(args)
     if getattr(args, "action", None) == "clients":
         return _clients(args)
-    print("usage: osiris mcp clients|selftest (see osiris mcp --help)", file=sys.stderr)
+    print("usage: osiris mcp run|clients|selftest (see osiris mcp --help)", file=sys.stderr)
     return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.selftest:
+        args.json = False
+        return _selftest(args)
+    from osiris_mcp.server import main as serve
+
+    argv = ["--project", args.project] if args.project else []
+    return serve([*argv, *(["--log-level", "DEBUG"] if args.debug else [])])
 
 
 # -- clients ----------------------------------------------------------------------------------
@@ -76,12 +112,25 @@ def client_configs(project: Path) -> dict[str, dict[str, Any]]:
     claude_code = " ".join(
         _shell_quote(part) for part in ("claude", "mcp", "add", "osiris", "--", command, *args)
     )
+    shared = " ".join(
+        _shell_quote(part)
+        for part in ("claude", "mcp", "add", "--scope", "project", "osiris", "--", command, *args)
+    )
+    url = f"http://{HTTP_ADDRESS}/mcp"
+    http_server = " ".join(_shell_quote(part) for part in (command, *args, "--http", HTTP_ADDRESS))
     return {
         "claude-desktop": {
             "where": _claude_desktop_config_path(),
             "config": {"mcpServers": {"osiris": stdio}},
         },
-        "claude-code": {"where": "run in a terminal", "command": claude_code},
+        "claude-code": {
+            "where": "run in a terminal",
+            "command": claude_code,
+            # `--scope project` writes <project>/.mcp.json, shared with the team in git
+            "project_command": shared,
+            "project_file": str(project / ".mcp.json"),
+            "project_config": {"mcpServers": {"osiris": {"type": "stdio", **stdio}}},
+        },
         "cursor": {
             "where": f"{project / '.cursor' / 'mcp.json'} (~/.cursor/mcp.json: every project)",
             "config": {"mcpServers": {"osiris": stdio}},
@@ -89,6 +138,24 @@ def client_configs(project: Path) -> dict[str, dict[str, Any]]:
         "vscode": {
             "where": str(project / ".vscode" / "mcp.json"),
             "config": {"servers": {"osiris": {"type": "stdio", **stdio}}},
+        },
+        "http": {
+            "where": f"a team server: start `{http_server}` (it prints a bearer token once, "
+            "or set OSIRIS_MCP_TOKEN); clients connect with the token",
+            "server_command": http_server,
+            "command": (
+                f"claude mcp add --transport http osiris {url} "
+                '--header "Authorization: Bearer $OSIRIS_MCP_TOKEN"'
+            ),
+            "config": {
+                "mcpServers": {
+                    "osiris": {
+                        "type": "http",
+                        "url": url,
+                        "headers": {"Authorization": "Bearer ${OSIRIS_MCP_TOKEN}"},
+                    }
+                }
+            },
         },
     }
 
@@ -125,14 +192,18 @@ def _clients(args: argparse.Namespace) -> int:
         "claude-code": "Claude Code",
         "cursor": "Cursor",
         "vscode": "VS Code",
+        "http": "Streamable HTTP",
     }
     for name in chosen:
         entry = configs[name]
         print(f"# {titles[name]} — {entry['where']}")
         if "command" in entry:
             print(entry["command"])
-        else:
+        if "config" in entry:
             print(json.dumps(entry["config"], indent=2))
+        if "project_command" in entry:
+            print(f"# … or for everyone working on the project ({entry['project_file']}):")
+            print(entry["project_command"])
         print()
     print(
         "# Secrets: clients start osiris-mcp without your shell's environment. Put the\n"

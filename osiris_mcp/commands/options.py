@@ -70,6 +70,7 @@ def compile_context(args: argparse.Namespace, optimize: bool = True) -> CompileC
         profile=args.profile,
         optimize=optimize,
         connections=known_connections(project),
+        connection_facts=connection_facts(project),
         catalogs=project_catalogs(project) if args.catalog == "auto" else {},
         filesystem_bases=filesystem_bases(project),
     )
@@ -113,6 +114,31 @@ def known_connections(project: Path) -> frozenset[str] | None:
         return ConnectionsFile.load(project).refs()
     except ConnectionProblem:
         return None  # a broken connections file is reported when a run resolves it
+
+
+def connections_problem(project: Path) -> str | None:
+    """Why the project's osiris_connections.yaml cannot be read (None: it can, or there is
+    none): `validate` says so, since it then cannot check the connection references."""
+    from runtime.connections import ConnectionError as ConnectionProblem
+    from runtime.connections import ConnectionsFile
+
+    try:
+        ConnectionsFile.load(project)
+    except ConnectionProblem as err:
+        return err.message + (f"\n  hint: {err.hint}" if err.hint else "")
+    return None
+
+
+def connection_facts(project: Path) -> dict[str, Any] | None:
+    """What each connection reference resolves to, without secrets, for the manifest
+    (`ConnectionsFile.facts`); None when the connections file is broken."""
+    from runtime.connections import ConnectionError as ConnectionProblem
+    from runtime.connections import ConnectionsFile
+
+    try:
+        return ConnectionsFile.load(project).facts()
+    except ConnectionProblem:
+        return None
 
 
 def project_catalogs(project: Path) -> Any:

@@ -24,7 +24,15 @@ HELP = "Run a pipeline (OML file or build folder); exit 0 success, 1 run failed,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "target", metavar="FILE|BUILD_DIR", help="OML file or compiled build folder"
+        "target",
+        nargs="?",
+        metavar="FILE|BUILD_DIR",
+        help="OML file, compiled build folder (or its manifest.yaml)",
+    )
+    parser.add_argument(
+        "--last-compile",
+        action="store_true",
+        help="run the build the last `osiris compile` produced (instead of FILE)",
     )
     parser.add_argument(
         "--parallel", type=int, default=1, metavar="N", help="run up to N independent steps at once"
@@ -76,7 +84,25 @@ def run(args: argparse.Namespace) -> int:
     from compiler.diagnostics import render
 
     project = project_dir(args)
-    target = Path(args.target)
+    if args.last_compile == bool(args.target):
+        usage_error(
+            "give a pipeline file or --last-compile, not both"
+            if args.target
+            else "give a pipeline file, a build folder, or --last-compile"
+        )
+        return 2
+    if args.last_compile:
+        from runtime.builds import last_build
+
+        found = last_build(project)
+        if found is None:
+            usage_error(f"no recent compile in {project}\n  hint: run `osiris compile FILE` first")
+            return 2
+        target = found
+    else:
+        target = Path(args.target)
+    if target.name == "manifest.yaml" and target.is_file():
+        target = target.parent  # 0.5.7's form: `osiris run build/.../manifest.yaml`
     if args.parallel < 1:
         usage_error("--parallel must be at least 1")
         return 2

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from osiris_mcp.commands.options import add_compile_inputs, compile_context, read_source
+from osiris_mcp.commands.options import (
+    add_compile_inputs,
+    compile_context,
+    connections_problem,
+    project_dir,
+    read_source,
+)
 
 HELP = "Check OML files and print their diagnostics (exit 0 valid, 1 errors, 2 usage)."
 
@@ -26,6 +32,12 @@ def run(args: argparse.Namespace) -> int:
     context = compile_context(args)
     if context is None:
         return 2
+    problem = connections_problem(project_dir(args))
+    if problem is not None:
+        print(
+            f"osiris: warning: {problem}\n  (connection references are not checked)",
+            file=sys.stderr,
+        )
     results: list[dict[str, Any]] = []
     status = 0
     for name in args.files:

@@ -23,6 +23,8 @@ class RunRequest:
     cancel: threading.Event = field(default_factory=threading.Event)
     run_id: str | None = None
     keep_data_plane: bool = False
+    #: Keep each step's whole table in artifacts/<step>/output.parquet, not a sample.
+    keep_outputs: bool = False
     #: DuckDB memory limit for the data plane ("512MB", "2GB"); None: OSIRIS_MEMORY_LIMIT
     #: or the default. Past it DuckDB spills to disk, so memory stays bounded.
     memory_limit: str | None = None

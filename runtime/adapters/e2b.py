@@ -216,16 +216,30 @@ def sandbox_connections(
     Filesystem `base_dir`s point into the bundle's `project/` or `outside/<n>/`.
     """
     from compiler import canonical
-    from runtime.connections import ConnectionsFile, is_secret_field
+    from runtime.connections import ConnectionError, ConnectionsFile, is_secret_field
 
     file = ConnectionsFile.load(project, env=env)
     defaults = {(info.family, info.alias) for info in file.aliases() if info.is_default}
     secret_env: dict[str, str] = {}
     families: dict[str, dict[str, dict[str, Any]]] = {}
     for _, family, alias in names:
-        if alias is None or alias in families.get(family, {}):
+        if alias is None:
+            # No alias: inline fields only (they travel in cfg/), or the family's environment
+            # variables, which the sandbox does not have: they go in as an alias of their own.
+            try:
+                resolved = file.resolve(None, family)
+            except ConnectionError:
+                continue
+            if not resolved.from_environment:
+                continue
+            alias = "environment"
+            defaults.add((family, alias))
+        elif alias in families.get(family, {}):
             continue
-        resolved = file.resolve(f"@{family}.{alias}", family)
+        else:
+            resolved = file.resolve(f"@{family}.{alias}", family)
+        if alias in families.get(family, {}):
+            continue
         hidden = resolved.secret_values
 
         def conceal(name: str, value: Any, hidden: frozenset[str] = hidden) -> Any:

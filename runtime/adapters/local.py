@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ def load_plan(build_dir: Path) -> Plan:
             f"{build_dir}: " + "; ".join(problems),
             hint="the plan was changed after compilation: compile the OML again",
         )
-    manifest = yaml.safe_load(files["manifest.yaml"])
+    manifest = yaml.load(
+        files["manifest.yaml"], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )
     configs = {step["id"]: json.loads(files[step["cfg_path"]]) for step in manifest["steps"]}
     meta = json.loads(files.get("meta.json", b"{}"))
     return Plan(build_dir, manifest, configs, meta)
@@ -50,7 +53,6 @@ def resolve_connections(
 ) -> tuple[dict[str, dict[str, Any] | None], set[str], list[tuple[str, str, str]]]:
     """Each step's resolved connection fields, every secret value, and (step, family, alias)."""
     from components.registry import default_registry
-    from runtime.connections import ConnectionsFile
 
     registry = default_registry()
     connections: dict[str, dict[str, Any] | None] = {}
@@ -67,7 +69,7 @@ def resolve_connections(
         inline = {f.field: config[f.field] for f in spec.connection_fields if f.field in config}
         ref = config.get("connection")
         if file is None:
-            file = ConnectionsFile.load(project, env=env)
+            file = _connections_file(project, env)
         try:
             resolved = file.resolve(ref, family, inline or None)
         except Exception as err:
@@ -85,6 +87,20 @@ def resolve_connections(
     return connections, secrets, resolved_names
 
 
+def _connections_file(project: Path, env: Any) -> Any:
+    """The project's connections, or a PlanError that says which file and line is wrong."""
+    from runtime.connections import ConnectionError, ConnectionsFile
+
+    try:
+        return ConnectionsFile.load(project, env=env)
+    except ConnectionError as err:  # a malformed osiris_connections.yaml or .env
+        raise PlanError(
+            str(err),
+            hint=getattr(err, "hint", None)
+            or "fix the file at the line shown (`osiris connections list` reads it too)",
+        ) from None
+
+
 #: DuckDB's own default is 80% of the machine's memory; a pipeline tool on a laptop
 #: should not take that. Past the limit, DuckDB spills to the session's .spill folder.
 #: Measured (bench/run.py, 1M rows): 128MB keeps a MySQL → CSV run at 268 MB peak RSS
@@ -92,7 +108,12 @@ def resolve_connections(
 DEFAULT_MEMORY_LIMIT = "128MB"
 
 
-def open_data_plane(path: Path | None, spill: Path, memory_limit: str | None = None) -> Any:
+def open_data_plane(
+    path: Path | None,
+    spill: Path,
+    memory_limit: str | None = None,
+    files_read: Iterable[Path] = (),
+) -> Any:
     """The run's DuckDB: in memory (spilling to `spill`) unless a file is asked for.
 
     Measured on 1M rows CSV → DuckDB → CSV: an in-memory data plane takes 0.6 s where a
@@ -105,12 +126,67 @@ def open_data_plane(path: Path | None, spill: Path, memory_limit: str | None = N
     limit = memory_limit or os.environ.get("OSIRIS_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     config = {"memory_limit": limit, "temp_directory": str(spill)}
     try:
-        return duckdb.connect(str(path) if path else ":memory:", config=config)
+        plane = duckdb.connect(str(path) if path else ":memory:", config=config)
     except duckdb.Error as err:
         raise PlanError(
             f"cannot open the data plane: {err}",
             hint="check --memory-limit / OSIRIS_MEMORY_LIMIT (e.g. 512MB, 2GB)",
         ) from None
+    lock_data_plane(plane, spill, files_read)
+    return plane
+
+
+def lock_data_plane(plane: Any, spill: Path, files_read: Iterable[Path] = ()) -> None:
+    """No query on the data plane reads or writes a file, whatever the compiler let by.
+
+    Transform SQL runs here, so the engine itself refuses files (`read_csv`, a quoted path,
+    `ATTACH`, `COPY`), profiling and logging output, and any later change of these settings
+    (`lock_configuration`: `SET`, `enable_profiling()`, `enable_logging()` all fail).
+    What stays open is what the plan declares: the files its CSV extractors read
+    (`files_read`, their real paths), and the spill folder — DuckDB's own past the memory
+    limit, where CSV writers stage a file before it is moved beside its target and the
+    database writers make their bulk-load files. Extractors hand rows over as Arrow
+    relations, which need no file access; without external access DuckDB makes no
+    replacement scan either (a Python variable is no table).
+    """
+    spill.mkdir(parents=True, exist_ok=True)
+    folder = _sql_string(str(spill.resolve()) + "/")
+    paths = ", ".join(_sql_string(str(path)) for path in sorted(set(files_read)))
+    for setting in (
+        f"SET allowed_directories = [{folder}]",
+        f"SET allowed_paths = [{paths}]",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ):
+        plane.execute(setting)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def declared_files(
+    plan: Plan, connections: Mapping[str, Mapping[str, Any] | None], project: Path
+) -> list[Path]:
+    """The files the plan's steps read, as each driver resolves them (`files_read`).
+
+    A step whose path does not resolve is left out: its driver refuses it when it runs."""
+    from runtime.runner import load_driver
+
+    found: list[Path] = []
+    for step in plan.steps():
+        try:
+            driver = load_driver(step["component"])
+        except Exception:  # the step fails with its own error when it runs
+            continue
+        files_read = getattr(driver, "files_read", None)
+        if files_read is None:
+            continue
+        try:
+            found += files_read(plan.configs[step["id"]], connections.get(step["id"]), project)
+        except Exception:  # a refused path: the driver says why when the step runs
+            continue
+    return found
 
 
 @dataclass
@@ -149,6 +225,9 @@ class LocalAdapter:
             prepared.data_plane_path if prepared.request.keep_data_plane else None,
             spill=prepared.session.dir / ".spill",
             memory_limit=prepared.request.memory_limit,
+            files_read=declared_files(
+                prepared.plan, prepared.connections, prepared.request.project
+            ),
         )
         try:
             runner = Runner(
@@ -161,6 +240,13 @@ class LocalAdapter:
                 cancel=prepared.request.cancel,
             )
             prepared.status = runner.run()
+            if prepared.status != "cancelled":  # a cancel is asked to end now
+                from runtime.outputs import keep_outputs
+
+                step_ids = [step["id"] for step in prepared.plan.steps()]
+                keep_outputs(
+                    data_plane, prepared.session, step_ids, whole=prepared.request.keep_outputs
+                )
         finally:
             data_plane.close()
         return prepared.status

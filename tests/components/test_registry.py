@@ -31,10 +31,12 @@ NAMES = (
     "duckdb.processor",
     "filesystem.csv_extractor",
     "filesystem.csv_writer",
+    "graphql.extractor",
     "mysql.extractor",
     "mysql.writer",
     "postgres.extractor",
     "postgres.writer",
+    "posthog.extractor",
     "supabase.extractor",
     "supabase.writer",
 )
@@ -50,12 +52,16 @@ def spec_of(name: str) -> ComponentSpec:
 
 
 def migrate(spec: ComponentSpec, config: Mapping[str, Any]) -> dict[str, Any]:
-    """What the compiler does with an old config: rename aliases, drop ignored keys."""
-    return {
-        spec.aliases.get(key, key): value
-        for key, value in config.items()
-        if key not in spec.ignored
-    }
+    """What the compiler does with an old config: rename aliases, drop ignored keys, and
+    rewrite the keys an `x-migrations` rule with `set` matches."""
+    migrated: dict[str, Any] = {}
+    for key, value in config.items():
+        rule = next((m for m in spec.migrations if m.key == key and m.matches(value)), None)
+        if rule is not None and rule.set is not None:
+            migrated.update(rule.set)
+        elif key not in spec.ignored:
+            migrated[spec.aliases.get(key, key)] = value
+    return migrated
 
 
 def broken_rules(spec: ComponentSpec, config: Mapping[str, Any]) -> list[str]:
@@ -94,7 +100,7 @@ def test_every_spec_loads() -> None:
     registry = Registry.load()
     assert registry.names() == NAMES
     assert [spec.name for spec in registry] == list(NAMES)
-    assert len(registry) == 9
+    assert len(registry) == 11
     assert "mysql.writer" in registry and "mysql.writerx" not in registry
     assert registry.get("nope") is None
     assert default_registry() is default_registry()
@@ -568,7 +574,7 @@ def test_a_root_without_specs_is_an_error(tmp_path: Path) -> None:
 
 def test_one_broken_spec_is_never_skipped(tmp_path: Path) -> None:
     root = copy_specs(tmp_path, [n.replace(".", "_") for n in NAMES])
-    assert len(Registry.load(root)) == 9
+    assert len(Registry.load(root)) == 11
     path = root / "supabase_writer" / "spec.yaml"
     path.write_text(path.read_text().replace("x-inputs: {min: 1, max: 1}", "x-inputs: {min: 1}"))
     with pytest.raises(
@@ -669,7 +675,9 @@ def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.search(r"^  table +string +required$", out, re.M)
     assert re.search(r"^  password +string +secret, from the connection$", out, re.M)
     assert re.search(r"^  primary_key +string or list of string$", out, re.M)
-    assert re.search(r"^  database +forbidden +only the connection may set it$", out, re.M)
+    # as in 0.5.7, the step may set non-secret connection fields; never the password
+    assert re.search(r"^  database +allowed +may be set in the step$", out, re.M)
+    assert re.search(r"^  password +forbidden +only the connection may set it$", out, re.M)
     assert 'when write_mode = "upsert": requires primary_key' in out
     assert "  upsert_keys -> primary_key" in out
     assert "  pool_size, pool_recycle, echo" in out

@@ -89,6 +89,7 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "OML310": (_STEP.format(extra="      pool_size: 5\n"), {}),
     "OML212": (_STEP.format(extra="").replace('    inputs: {df: "${extract.df}"}\n', ""), {}),
+    "OML010": (_STEP.format(extra="      x: " + "[" * 70 + "]" * 70 + "\n"), {}),
     "SEC502": (_STEP.format(extra="      api_token: abc123secret\n"), {}),
     "PAR605": (_STEP.format(extra=""), {"params": {"since": "2026-01-01"}}),
     "SQL407": (_query("SELECT id FROM customer"), {"catalogs": "catalog"}),
@@ -96,6 +97,13 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
     "SQL409": (
         _query("SELECT id FROM customers JOIN orders ON orders.customer_id = customers.id"),
         {"catalogs": "catalog"},
+    ),
+    "SQL410": (_query("SELECT id, name --\u00a0, SLEEP(5)\n        FROM customers"), {}),
+    "SQL411": (
+        _query("\"SELECT id, name FROM customers WHERE name = '${params.name}'\"").replace(
+            "steps:", "params:\n  name: {type: string, default: ada}\nsteps:"
+        ),
+        {"params": {"name": "ada' OR '1'='1"}},
     ),
 }
 NOTES = {
@@ -105,6 +113,10 @@ NOTES = {
     "OML004": "A file over 5 MB (5,242,880 bytes) is refused before it is parsed:\n\n"
     "    big.yaml:1:1: error[OML004]: file is 6,000,000 bytes; "
     "OML files are limited to 5,242,880 bytes\n",
+    "OML305": "A component spec can mark a connection field `override: forbidden`; setting it "
+    "in the step is then this error. No shipped component does any more: as in 0.5.7, a step "
+    "may set `host`, `port`, `database`, `user` (and `schema`) inline, over its connection's "
+    "values, while an inline password or token stays a `SEC501`.\n",
     "INT900": "A bug in Osiris. It is reported as a diagnostic (never a traceback) so the "
     "message can be passed on; set `OSIRIS_DEBUG=1` to see the traceback when reporting it.\n",
 }

@@ -9,6 +9,7 @@ Whatever happens, the sandbox is killed.
 from __future__ import annotations
 
 import _thread
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from runtime.adapters import RunRequest
 from runtime.adapters.e2b import E2BOptions, run_in_sandbox
 from runtime.adapters.sandbox import (
+    LocalCommand,
     LocalProcessSandbox,
     LocalProcessTransport,
     SandboxError,
@@ -111,12 +113,51 @@ def test_ctrl_c_interrupts_the_run_inside_and_kills_the_sandbox(
     assert_killed(transport)
 
 
+class TimeLimitOnCue(LocalProcessTransport):
+    """A sandbox whose time limit runs out on the test's cue rather than after seconds.
+
+    The limit is the sandbox's own (E2B enforces it in the cloud; the local sandbox's
+    command keeps a deadline). Here the run command starts with no deadline, and `expire()`
+    sets it to now: the limit is reached while the slow step runs, however long the steps
+    before it take on a loaded machine.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: list[LocalCommand] = []
+
+    def create(self, spec: SandboxSpec) -> LocalProcessSandbox:
+        sandbox = super().create(spec)
+        start = sandbox.start
+
+        def start_without_deadline(command: str, **kwargs: Any) -> LocalCommand:
+            started = start(command, **kwargs)
+            started._deadline = None
+            self.commands.append(started)
+            return started
+
+        sandbox.start = start_without_deadline  # type: ignore[method-assign]
+        return sandbox
+
+    def expire(self) -> None:
+        self.commands[-1]._deadline = time.monotonic()
+
+
 def test_the_time_limit_fails_the_run_and_kills_the_sandbox(
-    quickstart: Path, transport: LocalProcessTransport
+    quickstart: Path, sandbox_cache: Path, tmp_path: Path
 ) -> None:
+    transport = TimeLimitOnCue(sandbox_cache, workdir=tmp_path / "sandboxes")
     build_dir = build(quickstart, slow_pipeline(50_000_000_000))  # killed long before the end
 
-    sandboxed = run_sandboxed(quickstart, build_dir, transport, E2BOptions(timeout_s=1))
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event_type"] == "execution.step.start" and event.get("step_id") == "slow":
+            transport.expire()  # the time limit runs out while the slow step runs
+
+    sandboxed = run_in_sandbox(
+        RunRequest(build_dir, quickstart, on_event=on_event),
+        E2BOptions(data=True, timeout_s=1),
+        transport,
+    )
 
     assert sandboxed.status == "failed"
     assert sandboxed.error is not None and sandboxed.error["category"] == "timeout"

@@ -112,8 +112,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def make_server(project: Path, **limits: int) -> OsirisServer:
-    return build_server(Project(project, **limits))
+def make_server(project: Path, **options: Any) -> OsirisServer:
+    """A server for `project`; options are `Project` fields (limits, the `writes` policy)."""
+    return build_server(Project(project, **options))
 
 
 @asynccontextmanager

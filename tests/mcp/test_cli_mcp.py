@@ -20,7 +20,7 @@ def test_clients_prints_every_configuration(
 ) -> None:
     assert main(["mcp", "clients", "--project", str(tmp_path), "--json"]) == 0
     configs = json.loads(capsys.readouterr().out)
-    assert set(configs) == {"claude-desktop", "claude-code", "cursor", "vscode"}
+    assert set(configs) == {"claude-desktop", "claude-code", "cursor", "vscode", "http"}
     desktop = configs["claude-desktop"]["config"]["mcpServers"]["osiris"]
     assert desktop == {"command": OSIRIS_MCP, "args": ["--project", str(tmp_path)]}
     assert Path(desktop["command"]).is_absolute()
@@ -31,6 +31,18 @@ def test_clients_prints_every_configuration(
     assert configs["cursor"]["config"] == {"mcpServers": {"osiris": desktop}}
     assert configs["vscode"]["config"] == {"servers": {"osiris": {"type": "stdio", **desktop}}}
     assert configs["vscode"]["where"] == str(tmp_path / ".vscode" / "mcp.json")
+    shared = configs["claude-code"]
+    assert shared["project_command"] == (
+        f"claude mcp add --scope project osiris -- {OSIRIS_MCP} --project {tmp_path}"
+    )
+    assert shared["project_file"] == str(tmp_path / ".mcp.json")
+    assert shared["project_config"] == {"mcpServers": {"osiris": {"type": "stdio", **desktop}}}
+    http = configs["http"]
+    assert http["server_command"] == f"{OSIRIS_MCP} --project {tmp_path} --http 127.0.0.1:8765"
+    remote = http["config"]["mcpServers"]["osiris"]
+    assert remote["type"] == "http" and remote["url"] == "http://127.0.0.1:8765/mcp"
+    assert remote["headers"] == {"Authorization": "Bearer ${OSIRIS_MCP_TOKEN}"}
+    assert "--transport http" in http["command"]
 
 
 def test_clients_as_text_for_one_client(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,12 +78,12 @@ def test_selftest(tmp_path: Path) -> None:
     assert report["ok"] is True
     assert [p["protocol"] for p in report["protocols"]] == ["2026-07-28", "2025-11-25"]
     for checks in report["protocols"]:
-        assert checks["tools"] == 17
+        assert checks["tools"] == 19
         assert checks["oml_validate_ok"] and checks["oml_compile_ok"]
         assert len(checks["manifest_hash"]) == 64
     text = subprocess.run([OSIRIS, "mcp", "selftest"], capture_output=True, text=True, timeout=120)
     assert text.returncode == 0 and text.stdout.rstrip().endswith("ok")
-    assert "protocol 2025-11-25: 17 tools listed" in text.stdout
+    assert "protocol 2025-11-25: 19 tools listed" in text.stdout
 
 
 def test_mcp_without_an_action_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

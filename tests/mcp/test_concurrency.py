@@ -9,7 +9,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.mcp.conftest import QUICKSTART, REVENUE, ok, run_mysql
+from tests.mcp.conftest import QUICKSTART, REVENUE, connect, make_server, ok, run_mysql
 
 pytestmark = pytest.mark.anyio
 
@@ -20,9 +20,12 @@ def misspelled(i: int) -> str:
 
 
 @pytest.mark.db
-async def test_calls_at_once_stay_isolated(
-    client: Client, project: Path, shop: dict[str, Any]
-) -> None:
+async def test_calls_at_once_stay_isolated(project: Path, shop: dict[str, Any], mode: str) -> None:
+    async with connect(make_server(project, writes="confirm"), mode) as client:
+        await calls_at_once(client, project, shop)
+
+
+async def calls_at_once(client: Client, project: Path, shop: dict[str, Any]) -> None:
     quick = (await ok(client, "oml_compile", {"oml": QUICKSTART}))["manifest_hash"]
     revenue = (await ok(client, "oml_compile", {"oml": REVENUE}))["manifest_hash"]
     results: dict[str, Any] = {}

@@ -33,6 +33,8 @@ TOOLS = [
     "run_cancel",
     "run_logs",
     "runs_list",
+    "data_preview",
+    "sql_query",
     "guide_start",
     "usecases_list",
     "memory_capture",
@@ -94,13 +96,15 @@ async def test_the_hints_say_what_each_tool_does_to_the_world(client: Client) ->
         "run_status",
         "run_logs",
         "runs_list",
+        "data_preview",
+        "sql_query",
         "guide_start",
         "usecases_list",
     }
     destructive = {n for n, h in hints.items() if h and h.destructive_hint}
     assert destructive == {"oml_save", "run_pipeline"}  # overwrite on request; table writes
     open_world = {n for n, h in hints.items() if h and h.open_world_hint}
-    assert open_world == {"connections_doctor", "discovery_request", "run_pipeline"}
+    assert open_world == {"connections_doctor", "discovery_request", "run_pipeline", "sql_query"}
 
 
 async def test_descriptions_hold_no_project_data(tmp_path: Path) -> None:

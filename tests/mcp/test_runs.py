@@ -233,7 +233,8 @@ async def test_params_must_be_the_compiled_ones(client: Client) -> None:
 async def test_database_writes_need_confirmation(
     project: Path, shop: dict[str, Any], mode: str
 ) -> None:
-    async with connect(make_server(project), mode) as client:  # a client that cannot ask
+    # a client that cannot ask; its user chose `--writes confirm`: the model asks them
+    async with connect(make_server(project, writes="confirm"), mode) as client:
         manifest_hash = await compiled(client, REVENUE)
         result = await client.call_tool("run_pipeline", {"manifest_hash": manifest_hash})
         assert result.is_error
@@ -243,6 +244,52 @@ async def test_database_writes_need_confirmation(
         run = await ok(client, "run_pipeline", arguments)
         assert run["status"] == "success", run
     assert revenue_rows(shop) == [(1, "30.50"), (3, "99.99")]
+
+
+@pytest.mark.db
+async def test_without_elicitation_database_writes_are_denied_by_default(
+    project: Path, shop: dict[str, Any], mode: str
+) -> None:
+    async with connect(make_server(project), mode) as client:
+        manifest_hash = await compiled(client, REVENUE)
+        arguments = {"manifest_hash": manifest_hash, "confirm_writes": True, "wait_s": 60}
+        result = await client.call_tool("run_pipeline", arguments)  # the model's word: no
+        text = result.content[0].text  # type: ignore[union-attr]
+        assert result.is_error and "[confirmation_required]" in text
+        assert "--writes confirm" in text and "--writes allow" in text  # what the user can do
+        assert (await ok(client, "runs_list"))["runs"] == []
+    assert not table_exists(shop, "revenue_by_customer")
+
+
+@pytest.mark.db
+async def test_the_writes_allow_policy_runs_without_asking(
+    project: Path, shop: dict[str, Any]
+) -> None:
+    async with connect(make_server(project, writes="allow")) as client:
+        manifest_hash = await compiled(client, REVENUE)
+        run = await ok(client, "run_pipeline", {"manifest_hash": manifest_hash, "wait_s": 60})
+        assert run["status"] == "success", run
+    assert revenue_rows(shop) == [(1, "30.50"), (3, "99.99")]
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("policy", ["deny", "confirm", "allow"])
+async def test_confirm_writes_never_skips_asking_the_user(
+    project: Path, shop: dict[str, Any], mode: str, policy: str
+) -> None:
+    asked: list[str] = []
+
+    async def refuse(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    server = make_server(project, writes=policy)
+    async with connect(server, mode, elicitation_callback=refuse) as client:
+        manifest_hash = await compiled(client, REVENUE)
+        arguments = {"manifest_hash": manifest_hash, "confirm_writes": True}
+        assert await fails(client, "run_pipeline", arguments) == "not_confirmed"
+    assert len(asked) == 1 and "revenue_by_customer" in asked[0]
+    assert not table_exists(shop, "revenue_by_customer")
 
 
 @pytest.mark.db
@@ -344,8 +391,13 @@ async def test_unknown_runs_are_clear_errors(client: Client) -> None:
 
 
 async def test_a_run_that_cannot_start_says_why(
-    client: Client, monkeypatch: pytest.MonkeyPatch
+    project: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    async with connect(make_server(project, writes="confirm"), mode) as client:
+        await cannot_start(client, monkeypatch)
+
+
+async def cannot_start(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OSIRIS_TEST_CANARY")  # the plan's connection needs it
     manifest_hash = await compiled(client, REVENUE)
     arguments = {"manifest_hash": manifest_hash, "confirm_writes": True}

@@ -191,7 +191,7 @@ async def test_the_canary_appears_nowhere(
     project: Path, shop: dict[str, Any], mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Use the secret for real (discovery, a run), echo it back, fail with it: it never shows."""
-    server = make_server(project)
+    server = make_server(project, writes="confirm")
     configure_logging(project / ".osiris" / "mcp", server.state.secrets, logging.DEBUG)
     seen: list[str] = []
     try:

@@ -25,9 +25,9 @@ OSIRIS_MCP = str(Path(sys.executable).with_name("osiris-mcp"))
 PROTOCOLS = {"auto": "2026-07-28", "legacy": "2025-11-25"}
 
 
-def server_parameters(project: Path) -> StdioServerParameters:
+def server_parameters(project: Path, *extra: str) -> StdioServerParameters:
     return StdioServerParameters(
-        command=OSIRIS_MCP, args=["--project", str(project)], env=dict(os.environ)
+        command=OSIRIS_MCP, args=["--project", str(project), *extra], env=dict(os.environ)
     )
 
 
@@ -43,10 +43,11 @@ async def test_from_schema_to_finished_run(
 ) -> None:
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("w") as stderr:
-        transport = stdio_client(server_parameters(project), errlog=stderr)
+        # a client that cannot ask the user, whose user chose `--writes confirm`
+        transport = stdio_client(server_parameters(project, "--writes", "confirm"), errlog=stderr)
         async with Client(transport, mode=mode) as client:
             assert client.protocol_version == PROTOCOLS[mode]
-            assert len((await client.list_tools()).tools) == 17
+            assert len((await client.list_tools()).tools) == 19
 
             # what tables do I have?
             found = structured(
@@ -166,7 +167,7 @@ def test_nothing_but_protocol_on_stdout(project: Path) -> None:
     by_id = {reply.get("id"): reply for reply in replies}
     assert by_id[1]["result"]["protocolVersion"] == "2025-11-25"
     assert by_id[1]["result"]["serverInfo"]["name"] == "osiris"
-    assert len(by_id[2]["result"]["tools"]) == 17
+    assert len(by_id[2]["result"]["tools"]) == 19
     assert by_id[3]["result"]["structuredContent"]["valid"] is False
     assert by_id[4]["result"]["isError"] is True
     assert "serving" in stderr  # the log goes to stderr

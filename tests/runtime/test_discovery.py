@@ -883,7 +883,8 @@ def test_unsupported_family_is_a_config_error() -> None:
     assert error.category == "config"
     assert error.message == "@oracle.erp: discovery does not support the oracle family"
     assert error.hint == (
-        "discoverable families: duckdb, filesystem, mariadb, mysql, postgres, postgresql, supabase"
+        "discoverable families: duckdb, filesystem, mariadb, mysql, postgres, postgresql, "
+        "posthog, supabase"
     )
 
 

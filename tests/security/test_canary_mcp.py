@@ -88,7 +88,7 @@ async def test_no_canary_leaves_through_the_mcp_server(
     for name, value in project.env.items():
         if name.startswith("CANARY_"):
             monkeypatch.setenv(name, value)
-    server = make_server(project.root)
+    server = make_server(project.root, writes="confirm")  # confirm_writes counts
     configure_logging(project.root / ".osiris" / "mcp", server.state.secrets, logging.DEBUG)
     try:
         async with connect(server) as client:

@@ -372,6 +372,32 @@ def test_out_refuses_a_folder_a_build_would_destroy(project: Path, target: str) 
     assert tree(project.parent) == before
 
 
+@pytest.mark.parametrize("kind", ["kubernetes", "named_like_a_build", "edited_build"])
+def test_out_judges_an_earlier_build_by_its_content(project: Path, kind: str) -> None:
+    """File names are not enough: someone's Kubernetes manifest.yaml, a folder of files
+    named like a build, or a build edited by hand (its fingerprints no longer match) is
+    not an Osiris build `--out` may replace."""
+    target = project.parent / kind
+    if kind == "edited_build":
+        code, out = osiris(project, "compile", "pipelines/quickstart.yaml", "--out", str(target))
+        assert code == 0, out
+        manifest = target / "manifest.yaml"
+        manifest.write_text(manifest.read_text().replace("quickstart", "my_quickstart"))
+    else:
+        target.mkdir()
+        (target / "manifest.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\n")
+        if kind == "named_like_a_build":
+            (target / "meta.json").write_text("{}\n")
+            (target / "lineage.json").write_text("{}\n")
+    before = tree(project.parent)
+    code, out = osiris(
+        project, "compile", "pipelines/quickstart.yaml", "--out", str(target), "--compile", "force"
+    )
+    assert code == 2, out
+    assert "nothing was written" in out and "Traceback" not in out, out
+    assert tree(project.parent) == before
+
+
 # -- --project and $OSIRIS_HOME -----------------------------------------------------------------
 
 

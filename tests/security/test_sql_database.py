@@ -312,12 +312,13 @@ PG_REFUSED = [
     "EXPLAIN ANALYZE DELETE FROM victims",
     "PREPARE p AS DELETE FROM victims",
     "VACUUM victims",
+    # a read-only transaction allows these, a superuser reading as pg_read_all_data not
+    "SELECT lo_import('/etc/hostname')",
+    "SELECT pg_import_system_collations('{schema}')",
 ]
 PG_HARMLESS = [
     # a read-only transaction allows these; it is never committed, so nothing remains
     "SELECT lo_from_bytea(0, 'x')",
-    "SELECT lo_import('/etc/hostname')",
-    "SELECT pg_import_system_collations('{schema}')",
     "SELECT pg_notify('{channel}', 'x')",
     # a session lock ends with the read's session
     "SELECT pg_advisory_lock(4242)",
@@ -376,9 +377,6 @@ ONLY_THE_COMPILER = [
     ("mysql", "SELECT SLEEP(0) AS s", "SQL403"),
     ("mysql", "SELECT BENCHMARK(1000, MD5('x')) AS b", "SQL403"),
     ("mysql", "SELECT GET_LOCK('osiris_sec', 0) AS l", "SQL403"),
-    ("postgres", "SELECT pg_read_file('/etc/hostname') AS f", "SQL403"),
-    ("postgres", "SELECT U&\"\\0070g_read_file\"('/etc/hostname') AS f", "SQL404"),
-    ("postgres", "SELECT pg_ls_dir('.') AS f", "SQL403"),
     ("postgres", "SELECT pg_sleep(0) AS s", "SQL403"),
 ]
 
@@ -404,16 +402,70 @@ def test_what_only_the_compiler_stops(
     assert not outcome.refused and outcome.rows, outcome  # the database ran it
 
 
-def test_ending_another_session_only_the_compiler_stops(
+def test_ending_another_session_is_refused_by_both(
     pg_victim: PostgresVictim, tmp_path: Path
 ) -> None:
+    """A superuser's read-only session could end any other session; reading as
+    pg_read_all_data it may not, and the compiler refuses the call first."""
     sql, other = _terminate_a_session(pg_victim)
     assert [d.code for d in compile_doc(doc_for("postgres", sql)).diagnostics] == ["SQL403"]
     try:
         outcome = extract(PostgresExtractor(), tmp_path, pg_victim.fields, sql)
-        assert outcome.rows == ((True,),)  # a superuser's read-only session ended it
+        assert outcome.refused, outcome
+        assert other.execute("SELECT 1").fetchone() == (1,)  # still alive
     finally:
         other.close()
+
+
+#: What a superuser's read-only transaction would run — server files, SQL given as text
+#: that the compiler never sees, an index write that survives the rollback — refused by the
+#: server itself: the read takes on pg_read_all_data, which may read tables and do no more.
+PG_REFUSED_BY_PRIVILEGES = [
+    "SELECT pg_read_file('/etc/hostname') AS f",
+    "SELECT U&\"\\0070g_read_file\"('/etc/hostname') AS f",
+    "SELECT pg_ls_dir('.') AS f",
+    "SELECT pg_stat_file('/etc/hostname') AS f",
+    "SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''/etc/hostname''))')",
+    "SELECT ts_rewrite('a'::tsquery, 'SELECT pg_ls_dir(''.'')::tsquery, ''b''::tsquery')",
+    "SELECT brin_summarize_new_values('{schema}.victims_brin')",
+]
+
+
+@pytest.mark.parametrize("sql", PG_REFUSED_BY_PRIVILEGES)
+def test_postgres_privileges_refuse_what_read_only_allows(
+    pg_victim: PostgresVictim, tmp_path: Path, sql: str
+) -> None:
+    statement = _pg(sql, pg_victim)
+    q = f'"{pg_victim.schema}"'
+    pg_victim.sql(
+        f"CREATE INDEX victims_brin ON {q}.victims USING brin (id) WITH (pages_per_range = 1)",
+        f"INSERT INTO {q}.victims SELECT g, repeat('x', 100) FROM generate_series(2, 3000) g",
+    )
+    before = pg_victim.state()
+    outcome = extract(PostgresExtractor(), tmp_path, pg_victim.fields, statement)
+    assert outcome.refused, outcome
+    assert "permission denied" in outcome.message or "must be" in outcome.message
+    assert pg_victim.state() == before
+    # the index's new pages are still unsummarized: the server did not write it
+    ((ranges,),) = pg_victim.sql(f"SELECT brin_summarize_new_values('{q}.victims_brin')")
+    assert ranges > 0
+
+
+def test_a_stalling_read_ends_at_the_connections_time_limit(
+    pg_victim: PostgresVictim, mysql_victim: MySQLVictim, tmp_path: Path
+) -> None:
+    """SLEEP/pg_sleep past the checker: the session's statement time limit (a default,
+    `statement_timeout_s` per connection) ends it on the server."""
+    for driver, fields, sql in (
+        (PostgresExtractor(), pg_victim.fields, "SELECT pg_sleep(60) AS s"),
+        (MySQLExtractor(), mysql_victim.fields, "SELECT SLEEP(60) AS s"),
+    ):
+        outcome = extract(driver, tmp_path, {**fields, "statement_timeout_s": 1}, sql)
+        if driver.__class__ is MySQLExtractor:
+            # MariaDB ends SLEEP at max_statement_time with the value 1, not an error
+            assert outcome.refused or outcome.rows == ((1,),), outcome
+        else:
+            assert outcome.refused and "timeout" in outcome.message.lower(), outcome
 
 
 # ---- every statement of the refusal corpora, at the database -------------------------------

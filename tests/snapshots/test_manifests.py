@@ -1,16 +1,20 @@
 """The compiled output of every example and of edge cases, as reviewed snapshots.
 
 Each snapshot is the whole build (manifest, bound configs, meta, lineage) of one
-pipeline: any change to what the compiler emits shows up as a readable diff.
+pipeline: any change to what the compiler emits shows up as a readable diff. A snapshot
+records the program, not the machine: the library versions that `meta.json` lists differ
+between two correct installs of this checkout, so the snapshot keeps their names only.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from compiler import canonical, emit
 from compiler.compile import default_context
 from compiler.emit import compile_source
 from tests.snapshot_files import YamlSnapshot
@@ -70,6 +74,23 @@ steps:
 }
 
 
+# Osiris's own version and the grammar hash are the program; every other toolchain entry
+# is a library whose patch release may differ between two installs.
+PROGRAM_TOOLCHAIN = ("osiris", "grammar")
+
+
+def machine_free(name: str, data: bytes) -> bytes:
+    """A build file with the installed library versions replaced by a placeholder."""
+    if name != emit.META:
+        return data
+    meta = json.loads(data)
+    meta["toolchain"] = {
+        key: value if key in PROGRAM_TOOLCHAIN else "<installed>"
+        for key, value in meta["toolchain"].items()
+    }
+    return canonical.json_file(meta)
+
+
 def render_build(files: dict[str, bytes], diagnostics: list[Any]) -> str:
     parts = []
     for diagnostic in diagnostics:
@@ -77,7 +98,7 @@ def render_build(files: dict[str, bytes], diagnostics: list[Any]) -> str:
         parts.append(f"# {diagnostic.severity}[{diagnostic.code}] {where} {diagnostic.message}")
     for name, data in files.items():
         parts.append(f"# ==== {name} ====")
-        parts.append(data.decode("utf-8").rstrip("\n"))
+        parts.append(machine_free(name, data).decode("utf-8").rstrip("\n"))
     return "\n".join(parts) + "\n"
 
 
@@ -105,3 +126,35 @@ def test_profile_build(snapshot_yaml: Any) -> None:
     result = compile_source(path.read_bytes(), default_context(profile="dev"), path.name)
     assert result.ok, result.diagnostics
     assert render_build(result.files, result.diagnostics) == snapshot_yaml
+
+
+def _bumped(version: str, by: int) -> str:
+    """The release `by` patches away (x.y.0 minus one is x.(y-1).99)."""
+    major, minor, patch = [*version.split("."), "0", "0"][:3]
+    number = int(patch.split("+")[0]) + by
+    return f"{major}.{minor}.{number}" if number >= 0 else f"{major}.{int(minor) - 1}.99"
+
+
+@pytest.mark.parametrize("by", [1, -1], ids=["next patch", "previous patch"])
+def test_another_library_patch_release_leaves_every_snapshot_as_recorded(
+    by: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compile every snapshotted pipeline as if sqlglot, lark and pydantic were one patch
+    release apart from this install, and compare with the stored snapshot files."""
+    installed = emit._toolchain()
+    other = {
+        key: value if key in PROGRAM_TOOLCHAIN else _bumped(value, by)
+        for key, value in installed.items()
+    }
+    assert other["sqlglot"] != installed["sqlglot"]
+    monkeypatch.setattr(emit, "_toolchain", lambda: other)
+    cases = [(f"test_example_build[{p.stem}]", p.read_text(), {}) for p in EXAMPLES]
+    cases += [(f"test_edge_case_build[{n}]", EDGE_CASES[n], {}) for n in sorted(EDGE_CASES)]
+    profile = ROOT / "examples" / "pipelines" / "params_and_profiles.yaml"
+    cases.append(("test_profile_build", profile.read_text(), {"profile": "dev"}))
+    for name, source, context in cases:
+        result = compile_source(source, default_context(**context), "pipeline.yaml")
+        meta = json.loads(result.files[emit.META])
+        assert meta["toolchain"]["sqlglot"] == other["sqlglot"]  # the patched map was used
+        stored = (ROOT / "snapshots" / "manifests" / f"{name}.yaml").read_text()
+        assert render_build(result.files, result.diagnostics) == stored, name

@@ -1,0 +1,1 @@
+"""See `osiris.cli.mcp_entrypoint`."""

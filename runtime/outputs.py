@@ -1,0 +1,61 @@
+"""Each step's output, kept where a person (or a model) can look at it after the run.
+
+The data plane is in memory and goes with the run, so before it closes every step's
+table is copied into the session: `artifacts/<step_id>/output.parquet` holds its first
+`SAMPLE_ROWS` rows (the whole table with `keep_outputs`), and `output.json` says how
+many rows the table had, its columns and whether the file is a sample.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+#: Rows kept per step by default: enough to see what a step made, bounded in size.
+SAMPLE_ROWS = 100
+OUTPUT_FILE = "output.parquet"
+OUTPUT_INFO = "output.json"
+
+
+def keep_outputs(plane: Any, session: Any, step_ids: Iterable[str], whole: bool = False) -> None:
+    """Copy each step's table (those that made one) into its artifacts folder."""
+    tables = {
+        str(row[0]) for row in plane.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    }
+    for step_id in step_ids:
+        if step_id not in tables:
+            continue  # a writer, a skipped or failed step: no table of its own
+        name = '"' + step_id.replace('"', '""') + '"'
+        folder: Path = session.artifacts_dir(step_id)
+        target = folder / OUTPUT_FILE
+        select = f"SELECT * FROM {name}" + ("" if whole else f" LIMIT {SAMPLE_ROWS}")
+        path_literal = "'" + str(target).replace("'", "''") + "'"
+        try:
+            plane.execute(f"COPY ({select}) TO {path_literal} (FORMAT parquet)")
+            (rows,) = plane.execute(f"SELECT count(*) FROM {name}").fetchone()
+            columns = plane.execute(f"DESCRIBE {name}").fetchall()
+        except Exception as err:  # keeping a sample must never fail the run
+            session.event("artifact.error", step_id=step_id, error=str(err)[:500])
+            continue
+        kept = int(rows) if whole else min(int(rows), SAMPLE_ROWS)
+        info = {
+            "rows": int(rows),
+            "kept_rows": kept,
+            "whole": whole or kept == int(rows),
+            "columns": [[str(c[0]), str(c[1])] for c in columns],
+            "file": OUTPUT_FILE,
+        }
+        (folder / OUTPUT_INFO).write_text(json.dumps(info, sort_keys=True) + "\n", "utf-8")
+
+
+def output_info(session_dir: Path, step_id: str) -> dict[str, Any] | None:
+    """What `keep_outputs` recorded for a step, or None when it kept nothing."""
+    try:
+        info: dict[str, Any] = json.loads(
+            (session_dir / "artifacts" / step_id / OUTPUT_INFO).read_text("utf-8")
+        )
+    except (OSError, ValueError):
+        return None
+    return info
