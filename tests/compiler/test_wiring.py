@@ -243,9 +243,7 @@ def test_an_absolute_csv_path_elsewhere_is_refused_with_a_hint() -> None:
 
 def test_a_writer_whose_inputs_name_its_table_uses_needs_for_order() -> None:
     source = (
-        HEAD
-        + MOVIES
-        + "  - {id: other, component: filesystem.csv_extractor, mode: read,\n"
+        HEAD + MOVIES + "  - {id: other, component: filesystem.csv_extractor, mode: read,\n"
         "     config: {path: o.csv}}\n"
         + "  - {id: w, component: filesystem.csv_writer, mode: write, needs: [other],\n"
         '     inputs: {df: "${extract-movies.df}"}, config: {path: out/w.csv}}\n'
