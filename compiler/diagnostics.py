@@ -49,6 +49,7 @@ CODES: dict[str, str] = {
     "OML209": "unknown connection",
     "OML210": "invalid connection reference",
     "OML211": "step reference not allowed here",
+    "OML212": "step reads the previous step implicitly",
     # OML3xx — components and config
     "OML300": "unknown component",
     "OML301": "mode not supported by the component",
@@ -58,7 +59,7 @@ CODES: dict[str, str] = {
     "OML305": "config overrides a connection field",
     "OML306": "config overrides a connection field (discouraged)",
     "OML307": "component constraint not met",
-    "OML308": "wrong number of inputs",
+    "OML308": "wrong number of upstream tables",
     "OML309": "older config key name",
     "OML310": "config key has no effect",
     "OML311": "0.5.7 config key not supported",

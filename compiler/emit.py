@@ -91,6 +91,8 @@ def emit(result: CompileResult, context: CompileContext) -> None:
                 "cfg_sha256": canonical.sha256(cfg_bytes),
                 "needs": sorted(program.dependencies.get(step.id, ())),
                 "inputs": _inputs(program, step.id),
+                # every name the step's driver sees -> the upstream step whose table it is
+                "tables": program.tables.get(step.id, {}),
                 "when": step.when,
                 "retry": step.retry.model_dump() if step.retry else None,
                 "timeout_s": step.timeout_s,

@@ -56,6 +56,8 @@ def oml_fingerprint(program: Program, context: CompileContext) -> str:
                 "config": config,
                 "needs": sorted(step.needs),
                 "inputs": {k: " ".join(v.split()) for k, v in step.inputs.items()},
+                # the implicit previous-step upstream depends on file order: hash what it is
+                "upstreams": list(program.upstreams.get(step.id, ())),
                 "when": " ".join(step.when.split()) if step.when else None,
                 "retry": step.retry.model_dump() if step.retry else None,
                 "timeout_s": step.timeout_s,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -82,6 +83,18 @@ class Pipeline(_Strict):
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+
+_OUTSIDE_FOLDER_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def pipeline_slug(name: str) -> str:
+    """The folder a pipeline's builds and run logs go in; its `name` is a free label.
+
+    >>> pipeline_slug("Orders to the warehouse"), pipeline_slug("daily.v2"), pipeline_slug("../x")
+    ('Orders_to_the_warehouse', 'daily.v2', '_x')
+    """
+    return _OUTSIDE_FOLDER_NAME.sub("_", name).strip(".")[:128] or "pipeline"
 
 
 def oml_json_schema() -> dict[str, Any]:

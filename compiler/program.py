@@ -38,6 +38,9 @@ class CompileContext:
     #: `compiler.connections`); the manifest records it per step. None = record nothing.
     connection_facts: Mapping[str, Mapping[str, Any]] | None = None
     optimize: bool = True
+    #: Filesystem connection reference ("@filesystem.exports", "@filesystem" for the
+    #: default) -> its absolute base_dir: where an absolute CSV path may point.
+    filesystem_bases: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class Program:
     #: step id -> ids it depends on (needs ∪ inputs ∪ when ∪ other references)
     dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     order: tuple[str, ...] = ()
+    #: step id -> the steps whose tables it reads (inputs ∪ needs, or the previous step)
+    upstreams: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: step id -> every table name its query may use -> the upstream step it stands for
+    tables: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Effective params after binding, and where each value came from.
     params: dict[str, Any] = field(default_factory=dict)
     param_sources: dict[str, str] = field(default_factory=dict)

@@ -597,10 +597,11 @@ def check_write_config(config: Mapping[str, Any], source: Sequence[str]) -> tupl
 
 
 def single_input(inputs: Mapping[str, str]) -> str:
-    """The one data-plane table a writer reads."""
-    if len(inputs) != 1:
-        raise DriverError(f"a writer takes exactly one input, got {len(inputs)}", category="config")
-    return next(iter(inputs.values()))
+    """The one data-plane table a writer reads (it may arrive under several names)."""
+    tables = set(inputs.values())
+    if len(tables) != 1:
+        raise DriverError(f"a writer takes exactly one input, got {len(tables)}", category="config")
+    return tables.pop()
 
 
 def write_by_mode(

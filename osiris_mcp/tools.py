@@ -50,6 +50,7 @@ def compile_context(
     from compiler.compile import default_context
     from osiris_mcp.commands.options import (
         connection_facts,
+        filesystem_bases,
         known_connections,
         project_catalogs,
     )
@@ -63,6 +64,7 @@ def compile_context(
         connections=known_connections(root),
         connection_facts=connection_facts(root),
         catalogs=project_catalogs(root),
+        filesystem_bases=filesystem_bases(root),
     )
 
 
@@ -403,8 +405,9 @@ OML_NOTES = [
     "metadata, params, profiles. version, connectors, tasks and outputs are refused.",
     "Step: id (unique), component, mode (read | write | transform), config; optional "
     "needs, inputs, when, retry {max_attempts, backoff_ms}, timeout_s, description.",
-    "A step's input is another step's table: inputs: {orders: ${extract_orders.df}}; a "
-    "duckdb.processor query reads it by the input name (FROM orders).",
+    "needs carries data: needs: [extract_orders] makes that step's table an input, read "
+    "in a duckdb.processor query as df_extract_orders (or by step id); inputs: {orders: "
+    "${extract_orders.df}} also names it (FROM orders). A writer writes its one upstream.",
     "Params: ${params.name} anywhere in a string, declared under params with a type.",
     "Connections: connection: '@family.alias' (or '@family' for the default); never write "
     "a password in OML.",

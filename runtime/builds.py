@@ -19,10 +19,11 @@ from typing import Any
 import yaml
 
 from compiler import canonical
+from compiler.model import pipeline_slug
 
 
 def default_build_dir(project: Path, pipeline: str, manifest_short: str) -> Path:
-    return project / "build" / pipeline / manifest_short
+    return project / "build" / pipeline_slug(pipeline) / manifest_short
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -146,6 +146,16 @@ def quote_table(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _tables(step: Mapping[str, Any]) -> dict[str, str]:
+    """Every name the step's driver may read → the upstream step whose table it is.
+
+    The compiler decided the names (manifest `tables`); a manifest compiled before it
+    recorded them has only its `inputs`.
+    """
+    tables = step.get("tables")
+    return dict(tables if tables is not None else step.get("inputs", {}))
+
+
 def load_driver(component: str) -> Any:
     """Import a component's driver lazily: `components/<name with _>/driver.py`."""
     try:
@@ -379,7 +389,7 @@ class Runner:
             if up_status in ("pending", "running"):
                 return "wait"
             if up_status in ("failed", "cancelled") or (
-                up_status == "skipped" and up in step.get("inputs", {}).values()
+                up_status == "skipped" and up in _tables(step).values()
             ):
                 outcome.status = "skipped"
                 outcome.reason = f"upstream step '{up}' {up_status}"
@@ -525,7 +535,7 @@ class Runner:
         )
         try:
             driver = load_driver(step["component"])
-            inputs = {name: quote_table(up) for name, up in step.get("inputs", {}).items()}
+            inputs = {name: quote_table(up) for name, up in _tables(step).items()}
             result: StepResult = driver.run(ctx, self.plan.configs[step_id], inputs)
             if ctx.timed_out.is_set():
                 raise DriverError(f"step timed out after {timeout_s} s", category="timeout")

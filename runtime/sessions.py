@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler import canonical
+from compiler.model import pipeline_slug
 from runtime.builds import write_atomic
 from runtime.redaction import Redactor
 
@@ -53,7 +54,7 @@ class Session:
     ) -> None:
         self.run_id = run_id
         self.pipeline = pipeline
-        self.dir = runs_root(project) / pipeline / run_id
+        self.dir = runs_root(project) / pipeline_slug(pipeline) / run_id
         self.dir.mkdir(parents=True, exist_ok=False)
         (self.dir / "artifacts").mkdir()
         self.redactor = redactor
@@ -207,7 +208,7 @@ def list_runs(project: Path, pipeline: str | None = None) -> list[dict[str, Any]
     if not root.is_dir():
         return runs
     for status_path in root.glob("*/*/status.json"):
-        if pipeline and status_path.parent.parent.name != pipeline:
+        if pipeline and status_path.parent.parent.name != pipeline_slug(pipeline):
             continue
         try:
             status = json.loads(status_path.read_text("utf-8"))

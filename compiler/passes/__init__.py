@@ -6,6 +6,7 @@ pass here: it runs only when the checks found no error (compiler/emit.py).
 
 `params` runs before `components` (DESIGN.md lists them the other way round) so that a
 config value such as `limit: ${params.n}` is type-checked as the integer it will be.
+`wiring` (each step's upstream tables) runs before `graph`, which orders by what it adds.
 """
 
 from compiler.passes.components import components
@@ -16,7 +17,8 @@ from compiler.passes.references import references
 from compiler.passes.secrets import secrets
 from compiler.passes.sql import sql
 from compiler.passes.structure import structure
+from compiler.passes.wiring import wiring
 
-PASSES = (structure, references, params, components, graph, secrets, sql, optimize)
+PASSES = (structure, references, params, components, wiring, graph, secrets, sql, optimize)
 
 __all__ = ["PASSES"]

@@ -1,4 +1,4 @@
-"""components — each step against its component spec: name, mode, inputs and config.
+"""components — each step against its component spec: name, mode and config.
 
 The config is checked after params are bound (a `limit: ${params.n}` is an integer by
 then), against the spec's JSON Schema, with errors at the config key's own position.
@@ -41,7 +41,7 @@ _TYPE_WORDS = {
 
 
 def components(program: Program, context: CompileContext) -> Program:
-    """Look each step's component up and check its mode, inputs and config."""
+    """Look each step's component up and check its mode and config."""
     pipeline = program.pipeline
     registry = context.registry
     if pipeline is None or registry is None:
@@ -72,7 +72,6 @@ def components(program: Program, context: CompileContext) -> Program:
                 hint="use mode: " + " or ".join(sorted(modes)),
                 step=step.id,
             )
-        _check_inputs(program, step, spec, path)
         config = program.configs.get(step.id, dict(step.config))
         config = _apply_aliases(program, step, spec, config, path)
         _check_connection_fields(program, step, spec, config, path)
@@ -82,32 +81,6 @@ def components(program: Program, context: CompileContext) -> Program:
             _check_constraints(program, step, spec, config, path)
         program.configs[step.id] = _with_defaults(spec, config)
     return program
-
-
-def _check_inputs(program: Program, step: Step, spec: ComponentSpec, path: str) -> None:
-    count = len(step.inputs)
-    low, high = spec.inputs_min, spec.inputs_max
-    if count < low:
-        example = 'inputs: {df: "${extract_step.df}"}'
-        program.report(
-            "OML308",
-            f"{spec.name} needs {'an input' if low == 1 else f'at least {low} inputs'}; "
-            f"step '{step.id}' has none"
-            if count == 0
-            else f"step '{step.id}' has {count}",
-            f"{path}/inputs" if step.inputs else f"{path}/component",
-            hint=f"name the upstream table: {example}",
-            step=step.id,
-        )
-    elif high is not None and count > high:
-        program.report(
-            "OML308",
-            f"{spec.name} takes {'no inputs' if high == 0 else f'at most {high} input(s)'}, "
-            f"step '{step.id}' has {count}",
-            f"{path}/inputs",
-            hint="use a duckdb.processor step to combine tables first" if high else "remove inputs",
-            step=step.id,
-        )
 
 
 def _apply_aliases(

@@ -57,7 +57,6 @@ from compiler.passes.sql import (
     upstream_tables,
 )
 from compiler.program import CompileContext, Program, SqlUnit
-from grammar import StepRef
 
 Verdict = Literal["exact", "superset"]
 
@@ -98,7 +97,7 @@ class _Extract:
 
 
 def optimize(program: Program, context: CompileContext) -> Program:
-    """Push filters and column choices from single-input transforms into their extract."""
+    """Push filters and column choices from single-upstream transforms into their extract."""
     if not context.optimize or program.pipeline is None or context.registry is None:
         return program
     for transform_id in program.order:
@@ -121,7 +120,8 @@ def _candidate(
 ) -> tuple[_Extract, exp.Select, list[tuple[int, int, str]], str] | None:
     assert program.pipeline is not None and context.registry is not None
     step = program.pipeline.step(transform_id)
-    if step is None or transform_id in program.broken or len(step.inputs) != 1:
+    upstream = program.upstreams.get(transform_id, ())
+    if step is None or transform_id in program.broken or len(upstream) != 1:
         return None
     spec = context.registry.get(step.component)
     unit = next(
@@ -129,13 +129,8 @@ def _candidate(
     )
     if spec is None or unit is None:
         return None
-    (input_name,) = step.inputs
+    (extract_id,) = upstream  # named in inputs or needs, or the step before it
     path = program.step_path(transform_id)
-    template = program.templates.get(pointer(f"{path}/inputs", input_name))
-    refs = template.references if template is not None else ()
-    if len(refs) != 1 or not isinstance(refs[0], StepRef):
-        return None
-    extract_id = refs[0].step
     if not _feeds_only(program, extract_id, transform_id):
         return None
     extract = _extract(program, context, extract_id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from compiler.loader import Mapping, Node, Scalar, Sequence, pointer
 from compiler.program import CompileContext, Program
@@ -200,6 +201,9 @@ def _check_paths(program: Program, context: CompileContext) -> None:
             value = config.get(key)
             if not isinstance(value, str):
                 continue
+            if key == "path" and _is_absolute(value):
+                _check_absolute_path(program, context, step.id, config, value)
+                continue
             problem = path_problem(value)
             if problem:
                 program.report(
@@ -209,6 +213,53 @@ def _check_paths(program: Program, context: CompileContext) -> None:
                     hint=hint,
                     step=step.id,
                 )
+
+
+def _is_absolute(value: str) -> bool:
+    return value.startswith("/") or bool(re.match(r"^[A-Za-z]:[/\\]", value))
+
+
+def _check_absolute_path(
+    program: Program, context: CompileContext, step_id: str, config: dict[str, Any], value: str
+) -> None:
+    """An absolute path must lie under the base_dir of the step's filesystem connection."""
+    import posixpath
+
+    connection = config.get("connection")
+    ref = connection if isinstance(connection, str) else "@filesystem"
+    path = f"{program.step_path(step_id)}/config/path"
+    normalized = posixpath.normpath(value.replace("\\", "/"))
+
+    def under(base: str) -> str | None:
+        root = posixpath.normpath(base.replace("\\", "/"))
+        inside = posixpath.relpath(normalized, root) if normalized.startswith(root) else ".."
+        return None if inside == ".." or inside.startswith("../") else inside
+
+    base = context.filesystem_bases.get(ref)
+    inside = under(base) if base is not None and "base_dir" not in config else None
+    if inside is not None:
+        problem = path_problem(inside)
+        if problem:
+            program.report("SEC504", f"'path' {problem}", path, step=step_id)
+        return
+    holder = next(
+        (r for r, b in sorted(context.filesystem_bases.items()) if under(b) is not None), None
+    )
+    hint = (
+        f"set connection: '{holder}' (its base_dir holds the file), or write the path "
+        "relative to the step's connection"
+        if holder is not None and holder != ref
+        else "declare a filesystem connection whose base_dir holds it in "
+        "osiris_connections.yaml (filesystem: {exports: {base_dir: /srv/exports}}) and set "
+        "connection: '@filesystem.exports', or write a path relative to the base_dir"
+    )
+    program.report(
+        "SEC504",
+        f"'path' is an absolute path ({value!r}) outside the base_dir of {ref}",
+        path,
+        hint=hint,
+        step=step_id,
+    )
 
 
 def path_problem(value: str) -> str | None:

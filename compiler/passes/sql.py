@@ -819,13 +819,16 @@ def check_transform_tables(tree: exp.Expr, available: Mapping[str, str]) -> list
             continue
         shown = ".".join(p for p in (table.catalog, table.db, name) if p)
         suggestions = did_you_mean(name, names)
+        readable = f"reads only its inputs ({', '.join(names)})" if names else "has no upstream"
         problems.append(
             Problem(
                 "SQL405",
-                f"unknown table '{shown}': a transform reads only its inputs ({', '.join(names)})",
+                f"unknown table '{shown}': a transform {readable}",
                 _span(table.this),
                 suggestions=suggestions,
-                hint=None if suggestions else "add the step to inputs",
+                hint=None
+                if suggestions
+                else "name the step it reads in needs, then read it as df_<id>",
             )
         )
     return problems
@@ -1622,23 +1625,8 @@ def trusted_functions(program: Program) -> frozenset[str]:
 
 
 def upstream_tables(program: Program, step_id: str) -> dict[str, str]:
-    """Names a transform may read → upstream step id: input name, step id, df_<step_id>."""
-    pipeline = program.pipeline
-    step = pipeline.step(step_id) if pipeline is not None else None
-    available: dict[str, str] = {}
-    if step is None:
-        return available
-    path = program.step_path(step_id)
-    for name in step.inputs:
-        template = program.templates.get(pointer(f"{path}/inputs", name))
-        refs = template.references if template is not None else ()
-        target = getattr(refs[0], "step", None) if len(refs) == 1 else None
-        if not isinstance(target, str):
-            continue
-        for alias in (name, target, f"df_{target}"):
-            if alias.lower() not in {a.lower() for a in available}:
-                available[alias] = target
-    return available
+    """Names a transform may read → upstream step id (the wiring pass decided them)."""
+    return program.tables.get(step_id, {})
 
 
 def _table_extract(

@@ -22,6 +22,7 @@ from compiler.model import (
     Profile,
     Retry,
     Step,
+    pipeline_slug,
 )
 from compiler.program import CompileContext, Program
 
@@ -308,13 +309,25 @@ def _index_steps(program: Program) -> None:
 def _check_names(program: Program) -> None:
     pipeline = program.pipeline
     assert pipeline is not None
-    if program.node("/name") is not None and not PIPELINE_NAME.match(pipeline.name):
+    name = pipeline.name
+    if program.node("/name") is None or PIPELINE_NAME.match(name):
+        pass
+    elif not name.strip() or len(name) > 200 or any(not c.isprintable() for c in name):
         program.report(
             "OML108",
-            f"pipeline name {pipeline.name!r} is not a valid name",
+            f"pipeline name {name!r} is not a valid name",
             "/name",
-            hint="use letters, digits, '_', '-' and '.', starting with a letter or digit "
-            "(it names the build and log folders)",
+            hint="write a one-line label of at most 200 characters, e.g. 'Orders daily'",
+        )
+    else:  # a free label, as in 0.5.7: only its folders need a plain name
+        program.report(
+            "OML108",
+            f"pipeline name {name!r} is a label, not a folder name: its build and log "
+            f"folders are named '{pipeline_slug(name)}'",
+            "/name",
+            severity="warning",
+            hint="letters, digits, '_', '-' and '.' (starting with a letter or digit) name "
+            "the folders as written",
         )
     steps = program.node("/steps")
     if not isinstance(steps, Sequence):

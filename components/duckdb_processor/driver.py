@@ -1,7 +1,9 @@
 """duckdb.processor: one DuckDB SELECT over upstream tables becomes the step's table.
 
 The query may name an upstream table by its input name, by its step id, or as
-`df_<step_id>`. Each of those names becomes a TEMP VIEW on the step's own cursor (temp
+`df_<step_id>`: the compiler resolves those names (sanitized, collisions hashed) and the
+runner passes them all in `inputs`; a caller that passes input names only still gets the
+step id and `df_` aliases. Each name becomes a TEMP VIEW on the step's own cursor (temp
 objects are private to a DuckDB connection), so the names resolve for this query only
 and never leak into another step. An input name wins over a step id, which wins over a
 `df_` name, when two would collide.

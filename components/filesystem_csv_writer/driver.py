@@ -58,13 +58,14 @@ class CSVWriterDriver:
     ) -> StepResult:
         import duckdb
 
-        if len(inputs) != 1:
+        tables = set(inputs.values())  # one upstream table, possibly under several names
+        if len(tables) != 1:
             raise DriverError(
-                f"the CSV writer takes exactly one input, got {len(inputs)}",
+                f"the CSV writer takes exactly one input, got {len(tables)}",
                 category="config",
                 hint="connect one upstream step with inputs or needs",
             )
-        table = next(iter(inputs.values()))
+        table = tables.pop()
         options = _Options.of(config)
         path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
         if path.is_dir():

@@ -72,7 +72,32 @@ def compile_context(args: argparse.Namespace, optimize: bool = True) -> CompileC
         connections=known_connections(project),
         connection_facts=connection_facts(project),
         catalogs=project_catalogs(project) if args.catalog == "auto" else {},
+        filesystem_bases=filesystem_bases(project),
     )
+
+
+def filesystem_bases(project: Path) -> dict[str, str]:
+    """Each filesystem connection's absolute base_dir, where an absolute CSV path may point."""
+    if not (project / "osiris_connections.yaml").is_file():
+        return {}
+    from runtime.connections import ConnectionError as ConnectionProblem
+    from runtime.connections import ConnectionsFile
+
+    try:
+        infos = ConnectionsFile.load(project).aliases()
+    except ConnectionProblem:
+        return {}  # a broken connections file is reported when a run resolves it
+    bases: dict[str, str] = {}
+    for info in infos:
+        base = info.fields.get("base_dir", ".")
+        if info.family != "filesystem" or not isinstance(base, str) or info.missing_variables:
+            continue
+        folder = Path(base).expanduser()
+        resolved = str((folder if folder.is_absolute() else project / folder).resolve())
+        bases[info.ref] = resolved
+        if info.is_default:
+            bases["@filesystem"] = resolved
+    return bases
 
 
 def known_connections(project: Path) -> frozenset[str] | None:

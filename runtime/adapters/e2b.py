@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from compiler.model import pipeline_slug
 from runtime.adapters import Collected, RunRequest
 from runtime.adapters.sandbox import (
     E2BTransport,
@@ -521,7 +522,7 @@ class E2BAdapter:
                     p.inner_run_id = str(record.get("session_id"))
                     p.inner_session = (
                         f"{p.sandbox.root if p.sandbox else ''}/project/run_logs/"
-                        f"{p.plan.pipeline}/{p.inner_run_id}"
+                        f"{pipeline_slug(p.plan.pipeline)}/{p.inner_run_id}"
                     )
                 record = p.path_map.apply(record)
                 record["session_id"] = p.session.run_id

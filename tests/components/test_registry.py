@@ -228,10 +228,10 @@ def test_extractors_take_a_query_or_a_table(name: str) -> None:
     assert spec.defaults["batch_size"] == 100_000
 
 
-def test_duckdb_processor_transforms_any_number_of_inputs() -> None:
+def test_duckdb_processor_transforms_any_number_of_inputs_even_none() -> None:
     spec = spec_of("duckdb.processor")
     assert spec.family is None and spec.modes == ("transform",)
-    assert (spec.inputs_min, spec.inputs_max) == (1, None)
+    assert (spec.inputs_min, spec.inputs_max) == (0, None)  # no upstream: a generating query
     assert [(s.field, s.dialect, s.role) for s in spec.sql_fields] == [
         ("query", "duckdb", "transform")
     ]
@@ -705,7 +705,7 @@ def test_cli_show_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     spec = spec_of("duckdb.processor")
     assert data["fingerprint"] == spec.fingerprint
-    assert data["spec"]["x-inputs"] == {"min": 1, "max": None}
+    assert data["spec"]["x-inputs"] == {"min": 0, "max": None}
     assert data["spec"] == json.loads(json.dumps(dict(spec.raw)))
 
 

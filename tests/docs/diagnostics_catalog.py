@@ -88,6 +88,7 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
         {},
     ),
     "OML310": (_STEP.format(extra="      pool_size: 5\n"), {}),
+    "OML212": (_STEP.format(extra="").replace('    inputs: {df: "${extract.df}"}\n', ""), {}),
     "OML010": (_STEP.format(extra="      x: " + "[" * 70 + "]" * 70 + "\n"), {}),
     "SEC502": (_STEP.format(extra="      api_token: abc123secret\n"), {}),
     "PAR605": (_STEP.format(extra=""), {"params": {"since": "2026-01-01"}}),
