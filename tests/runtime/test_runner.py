@@ -322,8 +322,6 @@ class WatchedCursor:
     def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
         self._creating = threading.Event()
-        cursor.execute("SET enable_progress_bar = true")  # query_progress() needs it
-        cursor.execute("SET enable_progress_bar_print = false")
 
     def execute(self, sql: str, *args: Any) -> Any:
         if sql.startswith("CREATE OR REPLACE TABLE"):
@@ -331,7 +329,10 @@ class WatchedCursor:
         return self._cursor.execute(sql, *args)
 
     def long_query_runs(self) -> bool:
-        return self._creating.is_set() and self._cursor.query_progress() >= 0
+        # The data plane's configuration is locked (no progress bar, so no
+        # query_progress()): the call is the event. The runner interrupts on its next
+        # 0.1 s tick, by when the step thread has long entered DuckDB.
+        return self._creating.is_set()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
@@ -357,7 +358,7 @@ def test_cancel_interrupts_a_running_query(project: Path, monkeypatch: pytest.Mo
     )
     cancel = threading.Event()
     # DuckDB forgets an interrupt that comes before a query starts: cancel only once the
-    # long query reports progress (nothing else runs after it starts, for minutes)
+    # long query is called (nothing else runs after it starts, for minutes)
     with_driver(monkeypatch, "duckdb.processor", Watched)
     Watched.cursors.clear()
 
@@ -370,7 +371,7 @@ def test_cancel_interrupts_a_running_query(project: Path, monkeypatch: pytest.Mo
 
     # uninterrupted, this query would run for many minutes and end 'success'
     collected = run(project, pipeline(EXTRACT, slow), on_event=on_event, cancel=cancel)
-    assert collected.status == "cancelled"
+    assert collected.status == "cancelled", collected.steps
     assert [s["status"] for s in collected.steps] == ["success", "cancelled"]
 
 
