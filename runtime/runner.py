@@ -296,9 +296,12 @@ class Runner:
                         future.result()
             except KeyboardInterrupt:
                 self.cancel.set()
-                self._interrupt_running()
-                for future in list(running):
-                    future.result()
+                while running:  # interrupting on every tick, as above, until all have ended
+                    self._interrupt_running()
+                    done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        running.pop(future)
+                        future.result()
         for step in pending:
             outcome = self.outcomes[step["id"]]
             outcome.status = "cancelled" if self.cancel.is_set() else "skipped"
@@ -332,12 +335,16 @@ class Runner:
         return final
 
     def _interrupt_running(self) -> None:
-        """Stop the DuckDB queries of running steps (drivers check `cancelled()` too)."""
+        """Stop the DuckDB queries of running steps (drivers check `cancelled()` too).
+
+        Called on every tick while the run is cancelled: DuckDB drops an interrupt that
+        arrives before a query has started, so a step between its `cancelled()` check and
+        its next query is interrupted on the following tick instead of running on."""
+        for cursor in list(self._cursors.values()):
+            cursor.interrupt()
         if self._interrupted:
             return
         self._interrupted = True
-        for cursor in list(self._cursors.values()):
-            cursor.interrupt()
         # ... and the database queries of this run, from connections of their own (a read
         # blocked on its server would otherwise see the cancel only when it ends)
         from runtime.worker import stop_step_queries
