@@ -46,13 +46,16 @@ def target_path(ctx: StepContext, config: Mapping[str, Any]) -> Path:
 
 
 def input_table(inputs: Mapping[str, str], what: str) -> str:
-    if len(inputs) != 1:
+    """The one data-plane table a writer reads: the runner hands each upstream under
+    several names (input name, step id, df_<id>), so tables are counted, not names."""
+    tables = set(inputs.values())
+    if len(tables) != 1:
         raise DriverError(
-            f"the {what} takes exactly one input, got {len(inputs)}",
+            f"the {what} takes exactly one input, got {len(tables)}",
             category="config",
             hint="connect one upstream step with inputs or needs",
         )
-    return next(iter(inputs.values()))
+    return tables.pop()
 
 
 def input_columns(cur: Any, table: str) -> list[tuple[Any, ...]]:

@@ -58,7 +58,10 @@ async def test_guide_start_notices_a_project_without_connections(tmp_path: Path,
 async def test_usecases_list(client: Client) -> None:
     listing = await ok(client, "usecases_list")
     by_name = {u["name"]: u for u in listing["usecases"]}
-    assert set(by_name) == {"quickstart", "mysql_to_postgres", "params_and_profiles"}
+    # every shipped example is a use case, the 0.5.7-style ones included
+    examples = Path(__file__).resolve().parents[2] / "examples" / "pipelines"
+    assert set(by_name) == {path.stem for path in examples.glob("*.yaml")}
+    assert {"quickstart", "mysql_to_postgres", "mysql_to_csv_all_tables"} <= set(by_name)
     quick = by_name["quickstart"]
     assert quick["needs_database"] is False and quick["oml"] is None
     assert quick["components"] == [
