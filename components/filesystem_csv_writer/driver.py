@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from components.file_output import move_beside, remove_orphans, staging_dir
 from components.filesystem_csv_extractor.driver import (
     quote_identifier,
     quote_literal,
@@ -93,17 +94,17 @@ class CSVWriterDriver:
                 category="config",
                 hint="the upstream step did not produce its table",
             ) from None
-        _remove_orphans(path)
+        remove_orphans(path)
         token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         staged = path.parent / f".{path.name}.{token}.tmp"
-        copied = _staging_dir(cur, path) / staged.name
+        copied = staging_dir(cur, path) / staged.name
         temporaries = [copied, staged]
         try:
             copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(copied))} "
             copy += _copy_options(options, columns, compression)
             rows = int(cur.execute(copy).fetchone()[0])
             if copied != staged:
-                _move_beside(copied, staged)
+                move_beside(copied, staged)
             final = staged
             with _writers_of(path):  # read the old file and rename over it as one step
                 appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
@@ -173,25 +174,6 @@ def _writers_of(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(folder)  # closing the descriptor releases the lock
-
-
-def _staging_dir(cur: Any, path: Path) -> Path:
-    """Where DuckDB writes the file first: beside the target, unless the data plane is
-    locked (runtime/adapters/local.py) — then in its spill folder, the one it may write."""
-    (external, spill) = cur.execute(
-        "SELECT current_setting('enable_external_access'), current_setting('temp_directory')"
-    ).fetchone()
-    return path.parent if external or not spill else Path(spill)
-
-
-def _move_beside(source: Path, target: Path) -> None:
-    """`source` renamed to `target` (its folder's temporary name), copied when the two
-    are on different file systems."""
-    try:
-        os.replace(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-        source.unlink(missing_ok=True)
 
 
 class _Options:
@@ -371,21 +353,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _remove_orphans(path: Path) -> None:
-    """Delete temporary files a killed writer left beside `path`.
-
-    Their names carry the writing process's id; a file whose process is gone is an
-    orphan (SIGKILL, power loss), one whose process lives belongs to a concurrent run.
-    """
-    for candidate in path.parent.glob(f".{path.name}.*.tmp"):
-        pid_text = candidate.name[len(path.name) + 2 :].split("-", 1)[0]
-        if not pid_text.isdigit():
-            continue
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            candidate.unlink(missing_ok=True)
-        except PermissionError:
-            continue
