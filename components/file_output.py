@@ -28,21 +28,24 @@ def target_path(ctx: StepContext, config: Mapping[str, Any]) -> Path:
     path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
     if path.is_dir():
         raise DriverError(f"{config['path']!r} is a directory", category="config")
-    create = config.get("create_dirs", True)
-    if not path.parent.is_dir():
-        if create is not True:
-            raise DriverError(
-                f"the folder {path.parent} does not exist",
-                category="config",
-                hint="create it, or set create_dirs: true",
-            )
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise DriverError(
-                f"cannot create {path.parent}: {err.strerror}", category="io"
-            ) from None
+    ensure_parent(path, config.get("create_dirs", True) is True)
     return path
+
+
+def ensure_parent(path: Path, create: bool) -> None:
+    """`path`'s folder exists: made when `create` (the spec's `create_dirs`) allows."""
+    if path.parent.is_dir():
+        return
+    if not create:
+        raise DriverError(
+            f"the folder {path.parent} does not exist",
+            category="config",
+            hint="create it, or set create_dirs: true",
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DriverError(f"cannot create {path.parent}: {err.strerror}", category="io") from None
 
 
 def input_table(inputs: Mapping[str, str], what: str) -> str:

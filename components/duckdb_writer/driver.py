@@ -19,7 +19,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from components.file_output import first_paragraph, input_columns, input_table, remove_orphans
+from components.file_output import (
+    ensure_parent,
+    first_paragraph,
+    input_columns,
+    input_table,
+    remove_orphans,
+)
 from components.filesystem_csv_extractor.driver import quote_identifier, resolve_data_path
 from components.protocol import DriverError, StepContext, StepResult
 
@@ -40,19 +46,7 @@ class DuckDBWriterDriver:
         path = database_path(ctx.connection, config, ctx.project_dir)
         if path.exists() and not path.is_file():
             raise DriverError(f"{path} is not a database file", category="config")
-        if not path.parent.is_dir():
-            if config.get("create_dirs", True) is not True:
-                raise DriverError(
-                    f"the folder {path.parent} does not exist",
-                    category="config",
-                    hint="create it, or set create_dirs: true",
-                )
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise DriverError(
-                    f"cannot create {path.parent}: {err.strerror}", category="io"
-                ) from None
+        ensure_parent(path, config.get("create_dirs", True) is True)
         input_columns(ctx.data_plane, table)
         if ctx.cancelled():
             raise DriverError("cancelled before writing", category="cancelled")

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from components.file_output import move_beside, remove_orphans, staging_dir
+from components.file_output import ensure_parent, move_beside, remove_orphans, staging_dir
 from components.filesystem_csv_extractor.driver import (
     quote_identifier,
     quote_literal,
@@ -80,7 +80,7 @@ class CSVWriterDriver:
                 category="config",
                 hint="drop the .gz/.zst suffix to append or to write another encoding",
             )
-        _ensure_parent(path, options.create_dirs)
+        ensure_parent(path, options.create_dirs)
         if ctx.cancelled():
             raise DriverError("cancelled before writing", category="cancelled")
 
@@ -264,21 +264,6 @@ def _copy_options(options: _Options, columns: list[tuple[Any, ...]], compression
         if text_columns:
             parts.append(f"FORCE_QUOTE ({', '.join(text_columns)})")
     return "(" + ", ".join(parts) + ")"
-
-
-def _ensure_parent(path: Path, create: bool) -> None:
-    if path.parent.is_dir():
-        return
-    if not create:
-        raise DriverError(
-            f"the folder {path.parent} does not exist",
-            category="config",
-            hint="create it, or set create_dirs: true",
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DriverError(f"cannot create {path.parent}: {err.strerror}", category="io") from None
 
 
 def _append_onto(out: IO[bytes], existing: Path, staged: Path, options: _Options) -> None:
