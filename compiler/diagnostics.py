@@ -76,6 +76,9 @@ CODES: dict[str, str] = {
     "SQL409": "ambiguous column",
     "SQL410": "character the database may read differently",
     "SQL411": "param value is SQL text, not one value",
+    "SQL412": "DuckDB refuses the transform",
+    "SQL413": "the database server refuses the query (--verify-sql)",
+    "SQL414": "the query could not be verified (--verify-sql)",
     # SEC5xx — secrets and safety
     "SEC501": "secret written inline",
     "SEC502": "secret-looking key holds a literal",

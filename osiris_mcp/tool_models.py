@@ -285,6 +285,11 @@ class OmlValidateArgs(Args):
     pipeline: str | None = _PIPELINE
     params: dict[str, ParamValue] = _PARAMS
     profile: str | None = _PROFILE
+    verify_sql: bool = Field(
+        default=False,
+        description="Also PREPARE each extract query on its database server (read-only, "
+        "never executed): SQL413 when the server refuses it, SQL414 when it cannot be reached.",
+    )
     cursor: str | None = _CURSOR
 
 

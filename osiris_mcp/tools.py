@@ -432,9 +432,14 @@ async def oml_validate(
 
     context = compile_context(state, args.params, args.profile)
     program = await anyio.to_thread.run_sync(lambda: check(source, context, filename))
+    if args.verify_sql and not has_errors(program.diagnostics):
+        from runtime.sql_verify import verify_sql
+
+        root = state.project.root
+        await anyio.to_thread.run_sync(lambda: verify_sql(program, context, root))
     found = _diagnostics(program.diagnostics)
     errors = sum(d.severity == "error" for d in found)
-    listing = listing_key("oml_validate", filename, _digest(source))
+    listing = listing_key("oml_validate", filename, _digest(source), str(args.verify_sql))
     page = page_of(state, found, listing, args.cursor)
     return m.OmlValidateResult(
         valid=not has_errors(program.diagnostics),

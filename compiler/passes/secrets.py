@@ -222,7 +222,8 @@ def _is_absolute(value: str) -> bool:
 def _check_absolute_path(
     program: Program, context: CompileContext, step_id: str, config: dict[str, Any], value: str
 ) -> None:
-    """An absolute path must lie under the base_dir of the step's filesystem connection."""
+    """An absolute path must lie under the base_dir of the step's filesystem connection,
+    or, when the step names no connection, under the base_dir of any declared one."""
     import posixpath
 
     connection = config.get("connection")
@@ -245,6 +246,15 @@ def _check_absolute_path(
     holder = next(
         (r for r, b in sorted(context.filesystem_bases.items()) if under(b) is not None), None
     )
+    if holder is not None and connection is None and "base_dir" not in config:
+        # As 0.5.7 does: the connection whose base_dir holds the file serves the step.
+        # The manifest names it, so the run (and a reader) knows which folder is used.
+        problem = path_problem(under(context.filesystem_bases[holder]) or "")
+        if problem:
+            program.report("SEC504", f"'path' {problem}", path, step=step_id)
+        else:
+            config["connection"] = holder
+        return
     hint = (
         f"set connection: '{holder}' (its base_dir holds the file), or write the path "
         "relative to the step's connection"

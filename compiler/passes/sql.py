@@ -44,6 +44,9 @@ from compiler.diagnostics import did_you_mean
 from compiler.loader import Scalar, pointer
 from compiler.passes.params import param_text
 from compiler.program import CompileContext, Program, SqlUnit
+from compiler.sql.engine import Bound, bind_transform
+from compiler.sql.lexemes import split_operator
+from compiler.sql.problem import Problem
 from grammar import ParamRef
 
 if TYPE_CHECKING:
@@ -330,17 +333,6 @@ _ROOTS = (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
-    """A finding in one SQL text; `span` is (start, end) in that text, end exclusive."""
-
-    code: str
-    message: str
-    span: tuple[int, int] | None = None
-    hint: str | None = None
-    suggestions: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class Checked:
     """One SQL text after parsing and the safety checks. `tree` is shared: copy to change."""
 
@@ -405,6 +397,10 @@ def _check_sql_tokens(text: str, dialect: str, role: str, trusted: frozenset[str
         return Checked(None, (Problem("SQL401", "exactly one SQL statement expected"),))
     tree = statements[0]
     problems = _check_tree(tree, _Source(text, tokens, dialect, role, trusted))
+    if not problems:
+        rendered = tree.sql(dialect=dialect, unsupported_level=ErrorLevel.IGNORE)
+        split = split_operator(text, tokens, rendered, Dialect.get_or_raise(dialect))
+        problems = [split] if split is not None else []
     return Checked(tree, tuple(problems))
 
 
@@ -1582,6 +1578,14 @@ def _check_field(
         report(problem)
     if analysis.problems:
         return
+    engine_outputs = None
+    if role == "transform" and dialect == "duckdb":
+        bound = _bind_in_duckdb(text, tree, available, schemas)
+        for problem in bound.problems:
+            report(problem)
+        if bound.problems:
+            return
+        engine_outputs = bound.outputs
     canonical = _canonical_text(
         text, dialect, role, tuple(offsets.regions), trusted_functions(program)
     )
@@ -1595,6 +1599,42 @@ def _check_field(
         written=canonical,
     )
     _record_outputs(program, step_id, analysis.outputs, analysis.lineage, schemas, vouched)
+    if analysis.outputs is None and engine_outputs:
+        # DuckDB knows the columns sqlglot could not resolve: downstream binds use them
+        schemas.outputs[step_id] = list(engine_outputs)
+
+
+def _bind_in_duckdb(
+    text: str, tree: exp.Expr, available: Mapping[str, str], schemas: _Schemas
+) -> Bound:
+    """The transform bound by DuckDB over its inputs' columns: as written, then as run.
+
+    The second bind is of the text the runtime sends (sqlglot's rendering): if only that
+    one fails, the rendering changed the query, which is Osiris's bug, not the author's.
+    """
+    tables: dict[str, list[tuple[str, str | None]] | None] = {}
+    for name, step in available.items():
+        columns = schemas.outputs.get(step)
+        distinct = columns is not None and len({c.lower() for c, _ in columns}) == len(columns)
+        tables[name] = list(columns) if columns is not None and distinct else None
+    bound = bind_transform(text, tables)
+    if bound.problems:
+        return bound
+    rendered = render_canonical(tree, "duckdb")
+    again = bind_transform(rendered, tables)
+    if again.problems:
+        problem = again.problems[0]
+        return Bound(
+            (
+                Problem(
+                    "SQL412",
+                    f"DuckDB refuses the query as Osiris would run it: {problem.message}",
+                    hint="this is a bug in Osiris's SQL rendering: please report it with "
+                    "the query; rewriting the expression differently avoids it",
+                ),
+            )
+        )
+    return bound
 
 
 def _record_outputs(

@@ -26,7 +26,7 @@ from compiler.model import (
 )
 from compiler.program import CompileContext, Program
 
-STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+STEP_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
 PIPELINE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 _FIELDS: dict[str, tuple[str, ...]] = {
@@ -343,7 +343,7 @@ def _check_names(program: Program) -> None:
                 "OML108",
                 f"step id {step_id!r} is not a valid identifier",
                 f"/steps/{index}/id",
-                hint="start with a letter or '_', then letters, digits, '_' or '-' (at most 64)",
+                hint="letters, digits, '_' and '-' (at most 64), not starting with '-'",
                 step=step_id,
             )
         if step_id in seen:

@@ -10,6 +10,7 @@ from typing import Any
 
 from osiris_mcp.commands.options import (
     add_compile_inputs,
+    add_verify_sql,
     compile_context,
     project_dir,
     read_source,
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-optimize", action="store_true", help="turn off pushdown rewrites")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
     parser.add_argument("--debug", action="store_true", help="also print the manifest")
+    add_verify_sql(parser)
     add_compile_inputs(parser)
 
 
@@ -52,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         outcome = compile_to_disk(
-            source, context, str(path), project_dir(args), args.out, args.compile
+            source,
+            context,
+            str(path),
+            project_dir(args),
+            args.out,
+            args.compile,
+            verify_sql=args.verify_sql,
         )
     except Exception as err:  # a bug: say so, never a traceback
         return _internal_error(err, args.json)
@@ -84,8 +92,14 @@ def compile_to_disk(
     project: Path,
     out: str | None,
     mode: str = "auto",
+    *,
+    verify_sql: bool = False,
 ) -> dict[str, Any]:
-    """Compile (or reuse a cached build) and write the build folder. Shared with `run`."""
+    """Compile (or reuse a cached build) and write the build folder. Shared with `run`.
+
+    `verify_sql` PREPAREs each extract query on its server first (runtime/sql_verify.py):
+    it asks the servers about now, so it never reuses a cached build.
+    """
     from compiler.emit import compile_source
     from compiler.fingerprints import compiler_fingerprint
     from runtime.builds import (
@@ -113,7 +127,7 @@ def compile_to_disk(
     }
     key = cache_key(source, inputs)
     cache = CompileCache(project)
-    if mode != "force":
+    if mode != "force" and not verify_sql:
         entry = cache.lookup(key)
         if entry is not None and not _same_catalogs(entry.get("catalogs") or {}, project):
             entry = None
@@ -136,14 +150,20 @@ def compile_to_disk(
                 "error": "--compile never: no earlier build of these inputs",
             }
     result = compile_source(source, context, filename)
+    refused = False
+    if verify_sql and result.ok:
+        from compiler.diagnostics import has_errors
+        from runtime.sql_verify import verify_sql as verify
+
+        refused = has_errors(verify(result.program, context, project))
     base: dict[str, Any] = {
         "program": result.program,
-        "diagnostics": [d.to_dict() for d in result.diagnostics],
-        "diagnostics_objects": result.diagnostics,
+        "diagnostics": [d.to_dict() for d in result.program.diagnostics],
+        "diagnostics_objects": result.program.diagnostics,
         "source": result.program.source,
         "cached": False,
     }
-    if not result.ok:
+    if not result.ok or refused:
         return {**base, "ok": False}
     target = (
         Path(out)

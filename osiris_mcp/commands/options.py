@@ -35,6 +35,15 @@ def add_compile_inputs(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_verify_sql(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verify-sql",
+        action="store_true",
+        help="also PREPARE each extract query on its database server (read-only, never "
+        "executed): the server's own syntax, tables and columns",
+    )
+
+
 def project_dir(args: argparse.Namespace) -> Path:
     chosen = getattr(args, "project", None) or os.environ.get("OSIRIS_HOME") or "."
     return Path(chosen).resolve()

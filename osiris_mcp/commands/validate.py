@@ -10,6 +10,7 @@ from typing import Any
 
 from osiris_mcp.commands.options import (
     add_compile_inputs,
+    add_verify_sql,
     compile_context,
     connections_problem,
     project_dir,
@@ -22,6 +23,7 @@ HELP = "Check OML files and print their diagnostics (exit 0 valid, 1 errors, 2 u
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="OML pipeline files")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    add_verify_sql(parser)
     add_compile_inputs(parser)
 
 
@@ -45,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
         if source is None:
             return 2
         program = check(source, context, filename=name)
+        if args.verify_sql and not has_errors(program.diagnostics):
+            from runtime.sql_verify import verify_sql
+
+            verify_sql(program, context, project_dir(args))
         valid = not has_errors(program.diagnostics)
         status = max(status, 0 if valid else 1)
         if args.json:

@@ -17,6 +17,7 @@ import pytest
 from compiler.compile import default_context
 from compiler.emit import compile_source
 from osiris_mcp.cli import main
+from osiris_mcp.commands.options import filesystem_bases
 from tests.compat.corpus import COMPAT, PIPELINES, REFERENCE_VERDICTS, Expectation, corpus
 from tests.compat.pending import PENDING
 
@@ -78,5 +79,6 @@ def test_verdict(expectation: Expectation, verdicts: dict[str, dict[str, Any]]) 
         assert diagnostic["line"] >= 1 and diagnostic["column"] >= 1, diagnostic
     assert not any(canary in json.dumps(diagnostics) for canary in CANARIES)
     if expectation.valid:
-        built = compile_source(expectation.path.read_bytes(), default_context(), expectation.name)
+        context = default_context(filesystem_bases=filesystem_bases(COMPAT))
+        built = compile_source(expectation.path.read_bytes(), context, expectation.name)
         assert built.ok, built.diagnostics

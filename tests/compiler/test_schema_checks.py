@@ -237,9 +237,30 @@ def test_transform_column_checked_against_the_upstream_schema() -> None:
     assert d.suggestions == ("amount",)
 
 
-def test_transform_without_upstream_schema_is_not_checked() -> None:
+def test_transform_over_unknown_upstream_columns_is_not_checked() -> None:
     text = pipeline_doc("SELECT country, sum(amout) AS revenue FROM orders GROUP BY 1")
+    text = text.replace("SELECT o.id, o.total AS amount, c.country", "SELECT *")
     assert compile_doc(text, catalog=False).diagnostics == []
+
+
+def test_upstream_column_names_from_the_query_check_the_transform_without_a_catalog() -> None:
+    # DuckDB binds the transform over the names the extract's SELECT list gives
+    text = pipeline_doc("SELECT country, sum(amout) AS revenue FROM orders GROUP BY 1")
+    (d,) = compile_doc(text, catalog=False).diagnostics
+    assert (d.code, d.line, d.column, d.suggestions) == ("SQL408", 18, 29, ("amount",))
+
+
+def test_unknown_upstream_types_never_make_a_type_error() -> None:
+    # without a catalog the types are unknown: sum() over them must bind
+    text = pipeline_doc("SELECT country, sum(amount) || 'x' AS revenue FROM orders GROUP BY 1")
+    assert compile_doc(text, catalog=False).diagnostics == []
+
+
+def test_known_upstream_types_make_a_type_error_a_diagnostic() -> None:
+    program = compile_doc(pipeline_doc("SELECT sum(country) AS revenue FROM orders"))
+    (d,) = program.diagnostics
+    assert (d.code, d.line, d.column) == ("SQL412", 18, 16)
+    assert "sum(VARCHAR)" in d.message
 
 
 def test_transform_lineage_names_upstream_steps_and_carries_types() -> None:

@@ -227,6 +227,16 @@ def test_an_absolute_csv_path_under_the_connection_base_dir_is_accepted() -> Non
     assert path_diagnostics(HEAD + csv_step("/x/a.csv", "@filesystem.x"), bases) == []
 
 
+def test_an_absolute_path_under_another_connection_is_read_through_that_connection() -> None:
+    # 0.5.7's rule: a step that names no connection is served by the one holding the file
+    bases = {"@filesystem": "/srv/data", "@filesystem.x": "/x"}
+    program = check(HEAD + csv_step("/x/in/a.csv"), default_context(filesystem_bases=bases))
+    assert program.diagnostics == []
+    assert program.configs["read"]["connection"] == "@filesystem.x"
+    [(code, _, _)] = path_diagnostics(HEAD + csv_step("/x/.env"), bases)
+    assert code == "SEC504"
+
+
 def test_an_absolute_csv_path_elsewhere_is_refused_with_a_hint() -> None:
     bases = {"@filesystem": "/srv/data", "@filesystem.x": "/x"}
     [(code, message, hint)] = path_diagnostics(HEAD + csv_step("/etc/movies.csv"), bases)
@@ -235,7 +245,7 @@ def test_an_absolute_csv_path_elsewhere_is_refused_with_a_hint() -> None:
         "'path' is an absolute path ('/etc/movies.csv') outside the base_dir of @filesystem",
     )
     assert hint is not None and hint.startswith("declare a filesystem connection whose base_dir")
-    [(_, _, hint)] = path_diagnostics(HEAD + csv_step("/x/a.csv"), bases)
+    [(_, _, hint)] = path_diagnostics(HEAD + csv_step("/x/a.csv", "@filesystem"), bases)
     assert hint is not None and hint.startswith("set connection: '@filesystem.x'")
     [(code, _, _)] = path_diagnostics(HEAD + csv_step("/srv/data/../etc/passwd"), bases)
     assert code == "SEC504"

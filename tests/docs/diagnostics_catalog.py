@@ -107,6 +107,17 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 NOTES = {
+    "SQL413": "Only with `--verify-sql` (or MCP `oml_validate(verify_sql=true)`): the server "
+    "PREPAREs the extract query, in a read-only session, without running it, and refuses it:\n\n"
+    "    pipeline.yaml:9:31: error[SQL413]: the mysql server refuses the query: MySQL error "
+    "1054: Unknown column 'rating' in 'SELECT'\n"
+    "         = hint: fix the query so that the server accepts it\n",
+    "SQL414": "Only with `--verify-sql`: the server could not be asked (no connection, "
+    "unreachable, refused login):\n\n"
+    "    pipeline.yaml:9:14: error[SQL414]: the query could not be verified: cannot connect: "
+    "(2003, \"Can't connect to MySQL server on '127.0.0.1'\")\n"
+    "         = hint: check the connection with `osiris connections doctor`, or compile "
+    "without --verify-sql\n",
     "OML003": "A file that is not UTF-8 text, e.g. `name: caf\\xe9` saved as Latin-1:\n\n"
     "    pipeline.yaml:1:10: error[OML003]: byte 0xe9 at offset 9 is not valid UTF-8\n"
     "         = hint: save the file as UTF-8\n",

@@ -71,7 +71,7 @@ def test_a_step_failure_inside_arrives_as_a_local_one(
     quickstart: Path, transport: LocalProcessTransport
 ) -> None:
     source = (quickstart / "pipelines" / "quickstart.yaml").read_text()
-    broken = source.replace("o.status = 'paid'", "o.status = 1/0 > 'x'")
+    broken = source.replace("o.status = 'paid'", "CAST(o.status AS INTEGER) > 0")
     build_dir = build(quickstart, broken)
     local = run_local(quickstart, build_dir)
 

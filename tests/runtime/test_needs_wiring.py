@@ -228,9 +228,14 @@ def test_an_absolute_csv_path_under_a_declared_base_dir_runs(
     run(project, oml, capsys)
     assert csv_lines(project, "copy.csv") == ["id,title", "1,Alien"]
 
+    # without `connection:` the declared connection whose base_dir holds the file serves it
+    (project / "output" / "copy.csv").unlink()
+    run(project, oml.replace('connection: "@filesystem.exports", ', ""), capsys)
+    assert csv_lines(project, "copy.csv") == ["id,title", "1,Alien"]
+
     path = project / "p.yaml"
-    path.write_text(oml.replace('connection: "@filesystem.exports", ', ""))
+    path.write_text(oml.replace(f"{elsewhere}/movies.csv", "/etc/hostname"))
     assert main(["validate", str(path), "--project", str(project)]) == 1
     shown = capsys.readouterr()
     assert "error[SEC504]" in shown.out + shown.err
-    assert "set connection: '@filesystem.exports'" in shown.out + shown.err
+    assert "declare a filesystem connection" in shown.out + shown.err

@@ -79,7 +79,7 @@ def test_run_exit_codes(project: Path, capsys: pytest.CaptureFixture[str]) -> No
     broken.write_text(
         (project / "pipelines" / "quickstart.yaml")
         .read_text()
-        .replace("o.status = 'paid'", "o.status = 1/0 > 'x'")
+        .replace("o.status = 'paid'", "CAST(o.status AS INTEGER) > 0")
     )
     assert main(["run", str(broken), "--project", str(project)]) == 1
     out = capsys.readouterr().out
