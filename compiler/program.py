@@ -172,3 +172,12 @@ class Program:
 
     def suggest_step(self, name: str) -> tuple[str, ...]:
         return did_you_mean(name, self.step_ids())
+
+
+def param_text(value: Any) -> str:
+    """How a param value reads inside a longer string (SQL, paths)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.passes.sql import check_sql, offset_map, render_canonical
+from compiler.sql.canonical import render_canonical
+from compiler.sql.positions import offset_map
+from compiler.sql.safety import check_sql
 from runtime.redaction import Redactor
 
 if TYPE_CHECKING:

@@ -49,14 +49,10 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel
 
 from compiler.loader import pointer
-from compiler.passes.sql import (
-    check_sql,
-    mask_params,
-    offset_map,
-    render_canonical,
-    upstream_tables,
-)
 from compiler.program import CompileContext, Program, SqlUnit
+from compiler.sql.canonical import mask_params, render_canonical
+from compiler.sql.positions import offset_map
+from compiler.sql.safety import check_sql
 
 Verdict = Literal["exact", "superset"]
 
@@ -141,7 +137,7 @@ def _candidate(
         return None
     source = tree.args.get("from_")
     table = source.this if isinstance(source, exp.From) else None
-    names = {name.lower() for name in upstream_tables(program, transform_id)}
+    names = {name.lower() for name in program.tables.get(transform_id, {})}
     if (
         not isinstance(table, exp.Table)
         or not isinstance(table.this, exp.Identifier)

@@ -25,7 +25,7 @@ from typing import Any
 from compiler.diagnostics import did_you_mean
 from compiler.loader import pointer
 from compiler.model import ParamSpec
-from compiler.program import CompileContext, Program
+from compiler.program import CompileContext, Program, param_text
 from grammar import ParamRef
 
 ENV_PREFIX = "OSIRIS_PARAM_"
@@ -244,15 +244,6 @@ def _used_params(program: Program) -> set[str]:
     for condition in program.conditions.values():
         used.update(r.name for r in condition.references if isinstance(r, ParamRef))
     return used
-
-
-def param_text(value: Any) -> str:
-    """How a param value reads inside a longer string (SQL, paths)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    return str(value)
 
 
 def _render_configs(program: Program) -> None:

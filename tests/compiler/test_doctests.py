@@ -17,6 +17,9 @@ MODULES = [
     "compiler.passes.secrets",
     "compiler.passes.sql",
     "compiler.passes.optimize",
+    "compiler.sql.engine",
+    "compiler.sql.lexemes",
+    "compiler.sql.safety",
 ]
 
 

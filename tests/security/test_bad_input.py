@@ -33,7 +33,7 @@ HOSTILE = {
 _LINEAR = """
 import sys
 from compiler.passes.secrets import embedded_password
-from compiler.passes.sql import lexical_hazard
+from compiler.sql.safety import lexical_hazard
 from components.db_params import split_credentials
 from runtime.redaction import Redactor
 text = sys.stdin.read()
