@@ -186,9 +186,13 @@ def _check_field(
         written=canonical,
     )
     _record_outputs(program, step_id, analysis.outputs, analysis.lineage, schemas, vouched)
-    if analysis.outputs is None and engine_outputs:
-        # DuckDB knows the columns sqlglot could not resolve: downstream binds use them
-        schemas.outputs[step_id] = list(engine_outputs)
+    if role == "transform" and dialect == "duckdb":
+        # What downstream transforms bind against: DuckDB's own columns, since DuckDB runs
+        # the query (a PIVOT whose columns depend on the data is refused above: MULTI).
+        if engine_outputs is None:
+            schemas.outputs.pop(step_id, None)
+        else:
+            schemas.outputs[step_id] = list(engine_outputs)
 
 
 def _bind_in_duckdb(

@@ -105,9 +105,22 @@ def _bind(
     import duckdb
 
     try:
-        connection.extract_statements(text)
+        statements = connection.extract_statements(text)
     except duckdb.ParserException as err:
         return Bound((_syntax_error(err, text),))
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        # the driver runs exactly one SELECT: PIVOT, for one, expands into several
+        kinds = ", ".join(s.type.name for s in statements) or "nothing"
+        return Bound(
+            (
+                Problem(
+                    "SQL402",
+                    f"DuckDB reads the query as {kinds}, not one SELECT",
+                    hint="write one SELECT; for a PIVOT, list its values "
+                    "(PIVOT ... ON k IN ('a', 'b') USING ...) or aggregate with FILTER",
+                ),
+            )
+        )
     if any(columns is None for columns in tables.values()):
         return Bound(())
     shapes = {name: columns for name, columns in tables.items() if columns is not None}
