@@ -146,6 +146,20 @@ class MySQLServer:
             if errno == 0:  # PyMySQL's word for a connection it already saw close
                 errno, message = 2013, message or "the connection to the server was closed"
             raise driver_error(errno, str(message), action, self.fields) from None
+        except AttributeError as err:
+            # PyMySQL drops its socket when the server cuts the connection during a
+            # LOAD DATA LOCAL upload, then writes the next chunk to None: a lost connection.
+            if not _raised_in_pymysql(err):
+                raise
+            message = "the connection to the server was lost while sending rows"
+            raise driver_error(2013, message, action, self.fields) from None
+
+
+def _raised_in_pymysql(err: BaseException) -> bool:
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "pymysql" in tb.tb_frame.f_code.co_filename
 
 
 def quote_name(name: str) -> str:
