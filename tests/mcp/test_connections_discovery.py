@@ -162,11 +162,13 @@ async def test_discovery_of_many_tables_pages(project: Path, shop: dict[str, Any
 async def test_validation_uses_the_discovered_schema(client: Client, shop: dict[str, Any]) -> None:
     from tests.mcp.conftest import REVENUE
 
-    typo = REVENUE.replace("SELECT id, customer_id, amount", "SELECT id, customer_id, amont")
+    # The typo is in a column no later step reads, so only the table's real
+    # columns can catch it: before discovery the extract is taken on trust.
+    typo = REVENUE.replace("SELECT id, customer_id, amount", "SELECT idd, customer_id, amount")
     assert (await ok(client, "oml_validate", {"oml": typo}))["valid"]  # nothing discovered yet
     await ok(client, "discovery_request", {"connection": "@mysql.shop"})
     checked = await ok(client, "oml_validate", {"oml": typo})
     assert not checked["valid"]
     (diagnostic,) = [d for d in checked["diagnostics"] if d["severity"] == "error"]
-    assert diagnostic["code"] == "SQL408" and "amont" in diagnostic["message"]
-    assert "amount" in diagnostic["suggestions"]
+    assert diagnostic["code"] == "SQL408" and "idd" in diagnostic["message"]
+    assert "id" in diagnostic["suggestions"]
