@@ -1,4 +1,5 @@
-"""Looking at data: the first rows of what a run's step made or wrote, or of a project file.
+"""Looking at data: the first rows of what a run's step made or wrote, of a project file, or
+the sample rows discovery took of a table.
 
 Every run keeps each step's output in `artifacts/<step_id>/output.parquet` (a bounded
 sample unless the run kept whole outputs: runtime/outputs.py). `data_preview` reads it —
@@ -40,24 +41,31 @@ async def data_preview(
     state: ServerState, args: m.DataPreviewArgs, ctx: Context
 ) -> m.DataPreviewResult:
     """Show the first rows of data: what a run's step made (run_id + step_id; a writer
-    step shows the rows it wrote), or a CSV / Parquet file in the project (path).
+    step shows the rows it wrote), a CSV / Parquet file in the project (path), or the
+    sample rows a discovery took of a table (discovery_id + table).
 
     Rows and cell sizes are bounded (limit up to 100 rows; long values are cut); the
     result says how many rows the source has when it is known.
     """
-    if (args.path is None) == (args.run_id is None):
+    given = [args.run_id, args.path, args.discovery_id]
+    if sum(value is not None for value in given) != 1:
         raise OsirisToolError(
             "invalid_arguments",
-            "Give either `run_id` with `step_id` (a run's step output) or `path` (a file).",
-            "runs_list and run_status show the runs and their steps; outputs lists what "
-            "each step made.",
+            "Give one of `run_id` with `step_id` (a run's step output), `path` (a file) or "
+            "`discovery_id` with `table` (a discovered table's sample rows).",
+            "runs_list and run_status show the runs and their steps; discovery_request "
+            "returns a discovery_id.",
         )
-    if args.run_id is not None:
-        file, source, total, note = _step_output(state, args.run_id, args.step_id)
+    if args.discovery_id is not None:
+        source, columns, rows, total, note = _discovered(state, args.discovery_id, args.table)
+        rows = rows[: args.limit]
     else:
-        assert args.path is not None
-        file, source, total, note = _project_file(state, args.path), args.path, None, None
-    columns, rows = await anyio.to_thread.run_sync(lambda: _read(file, args.limit))
+        if args.run_id is not None:
+            file, source, total, note = _step_output(state, args.run_id, args.step_id)
+        else:
+            assert args.path is not None
+            file, source, total, note = _project_file(state, args.path), args.path, None, None
+        columns, rows = await anyio.to_thread.run_sync(lambda: _read(file, args.limit))
     listing = listing_key("data_preview", source, str(args.limit))
     page = page_of(state, rows, listing, args.cursor)
     return m.DataPreviewResult(
@@ -127,6 +135,49 @@ def _step_output(
         )
     file = session / "artifacts" / step_id / str(info.get("file"))
     return file, f"{run_id}/{step_id}", int(info["rows"]), note
+
+
+def _discovered(
+    state: ServerState, discovery_id: str, table: str | None
+) -> tuple[str, list[tuple[str, str]], list[list[Any]], int | None, str | None]:
+    """The sample rows a discovery took of one table: read from the catalog, so the
+    source is not queried again (and shows what discovery showed, secrets masked)."""
+    from runtime.catalog import CatalogStore, table_label
+
+    if table is None:
+        raise OsirisToolError(
+            "invalid_arguments",
+            "With `discovery_id`, give the `table` whose sample rows to show.",
+            "discovery_request lists the discovered tables.",
+        )
+    with CatalogStore(state.project.root) as store:
+        found = store.lookup(discovery_id)
+    if found is None:
+        raise OsirisToolError(
+            "unknown_discovery",
+            f"No discovery '{state.secrets.text(discovery_id)}' in this project.",
+            "discovery_request returns a discovery_id.",
+        )
+    schema, _, name = table.rpartition(".")
+    match = found.catalog.table(name, schema or None)
+    if match is None:
+        known = ", ".join(table_label(t) for t in found.catalog.tables[:20]) or "none"
+        raise OsirisToolError(
+            "not_found",
+            f"Discovery '{discovery_id}' has no table '{state.secrets.text(table)}'; "
+            f"it has {known}.",
+            "Pass a table name discovery_request listed.",
+        )
+    label = table_label(match)
+    columns = [(c.name, c.type) for c in match.columns]
+    rows = [[_cell(sample.get(c.name)) for c in match.columns] for sample in match.samples]
+    note = f"sample rows discovery took of {label} (secret-looking columns masked)"
+    if not match.samples:
+        note = (
+            f"discovery took no sample rows of {label}: call discovery_request with "
+            "samples: N (up to 100) and refresh: true to take some"
+        )
+    return f"{discovery_id}/{label}", columns, rows, match.row_estimate, note
 
 
 def _upstream(session: Path, step_id: str) -> str | None:

@@ -27,6 +27,7 @@ ERROR_CODES: dict[str, str] = {
     "discovery_timeout": "the source did not answer in time",
     "discovery_permission": "the user may not read the source's catalog",
     "discovery_config": "the connection's settings cannot work for discovery",
+    "unknown_discovery": "no discovery has that discovery_id",
     "unknown_manifest": "no compiled plan has that manifest_hash",
     "stale_manifest": "the plan was compiled but its files or the compiler changed since",
     "params_mismatch": "run params differ from the params the plan was compiled with",

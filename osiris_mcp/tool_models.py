@@ -597,6 +597,14 @@ class DataPreviewArgs(Args):
         description="Instead of a run: a CSV or Parquet file inside the project, e.g. "
         "output/revenue.csv.",
     )
+    discovery_id: str | None = Field(
+        default=None,
+        description="Instead of a run: a discovery (discovery_request); with table: the "
+        "sample rows it took of that table.",
+    )
+    table: str | None = Field(
+        default=None, description="The table of discovery_id to show, e.g. orders or shop.orders."
+    )
     limit: int = Field(default=20, ge=1, le=100, description="How many rows (1 to 100).")
     cursor: str | None = _CURSOR
 
@@ -607,7 +615,9 @@ class ColumnInfo(Row):
 
 
 class DataPreviewResult(Paged):
-    source: str = Field(description="What is shown: run_id/step_id or the file's path.")
+    source: str = Field(
+        description="What is shown: run_id/step_id, the file's path or discovery_id/table."
+    )
     columns: list[ColumnInfo]
     rows: list[list[Any]] = Field(description="The first rows, one list of values per row.")
     rows_in_source: int | None = Field(

@@ -108,6 +108,30 @@ async def test_a_database_writer_shows_the_rows_it_wrote(
 
 
 @pytest.mark.db
+async def test_a_discovered_table_shows_its_sample_rows(
+    client: Client, shop: dict[str, Any]
+) -> None:
+    bare = await ok(client, "discovery_request", {"connection": "@mysql.shop"})
+    empty = await ok(
+        client, "data_preview", {"discovery_id": bare["discovery_id"], "table": "orders"}
+    )
+    assert empty["rows"] == [] and "samples: N" in empty["note"]
+    found = await ok(client, "discovery_request", {"connection": "@mysql.shop", "samples": 3})
+    preview = {"discovery_id": found["discovery_id"], "table": "orders", "limit": 2}
+    run_mysql(shop, "DELETE FROM orders")  # the rows come from the catalog, not the server
+    rows = await ok(client, "data_preview", preview)
+    assert [c["name"] for c in rows["columns"]][:3] == ["id", "customer_id", "amount"]
+    assert len(rows["rows"]) == 2 and rows["rows"][0][:3] == [1, 1, "10.50"]
+    assert rows["source"].startswith(found["discovery_id"] + "/") and "orders" in rows["source"]
+    wrong = {"discovery_id": found["discovery_id"], "table": "ordres"}
+    assert await fails(client, "data_preview", wrong) == "not_found"
+    unknown = {"discovery_id": "disc_0000000000000000", "table": "orders"}
+    assert await fails(client, "data_preview", unknown) == "unknown_discovery"
+    both = {"discovery_id": found["discovery_id"], "path": "x.csv", "table": "orders"}
+    assert await fails(client, "data_preview", both) == "invalid_arguments"
+
+
+@pytest.mark.db
 async def test_sql_query_reads_through_the_extract_checks(
     project: Path, shop: dict[str, Any], mode: str
 ) -> None:
