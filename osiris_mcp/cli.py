@@ -8,6 +8,7 @@ module must never pull in duckdb, sqlalchemy, pymysql or mcp (a test checks).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -103,6 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as err:
+        if err.errno not in _NO_ROOM:
+            raise
+        where = f" writing {err.filename}" if err.filename else ""
+        print(f"osiris: error: {err.strerror}{where}", file=sys.stderr)
+        print("  hint: free space on that disk, then run the command again", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as err:
         from runtime.packages import missing_package
 
@@ -111,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"osiris: error: {missing}", file=sys.stderr)
         return 2
+
+
+#: The ways a disk says it has no room: one clean line for these, never a traceback.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 def project_problem(args: argparse.Namespace) -> str | None:

@@ -251,8 +251,18 @@ class Runner:
                     # while running: which process owns the run, so a reader can tell a
                     # run that died (SIGKILL, power loss) from one still going
                     **({} if finished else {"pid": os.getpid()}),
+                    **self._disk_error(),
                 }
             )
+
+    def _disk_error(self) -> dict[str, str]:
+        error = self.session.disk_error
+        if error is None:
+            return {}
+        return {
+            "error": error,
+            "hint": "free space on that disk (or move the project's run_logs), then run again",
+        }
 
     # -- the run ----------------------------------------------------------------------
 
@@ -310,8 +320,8 @@ class Runner:
                     "execution.step.skipped", step_id=step["id"], reason="run cancelled"
                 )
         statuses = {o.status for o in self.outcomes.values()}
-        if "failed" in statuses:
-            final = "failed"
+        if "failed" in statuses or self.session.disk_error is not None:
+            final = "failed"  # a run whose logs the disk refused is not a success
         elif self.cancel.is_set() or "cancelled" in statuses:
             final = "cancelled"
         else:
@@ -331,6 +341,8 @@ class Runner:
             self.session.event("execution.error", failed_steps=failed, **summary)
         self.session.metric("execution_time_ms", summary["duration_ms"], "ms")
         self.session.metric("memory_usage_mb", peak_rss_mb(), "MB")
+        if self.session.disk_error is not None:
+            final = "failed"  # the disk refused the closing events themselves
         self.write_status(final, finished=True)
         return final
 

@@ -9,6 +9,7 @@ each change, so it is right whatever happens to the process.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from compiler import canonical
 from compiler.model import pipeline_slug
@@ -26,6 +27,11 @@ from runtime.builds import write_atomic
 from runtime.redaction import Redactor
 
 EventSink = Callable[[dict[str, Any]], None]
+
+#: A file the session keeps until it ends: freed when the disk fills up, it leaves room
+#: for the final status.json, so a run on a full disk still ends `failed`, not `running`.
+RESERVE = ".reserve"
+RESERVE_BYTES = 64 * 1024
 
 
 def utc_now() -> str:
@@ -60,8 +66,27 @@ class Session:
         self.redactor = redactor
         self.on_event = on_event
         self._lock = threading.Lock()
-        self._events = (self.dir / "events.jsonl").open("a", encoding="utf-8", buffering=1)
-        self._metrics = (self.dir / "metrics.jsonl").open("a", encoding="utf-8", buffering=1)
+        self._events: TextIO | None = self._open("events.jsonl")
+        self._metrics: TextIO | None = self._open("metrics.jsonl")
+        #: the first log write the disk refused ("cannot write events.jsonl: No space left
+        #: on device"); the run then ends `failed` with it, instead of a traceback
+        self.disk_error: str | None = None
+        #: the last status written (kept also when the disk refused the file)
+        self.last_status: dict[str, Any] = {}
+        self._reserve = self.dir / RESERVE
+        with contextlib.suppress(OSError):  # best effort: a disk already full has no room
+            self._reserve.write_bytes(b"\0" * RESERVE_BYTES)
+
+    def _open(self, name: str) -> TextIO:
+        return (self.dir / name).open("a", encoding="utf-8", buffering=1)
+
+    def _refused(self, name: str, err: OSError) -> None:
+        """A log write failed (disk full, file too large): remember the first, and free the
+        reserve so that the final status.json still fits."""
+        if self.disk_error is None:
+            self.disk_error = f"cannot write {name} in {self.dir}: {err.strerror or err}"
+        with contextlib.suppress(OSError):
+            self._reserve.unlink(missing_ok=True)
 
     def copy_plan(self, build_dir: Path) -> None:
         shutil.copy2(build_dir / "manifest.yaml", self.dir / "manifest.yaml")
@@ -90,9 +115,22 @@ class Session:
         """Log a whole event record as it is, e.g. one streamed from a sandboxed run."""
         line = self.redactor.json_line(record)
         with self._lock:
-            self._events.write(line + "\n")
+            self._events = self._append(self._events, "events.jsonl", line)
         if self.on_event is not None:
             self.on_event(json.loads(line))
+
+    def _append(self, stream: TextIO | None, name: str, line: str) -> TextIO | None:
+        """Append a line; a stream the disk refused is closed and written no more."""
+        if stream is None:
+            return None
+        try:
+            stream.write(line + "\n")
+            return stream
+        except OSError as err:
+            self._refused(name, err)
+            with contextlib.suppress(OSError):
+                stream.close()
+            return None
 
     def metric(
         self,
@@ -114,17 +152,49 @@ class Session:
         """Log a whole metric record as it is, e.g. one collected from a sandboxed run."""
         line = self.redactor.json_line(record)
         with self._lock:
-            self._metrics.write(line + "\n")
+            self._metrics = self._append(self._metrics, "metrics.jsonl", line)
 
     def write_status(self, status: dict[str, Any]) -> None:
         data = self.redactor.data(status)
+        text = canonical.json_file(data)
         with self._lock:
-            write_atomic(self.dir / "status.json", canonical.json_file(data))
+            self.last_status = data
+            for _ in range(2):  # once more after the reserve is freed
+                try:
+                    write_atomic(self.dir / "status.json", text)
+                    return
+                except OSError as err:
+                    self._refused("status.json", err)
+
+    def not_started(self, message: str, hint: str, manifest_hash: str) -> None:
+        """End a run that could not start: a failed status.json if there is any room."""
+        with contextlib.suppress(OSError):
+            self._reserve.unlink(missing_ok=True)
+        self.write_status(
+            {
+                "session_id": self.run_id,
+                "pipeline": self.pipeline,
+                "manifest_hash": manifest_hash,
+                "status": "failed",
+                "started_at": utc_now(),
+                "finished_at": utc_now(),
+                "duration_ms": 0,
+                "steps": [],
+                "error": message,
+                "hint": hint,
+            }
+        )
+        self.close()
 
     def close(self) -> None:
         with self._lock:
-            self._events.close()
-            self._metrics.close()
+            for stream in (self._events, self._metrics):
+                if stream is not None:
+                    with contextlib.suppress(OSError):  # a flush the full disk refuses
+                        stream.close()
+            self._events = self._metrics = None
+        with contextlib.suppress(OSError):
+            self._reserve.unlink(missing_ok=True)
 
 
 def record_compile_failure(

@@ -34,12 +34,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from runtime.adapters import Collected, RunRequest
+from runtime.adapters import Collected, RunNotStarted, RunRequest
 
 logger = logging.getLogger("osiris.worker")
 
 #: How often a waiting runner looks at the cancel file (a stat call: cheap).
 _POLL_S = 0.05
+#: How often a cancelled run's queries are stopped again until the run has ended.
+_RESTOP_S = 1.0
 
 
 def cancel_file(project: Path, run_id: str) -> Path:
@@ -73,14 +75,6 @@ class CancelFile(threading.Event):
                 return False
             super().wait(_POLL_S if left is None else min(_POLL_S, left))
         return True
-
-
-class RunNotStarted(Exception):
-    """The worker could not start the run (a bad plan or connection); message and hint say why."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 class RunWorker:
@@ -178,6 +172,7 @@ class RunWorker:
                 session_dir=Path(data["session_dir"]),
                 steps=data["steps"],
                 duration_ms=data["duration_ms"],
+                error=data.get("error"),
             )
         elif "error" in message:
             self._failure = RunNotStarted(message["error"]["message"], message["error"]["hint"])
@@ -194,7 +189,18 @@ class RunWorker:
         """Stop the run: set its cancel file, then stop its queries on the servers.
 
         Returns once both are done; the run itself ends moments later (wait on `run`).
+        Until it has, the queries are stopped again every second: a stop that lands
+        between two queries of a reader (connectorx first asks the server for the
+        result's shape) would otherwise stop only the first.
         """
+        first = not self._cancelled
+        self._stop_queries()
+        if first:
+            threading.Thread(
+                target=self._stop_until_ended, name="osiris-restop", daemon=True
+            ).start()
+
+    def _stop_queries(self) -> None:
         self._cancelled = True
         if self._servers is None:
             request = self.request
@@ -203,10 +209,74 @@ class RunWorker:
         CancelFile(self.cancel_path).set()
         stop_step_queries(*self._servers, self.run_id)
 
+    def _stop_until_ended(self) -> None:
+        process = self._process
+        while process is not None and process.poll() is None:
+            try:
+                process.wait(_RESTOP_S)
+            except subprocess.TimeoutExpired:
+                try:
+                    self._stop_queries()
+                except Exception:  # best effort, as the first stop
+                    logger.debug("stopping the queries of run %s again failed", self.run_id)
+
     def detach(self) -> None:
         """Let the run go on after this caller ends: its worker stops listening to stdin."""
         if self._process is not None and self._process.stdin is not None:
             _close_quietly(self._process.stdin)
+
+
+def run_interruptible(request: RunRequest) -> Collected:
+    """Run in a worker and wait for it; Ctrl-C in this process cancels the run.
+
+    For `osiris run` in a terminal: a read that holds the GIL would keep Python from ever
+    seeing the SIGINT in-process, so the run goes to a worker (its own session: the
+    terminal's SIGINT reaches only this process) and this thread waits for it, able to
+    hear Ctrl-C. The first Ctrl-C cancels — cancel file, then `KILL QUERY` /
+    `pg_cancel_backend` — and the run ends `cancelled`, targets untouched; a second one
+    stops waiting (the worker still ends the run cancelled on its own).
+    """
+    worker = RunWorker(request)
+    outcome: dict[str, Any] = {}
+
+    done = threading.Event()  # not Thread.join: an interrupted join can misreport is_alive
+
+    def follow() -> None:
+        try:
+            outcome["collected"] = worker.run()
+        except BaseException as err:  # handed to the waiting thread as it is
+            outcome["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=follow, name="osiris-run-follower", daemon=True).start()
+    cancelling = False
+    while not done.is_set():
+        try:
+            done.wait(0.1)
+        except KeyboardInterrupt:
+            if cancelling:
+                raise  # a second Ctrl-C: stop waiting
+            cancelling = True
+            print("osiris: cancelling: stopping the run's queries…", file=sys.stderr, flush=True)
+            worker.cancel()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["collected"]  # type: ignore[no-any-return]
+
+
+def holds_the_gil(steps: Sequence[dict[str, Any]]) -> bool:
+    """Whether a step of the plan reads a database with connectorx, whose Arrow stream holds
+    the GIL for the whole fetch (so the run belongs in a worker to stay cancellable)."""
+    from components.registry import default_registry
+
+    registry = default_registry()
+    for step in steps:
+        spec = registry.get(step["component"])
+        reads = step.get("mode") == "read" or step["component"].endswith(".extractor")
+        if reads and spec is not None and spec.family in _STOPPERS:
+            return True
+    return False
 
 
 def request_cancel(
@@ -393,6 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "session_dir": str(collected.session_dir),
         "steps": collected.steps,
         "duration_ms": collected.duration_ms,
+        **({"error": collected.error} if collected.error else {}),
     }
     _send(out, lock, {"collected": result})
     out.close()

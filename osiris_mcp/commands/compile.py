@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -174,6 +175,9 @@ def compile_to_disk(
         build_dir = write_build(result.files, target)
     except BuildDirError as err:
         return {**base, "ok": False, "error": str(err)}
+    except OSError as err:  # a full disk, a read-only folder: say which, not "a bug"
+        problem = f"cannot write the build to {target}: {err.strerror or err}"
+        return {**base, "ok": False, "error": problem}
     entry = {
         "pipeline": result.pipeline_name,
         "manifest_hash": result.manifest_hash,
@@ -184,7 +188,8 @@ def compile_to_disk(
         "fingerprints": result.fingerprints,
         "catalogs": context.catalogs.observed() if hasattr(context.catalogs, "observed") else {},
     }
-    cache.store(key, entry)
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+        cache.store(key, entry)
     return {**base, **entry, "ok": True}
 
 

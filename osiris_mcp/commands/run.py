@@ -195,8 +195,8 @@ def execute(
     compilation: dict[str, Any] | None,
     sandbox: Any = None,
 ) -> int:
-    from runtime.adapters import RunRequest
-    from runtime.adapters.local import PlanError, run_build
+    from runtime.adapters import RunNotStarted, RunRequest
+    from runtime.adapters.local import PlanError
 
     live = LiveReport(enabled=sys.stderr.isatty() and not args.json)
     request = RunRequest(
@@ -210,7 +210,7 @@ def execute(
     )
     try:
         if sandbox is None:
-            collected = run_build(request)
+            collected = _run_locally(request)
         else:
             from runtime.adapters.e2b import run_in_sandbox
 
@@ -218,7 +218,10 @@ def execute(
     except PlanError as err:
         usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 2
-    error = getattr(collected, "error", None)  # the sandbox itself failed (E2B)
+    except RunNotStarted as err:
+        usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
+        return 1
+    error = collected.error  # the disk refused the logs, or the sandbox itself failed
     if args.json:
         print(
             json.dumps(
@@ -245,8 +248,27 @@ def execute(
             print("note: output files stayed in the sandbox; --e2b-data downloads them")
         if error:
             hint = f"\n  hint: {error['hint']}" if error.get("hint") else ""
-            usage_error(f"sandbox: {error['message']}{hint}")
+            where = "sandbox: " if sandbox is not None else ""
+            usage_error(f"{where}{error['message']}{hint}")
+    if collected.status == "cancelled":
+        return 130  # stopped by Ctrl-C (or a cancel): the shell's code for SIGINT
     return 0 if collected.status == "success" else 1
+
+
+def _run_locally(request: Any) -> Any:
+    """Run in this process — or, for a plan that reads a database, in a worker process, so
+    that Ctrl-C is heard while a read holds the GIL (runtime/worker.py)."""
+    import os
+
+    from runtime.adapters.local import load_plan, resolve_connections, run_build
+    from runtime.worker import holds_the_gil, run_interruptible
+
+    plan = load_plan(request.build_dir)
+    if not holds_the_gil(plan.steps()):
+        return run_build(request)
+    # a bad build or connections file is a PlanError here, exit 2, as in-process
+    resolve_connections(plan, request.project, dict(os.environ))
+    return run_interruptible(request)
 
 
 def _safe_name(name: str) -> str:

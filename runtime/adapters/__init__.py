@@ -33,6 +33,15 @@ class RunRequest:
     compilation: dict[str, Any] | None = None
 
 
+class RunNotStarted(Exception):
+    """The run could not start: its plan or connections are unusable, or there is no room
+    for its log folder. `hint` says what to do."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 @dataclass
 class Collected:
     run_id: str
@@ -40,6 +49,9 @@ class Collected:
     session_dir: Path
     steps: list[dict[str, Any]]
     duration_ms: int
+    #: why the run failed outside any step ({"message", "hint"}): the disk refused its
+    #: logs, or (E2B) the sandbox itself failed
+    error: dict[str, str] | None = None
 
 
 class ExecutionAdapter(Protocol):

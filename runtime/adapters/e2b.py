@@ -366,8 +366,6 @@ class Prepared:
 class SandboxCollected(Collected):
     """A sandboxed run's result: `error` is set when the sandbox itself failed."""
 
-    error: dict[str, str] | None = None
-
 
 class E2BAdapter:
     """prepare → execute → collect through a sandbox transport (E2B, or local processes)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from runtime.adapters import Collected, RunRequest
+from runtime.adapters import Collected, RunNotStarted, RunRequest
 from runtime.redaction import Redactor
 from runtime.runner import Plan, Runner
 from runtime.sessions import Session, new_run_id, remove_quietly
@@ -24,6 +24,9 @@ class PlanError(Exception):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+_NO_ROOM = "free space on that disk (or move the project's run_logs), then run again"
 
 
 def load_plan(build_dir: Path) -> Plan:
@@ -210,14 +213,26 @@ class LocalAdapter:
         env = dict(os.environ) if request.env is None else dict(request.env)
         connections, secrets, names = resolve_connections(plan, request.project, env)
         redactor = Redactor(secrets)
-        session = Session(
-            request.project,
-            plan.pipeline,
-            request.run_id or new_run_id(),
-            redactor,
-            request.on_event,
-        )
-        session.copy_plan(request.build_dir)
+        try:
+            session = Session(
+                request.project,
+                plan.pipeline,
+                request.run_id or new_run_id(),
+                redactor,
+                request.on_event,
+            )
+        except OSError as err:
+            where = request.project / "run_logs"
+            raise RunNotStarted(
+                f"cannot create the run's log folder under {where}: {err.strerror or err}",
+                hint=_NO_ROOM,
+            ) from None
+        try:
+            session.copy_plan(request.build_dir)
+        except OSError as err:
+            message = f"cannot copy the plan into {session.dir}: {err.strerror or err}"
+            session.not_started(message, _NO_ROOM, plan.manifest_hash)
+            raise RunNotStarted(message, hint=_NO_ROOM) from None
         if request.compilation is not None:
             session.event("compilation.start", pipeline=plan.pipeline)
             session.event("compilation.complete", **request.compilation)
@@ -249,9 +264,15 @@ class LocalAdapter:
                 from runtime.outputs import keep_outputs
 
                 step_ids = [step["id"] for step in prepared.plan.steps()]
-                keep_outputs(
-                    data_plane, prepared.session, step_ids, whole=prepared.request.keep_outputs
-                )
+                try:
+                    keep_outputs(
+                        data_plane, prepared.session, step_ids, whole=prepared.request.keep_outputs
+                    )
+                except OSError as err:  # the targets are written: only the samples are lost
+                    prepared.session.event(
+                        "execution.warning",
+                        message=f"step outputs not kept in artifacts/: {err.strerror or err}",
+                    )
         finally:
             data_plane.close()
         return prepared.status
@@ -261,13 +282,15 @@ class LocalAdapter:
         shutil.rmtree(prepared.session.dir / ".spill", ignore_errors=True)
         if not prepared.request.keep_data_plane:
             remove_quietly(prepared.data_plane_path)
-        status = json.loads((prepared.session.dir / "status.json").read_text("utf-8"))
+        status = prepared.session.last_status  # also when the disk refused the file
+        error = {"message": status["error"], "hint": status["hint"]} if "error" in status else None
         return Collected(
             run_id=prepared.session.run_id,
             status=status["status"],
             session_dir=prepared.session.dir,
             steps=status["steps"],
             duration_ms=status["duration_ms"],
+            error=error,
         )
 
 

@@ -224,3 +224,41 @@ async def test_a_detached_run_outlives_its_client_and_is_cancelled_later(
     await wait_for("the query to leave the server", lambda: not server.queries_of(run_id))
     assert [tuple(row) for row in server.run("SELECT n FROM kept")] == [(42,)]
     assert os.environ.get(CANARY_VARIABLE) == CANARY
+
+
+async def test_ctrl_c_on_the_command_line_stops_the_query_on_the_server(
+    project: Path, server: Server
+) -> None:
+    """`osiris run` in a terminal, Ctrl-C while the server runs the read: the terminal sends
+    SIGINT to the whole foreground group (the CLI and its worker process) — so does this."""
+    import signal
+    import subprocess
+    import sys
+
+    (project / "long_read.yaml").write_text(long_read(server.family))
+    osiris = str(Path(sys.executable).with_name("osiris"))
+    process = subprocess.Popen(
+        [osiris, "run", "long_read.yaml"],
+        cwd=project,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        await wait_for("the run to start", lambda: bool(list(project.glob("run_logs/*/*/"))))
+        (session,) = project.glob("run_logs/long_read/*/")
+        run_id = session.name
+        await wait_for("the read to run on the server", lambda: bool(server.queries_of(run_id)))
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = await anyio.to_thread.run_sync(lambda: process.communicate(timeout=120))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, err
+    assert "Traceback" not in out + err and CANARY not in out + err
+    assert "cancelled" in out + err
+    await wait_for("the query to leave the server", lambda: not server.queries_of(run_id))
+    status = json.loads((session / "status.json").read_text())
+    assert status["status"] == "cancelled" and status["finished_at"]
+    assert [tuple(row) for row in server.run("SELECT n FROM kept")] == [(42,)]  # untouched

@@ -154,3 +154,108 @@ def test_transform_spilling_onto_a_full_disk(
     with (project.root / "out" / "sorted.csv").open() as handle:
         assert sum(1 for _ in handle) == 3_000_001
     assert project.leftover_files() == []
+
+
+GENERATED = """oml_version: "0.1.0"
+name: session-logs
+steps:
+  - id: numbers
+    component: duckdb.processor
+    mode: transform
+    config: {query: "SELECT range AS n FROM range(3)"}
+  - id: more
+    component: duckdb.processor
+    mode: transform
+    needs: [numbers]
+    config: {query: "SELECT n, n * n AS square FROM numbers"}
+  - id: save
+    component: filesystem.csv_writer
+    mode: write
+    needs: [more]
+    config: {path: out/squares.csv}
+"""
+
+
+def _cli(project: Project, pipeline: Path, *extra: str, limit: int | None) -> Any:
+    import subprocess
+    import sys
+
+    from tests.reliability.harness import _file_size_limit
+
+    return subprocess.run(
+        [sys.executable, "-m", "osiris_mcp.cli", "run", pipeline.name, *extra],
+        cwd=project.root,
+        env={**__import__("os").environ, "TMPDIR": str(project.tmp)},
+        capture_output=True,
+        text=True,
+        preexec_fn=None if limit is None else _file_size_limit(limit),
+        timeout=300,
+    )
+
+
+def _status(project: Project) -> dict[str, Any]:
+    import json
+
+    [status] = (project.root / "run_logs").glob("*/*/status.json")
+    return dict(json.loads(status.read_text()))
+
+
+def test_a_log_the_disk_refuses_ends_the_run_failed_with_one_clean_line(tmp_path: Path) -> None:
+    """events.jsonl outgrows the limit mid-run: the steps still finish, the run says why it
+    failed in one line and status.json (small, room kept for it) ends `failed`."""
+    project = Project.make(tmp_path)
+    pipeline = project.pipeline("p", GENERATED)
+    done = _cli(project, pipeline, limit=2500)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "osiris: error: cannot write events.jsonl" in done.stderr
+    assert "hint: free space on that disk" in done.stderr
+    status = _status(project)
+    assert status["status"] == "failed" and status["finished_at"]
+    assert status["error"].startswith("cannot write events.jsonl")
+    assert [s["status"] for s in status["steps"]] == ["success"] * 3
+    assert (project.root / "out" / "squares.csv").read_text().splitlines()[1:] == [
+        "0,0",
+        "1,1",
+        "2,4",
+    ]
+
+
+def test_a_run_with_no_room_for_its_log_folder_never_starts(
+    tmp_path: Path, tiny_disk: Callable[[Path, str], Tmpfs]
+) -> None:
+    project = Project.make(tmp_path)
+    pipeline = project.pipeline("p", GENERATED)
+    assert _cli(project, pipeline, "--json", limit=None).returncode == 0  # builds the plan
+    logs = project.root / "run_logs"
+    disk = tiny_disk(logs, "16k")
+    (logs / "filler").write_bytes(b"\0" * 12_000)
+    done = _cli(project, pipeline, limit=None)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "osiris: error: cannot" in done.stderr and "No space left on device" in done.stderr
+    (logs / "filler").unlink()
+    disk.grow("8m")
+    assert _cli(project, pipeline, limit=None).returncode == 0
+
+
+def test_compile_on_a_full_disk_says_where_without_calling_it_a_bug(
+    tmp_path: Path, tiny_disk: Callable[[Path, str], Tmpfs]
+) -> None:
+    import subprocess
+    import sys
+
+    project = Project.make(tmp_path)
+    pipeline = project.pipeline("p", GENERATED)
+    disk = tiny_disk(project.root / "build", "16k")
+    (disk.path / "filler").write_bytes(b"\0" * 16_000)
+    done = subprocess.run(
+        [sys.executable, "-m", "osiris_mcp.cli", "compile", pipeline.name],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "cannot write the build to" in done.stderr and "No space left" in done.stderr
+    assert "bug" not in done.stderr and "Traceback" not in done.stderr
