@@ -172,8 +172,8 @@ def run_up_to(plan: Any, step_id: str, project: Path, rows: int) -> dict[str, An
     removed afterwards (run_logs/ stays as it was), and read STEP's rows off the data
     plane before it closes."""
     import os
-    import shutil
     import tempfile
+    from contextlib import ExitStack
 
     from runtime.adapters.local import declared_files, open_data_plane, resolve_connections
     from runtime.redaction import Redactor
@@ -181,24 +181,20 @@ def run_up_to(plan: Any, step_id: str, project: Path, rows: int) -> dict[str, An
     from runtime.sessions import Session, new_run_id
 
     connections, secrets, _ = resolve_connections(plan, project, dict(os.environ))
-    scratch = Path(tempfile.mkdtemp(prefix="osiris-preview-"))
-    try:
+    with (
+        tempfile.TemporaryDirectory(prefix="osiris-preview-", ignore_cleanup_errors=True) as tmp,
+        ExitStack() as closing,  # closed before the folder goes
+    ):
+        scratch = Path(tmp)
         session = Session(scratch, plan.pipeline, new_run_id(), Redactor(secrets))
-        try:
-            plane = open_data_plane(
-                None, scratch / ".spill", files_read=declared_files(plan, connections, project)
-            )
-            try:
-                runner = Runner(plan, session, connections, plane, project)
-                runner.run()
-                _check_outcomes(runner.outcomes, step_id)
-                return read_rows(plane, step_id, rows)
-            finally:
-                plane.close()
-        finally:
-            session.close()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        closing.callback(session.close)
+        files = declared_files(plan, connections, project)
+        plane = open_data_plane(None, scratch / ".spill", files_read=files)
+        closing.callback(plane.close)
+        runner = Runner(plan, session, connections, plane, project)
+        runner.run()
+        _check_outcomes(runner.outcomes, step_id)
+        return read_rows(plane, step_id, rows)
 
 
 def _check_outcomes(outcomes: dict[str, Any], step_id: str) -> None:
@@ -212,10 +208,12 @@ def _check_outcomes(outcomes: dict[str, Any], step_id: str) -> None:
             hint="`osiris run` keeps the run's logs for `osiris logs bundle --last`",
         )
     reason = stopped.reason or stopped.status
-    raise StepFailed(
-        f"step '{step_id}' did not run ({reason})",
-        hint="a `when` decided it: set the params it reads with --param NAME=VALUE",
+    hint = (
+        "a `when` was false: set the params it reads with --param NAME=VALUE"
+        if "when" in reason
+        else "`osiris run --dry-run` shows the steps it depends on"
     )
+    raise StepFailed(f"step '{step_id}' did not run ({reason})", hint=hint)
 
 
 def read_rows(plane: Any, step_id: str, rows: int) -> dict[str, Any]:

@@ -111,3 +111,32 @@ def test_bad_input_is_exit_2(project: Path, capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert "error[OML107]" in err and "hint:" in err and "Traceback" not in err
     assert_nothing_left(project)
+
+
+def test_preview_of_a_build_folder(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pipeline = str(project / "pipelines" / "cities.yaml")
+    assert main(["compile", pipeline, "--project", str(project), "--json"]) == 0
+    build_dir = json.loads(capsys.readouterr().out)["build_dir"]
+    argv = ["--json", "preview", build_dir, "cities", "--project", str(project)]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0] == ["London", 2]
+    assert_nothing_left(project)
+
+
+def test_a_step_its_when_skips_has_no_rows(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = project / "pipelines" / "cities.yaml"
+    (project / "pipelines" / "when.yaml").write_text(
+        pipeline.read_text()
+        .replace("name: cities\n", "name: cities\nparams:\n  big: {type: integer, default: 0}\n")
+        .replace("    mode: transform\n", "    mode: transform\n    when: '${params.big} > 0'\n")
+    )
+    assert main(preview(project, "cities", pipeline="when.yaml")) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "osiris: error: step 'cities' did not run (when: ${params.big} > 0)",
+        "  hint: a `when` was false: set the params it reads with --param NAME=VALUE",
+    ]
+    assert main(preview(project, "cities", "--param", "big=1", pipeline="when.yaml")) == 0
+    assert "cities: all 3 rows" in capsys.readouterr().out
+    assert_nothing_left(project)
