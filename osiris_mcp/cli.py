@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "validate": "validate",
     "compile": "compile",
     "run": "run",
+    "preview": "preview",
     "logs": "logs",
     "components": "components",
     "connections": "connections",

@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a machine-readable result")
     parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="compile, then print the steps and the tables and files the run would change; "
+        "reads no data, opens no connection, runs nothing",
+    )
+    parser.add_argument(
         "--no-optimize", action="store_true", help="compile without pushdown rewrites"
     )
     parser.add_argument("--keep-data-plane", action="store_true", help="keep the run's DuckDB file")
@@ -106,9 +112,10 @@ def run(args: argparse.Namespace) -> int:
     if args.parallel < 1:
         usage_error("--parallel must be at least 1")
         return 2
-    sandbox = sandbox_from_args(args, project) if args.e2b else None
-    if args.e2b and sandbox is None:
+    sandbox = sandbox_from_args(args, project) if args.e2b and not args.dry_run else None
+    if args.e2b and not args.dry_run and sandbox is None:
         return 2
+    compilation: dict[str, Any] | None = None
     if target.is_dir():
         build_dir = target
     else:
@@ -126,7 +133,10 @@ def run(args: argparse.Namespace) -> int:
 
             program = outcome.get("program")
             name = program.pipeline.name if program and program.pipeline else target.stem
-            record_compile_failure(project, _safe_name(name), str(target), outcome["diagnostics"])
+            if not args.dry_run:  # a dry run leaves run_logs/ as it was
+                record_compile_failure(
+                    project, _safe_name(name), str(target), outcome["diagnostics"]
+                )
             if args.json:
                 print(
                     json.dumps(
@@ -151,8 +161,11 @@ def run(args: argparse.Namespace) -> int:
             "duration_ms": compile_ms,
             "source": str(target),
         }
-        return execute(build_dir, project, args, compilation, sandbox)
-    return execute(build_dir, project, args, None, sandbox)
+    if args.dry_run:
+        from osiris_mcp.commands.preview import dry_run
+
+        return dry_run(build_dir, args.json)
+    return execute(build_dir, project, args, compilation, sandbox)
 
 
 def sandbox_from_args(args: argparse.Namespace, project: Path) -> Any:
