@@ -131,6 +131,8 @@ def project_problem(args: argparse.Namespace) -> str | None:
 
     `--project DIR` (else `$OSIRIS_HOME`) must be an existing folder: a command never
     creates a project tree where a typo points, nor fails later on a file named as one.
+    Without either, the project is looked for from the working directory up
+    (`options.project_dir`), and what that finds is a folder that exists.
     """
     if not hasattr(args, "project"):
         return None

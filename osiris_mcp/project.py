@@ -54,7 +54,12 @@ class Project:
 
 
 def choose_project_dir(flag: str | None, environ: dict[str, str] | None = None) -> Path:
-    """`--project DIR`, else `$OSIRIS_HOME`, else the working directory (as the CLI does)."""
+    """`--project DIR`, else `$OSIRIS_HOME`, else the working directory.
+
+    Unlike the CLI, the server never looks above the working directory for a project: a
+    client starts it where its configuration says, and a silent walk up could serve a
+    parent folder the user never named.
+    """
     env = os.environ if environ is None else environ
     return Path(flag or env.get("OSIRIS_HOME") or ".").resolve()
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from osiris_mcp.commands.options import project_dir, usage_error
+from osiris_mcp.commands.options import PROJECT_HELP, project_dir, usage_error
 
 if TYPE_CHECKING:
     from runtime.connections import ConnectionsFile, DoctorResult
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project",
         metavar="DIR",
-        help="project directory (default: $OSIRIS_HOME, else the working directory)",
+        help=PROJECT_HELP,
     )
 
 

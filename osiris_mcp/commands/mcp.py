@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from osiris_mcp.commands.options import PROJECT_HELP, project_dir
+
 HELP = (
     "Serve MCP over stdio (run), print MCP client configuration for osiris-mcp (clients), "
     "or run a stdio self-test of the server (selftest)."
@@ -60,11 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _project_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--project",
-        metavar="DIR",
-        help="project directory (default: $OSIRIS_HOME, else the working directory)",
-    )
+    parser.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,9 +177,7 @@ def _shell_quote(part: str) -> str:
 
 
 def _clients(args: argparse.Namespace) -> int:
-    from osiris_mcp.project import choose_project_dir
-
-    project = choose_project_dir(args.project)
+    project = project_dir(args)  # the CLI's rule: the configs name the project found
     configs = client_configs(project)
     chosen = CLIENTS if args.client == "all" else (args.client,)
     if args.json:

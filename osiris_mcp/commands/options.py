@@ -11,6 +11,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from compiler.program import CompileContext
 
+#: The file that marks a project folder: commands look for it from the working directory up.
+PROJECT_MARKER = "osiris_connections.yaml"
+PROJECT_HELP = (
+    "project directory (default: $OSIRIS_HOME, else the nearest folder from here up that "
+    f"holds {PROJECT_MARKER}, else the working directory)"
+)
+
 
 def add_compile_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="select a profile defined in the pipeline")
@@ -24,7 +31,7 @@ def add_compile_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--project",
         metavar="DIR",
-        help="project directory (default: $OSIRIS_HOME, else the working directory)",
+        help=PROJECT_HELP,
     )
     parser.add_argument(
         "--catalog",
@@ -45,8 +52,38 @@ def add_verify_sql(parser: argparse.ArgumentParser) -> None:
 
 
 def project_dir(args: argparse.Namespace) -> Path:
-    chosen = getattr(args, "project", None) or os.environ.get("OSIRIS_HOME") or "."
-    return Path(chosen).resolve()
+    """The project a command works in: `--project DIR`, else `$OSIRIS_HOME`, else the
+    nearest folder from the working directory up that holds osiris_connections.yaml (as
+    git finds `.git`, so a command works from any subfolder), else the working directory.
+
+    A project found above the working directory is named once, on stderr: the user sees
+    where run_logs/ and build/ go, and --json output on stdout stays clean. Decided once
+    per command (kept on `args`), since a command asks more than once.
+    """
+    decided = getattr(args, "project_root", None)
+    if isinstance(decided, Path):
+        return decided
+    chosen = getattr(args, "project", None) or os.environ.get("OSIRIS_HOME")
+    if chosen:
+        root = Path(chosen).resolve()
+    else:
+        here = Path.cwd().resolve()
+        root = find_project(here) or here
+        if root != here:
+            print(
+                f"osiris: using the project in {root} (found {PROJECT_MARKER} there)",
+                file=sys.stderr,
+            )
+    args.project_root = root
+    return root
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest folder from `start` up that holds osiris_connections.yaml, or None."""
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_MARKER).is_file():
+            return folder
+    return None
 
 
 def usage_error(message: str) -> None:
