@@ -172,7 +172,7 @@ def _inputs(program: Program, step_id: str) -> dict[str, str]:
     assert pipeline is not None
     prefix = program.step_path(step_id) + "/inputs/"
     found: dict[str, str] = {}
-    for path, template in program.templates.items():
+    for path, template in program.step_templates(step_id):
         if path.startswith(prefix):
             ref = template.references[0]
             assert isinstance(ref, StepRef)

@@ -93,6 +93,10 @@ class Program:
     rewrites: list[dict[str, Any]] = field(default_factory=list)
     #: Literal credentials found in the file: scrubbed from every diagnostic and output.
     secret_values: set[str] = field(default_factory=set)
+    _templates_by_step: dict[str, list[tuple[str, Template]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _templates_indexed: int = field(default=-1, repr=False, compare=False)
 
     # -- reporting --------------------------------------------------------------------
 
@@ -166,6 +170,21 @@ class Program:
 
     def step_path(self, step_id: str) -> str:
         return self.step_paths.get(step_id, "/steps")
+
+    def step_templates(self, step_id: str) -> list[tuple[str, Template]]:
+        """The (path, template) pairs inside one step, in document order.
+
+        Indexed once rather than scanned per step: passes ask this for every step, and a
+        scan over every template of the pipeline made compiling N steps O(N²).
+        """
+        if self._templates_indexed != len(self.templates):
+            index: dict[str, list[tuple[str, Template]]] = {}
+            for path, template in self.templates.items():
+                head = "/".join(path.split("/", 3)[:3])  # "/steps/<n>"
+                index.setdefault(head, []).append((path, template))
+            self._templates_by_step = index
+            self._templates_indexed = len(self.templates)
+        return self._templates_by_step.get(self.step_path(step_id), [])
 
     def step_ids(self) -> tuple[str, ...]:
         return tuple(self.step_paths)

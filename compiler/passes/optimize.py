@@ -64,8 +64,12 @@ def optimize(program: Program, context: CompileContext) -> Program:
     """Push filters and column choices from single-upstream transforms into their extract."""
     if not context.optimize or program.pipeline is None or context.registry is None:
         return program
+    readers: dict[str, list[str]] = {}  # step -> the steps depending on it
+    for reader, deps in program.dependencies.items():
+        for dep in dict.fromkeys(deps):
+            readers.setdefault(dep, []).append(reader)
     for transform_id in program.order:
-        found = _candidate(program, context, transform_id)
+        found = _candidate(program, context, transform_id, readers)
         if found is None:
             continue
         extract, transform, regions, alias = found
@@ -85,7 +89,7 @@ def optimize(program: Program, context: CompileContext) -> Program:
 
 
 def _candidate(
-    program: Program, context: CompileContext, transform_id: str
+    program: Program, context: CompileContext, transform_id: str, readers: dict[str, list[str]]
 ) -> tuple[Extract, exp.Select, list[tuple[int, int, str]], str] | None:
     assert program.pipeline is not None and context.registry is not None
     step = program.pipeline.step(transform_id)
@@ -100,7 +104,9 @@ def _candidate(
         return None
     (extract_id,) = upstream  # named in inputs or needs, or the step before it
     path = program.step_path(transform_id)
-    if not _feeds_only(program, extract_id, transform_id):
+    if readers.get(extract_id) != [transform_id] or not _feeds_only(
+        program, extract_id, transform_id
+    ):
         return None
     extract = _extract(program, context, extract_id)
     if extract is None:
@@ -126,11 +132,9 @@ def _candidate(
 
 
 def _feeds_only(program: Program, extract_id: str, transform_id: str) -> bool:
-    """The extract's table (and its run-time results) go to this transform and nowhere else."""
+    """The extract's table (and its run-time results) go to this transform and nowhere else
+    (the caller checked that no other step depends on it)."""
     if extract_id in program.broken:
-        return False
-    readers = [s for s, deps in program.dependencies.items() if extract_id in deps]
-    if readers != [transform_id]:
         return False
     path = program.step_path(transform_id)
     # a `when` on the transform reading the extract's rows_read would see fewer rows
@@ -142,7 +146,7 @@ def _feeds_only(program: Program, extract_id: str, transform_id: str) -> bool:
     return all(
         not where.startswith(path + "/config")
         or not any(getattr(r, "step", None) == extract_id for r in template.references)
-        for where, template in program.templates.items()
+        for where, template in program.step_templates(transform_id)
     )
 
 

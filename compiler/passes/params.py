@@ -251,7 +251,7 @@ def _render_configs(program: Program) -> None:
     for step in program.pipeline.steps:
         config = copy.deepcopy(step.config)
         prefix = pointer(program.step_path(step.id), "config")
-        for path, template in program.templates.items():
+        for path, template in program.step_templates(step.id):
             if not path.startswith(prefix + "/"):
                 continue
             refs = template.references
