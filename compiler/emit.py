@@ -94,7 +94,7 @@ def emit(result: CompileResult, context: CompileContext) -> None:
                 # every name the step's driver sees -> the upstream step whose table it is
                 "tables": program.tables.get(step.id, {}),
                 "when": step.when,
-                "retry": step.retry.model_dump() if step.retry else None,
+                "retry": step.retry.manifest_form() if step.retry else None,
                 "timeout_s": step.timeout_s,
                 **_connection(program, step.id, spec, context),
             }

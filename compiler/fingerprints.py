@@ -59,7 +59,7 @@ def oml_fingerprint(program: Program, context: CompileContext) -> str:
                 # the implicit previous-step upstream depends on file order: hash what it is
                 "upstreams": list(program.upstreams.get(step.id, ())),
                 "when": " ".join(step.when.split()) if step.when else None,
-                "retry": step.retry.model_dump() if step.retry else None,
+                "retry": step.retry.manifest_form() if step.retry else None,
                 "timeout_s": step.timeout_s,
             }
         )

@@ -30,9 +30,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+#: The longest wait between two attempts unless a step sets `max_backoff_ms`: the delay
+#: doubles, and 20 attempts of an uncapped 1 s backoff would wait six days.
+MAX_BACKOFF_MS = 60_000
+
+
 class Retry(_Strict):
     max_attempts: int = Field(default=1, ge=1, le=20)
     backoff_ms: int = Field(default=1000, ge=0, le=600_000)
+    #: the cap on one wait (the doubling stops there)
+    max_backoff_ms: int = Field(default=MAX_BACKOFF_MS, ge=0, le=3_600_000)
+    #: no attempt starts later than this many seconds after the first one began
+    max_elapsed_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+
+    def manifest_form(self) -> dict[str, Any]:
+        """What the manifest records: the two caps only when the author set them, so
+        plans compiled before they existed keep their bytes and hashes."""
+        data = self.model_dump()
+        for key in ("max_backoff_ms", "max_elapsed_s"):
+            if key not in self.model_fields_set:
+                del data[key]
+        return data
 
 
 class Step(_Strict):

@@ -404,7 +404,8 @@ OML_NOTES = [
     'Top level: oml_version: "0.1.0" (quoted), name, steps; optional description, '
     "metadata, params, profiles. version, connectors, tasks and outputs are refused.",
     "Step: id (unique), component, mode (read | write | transform), config; optional "
-    "needs, inputs, when, retry {max_attempts, backoff_ms}, timeout_s, description.",
+    "needs, inputs, when, retry {max_attempts, backoff_ms, max_backoff_ms, max_elapsed_s}, "
+    "timeout_s, description.",
     "needs carries data: needs: [extract_orders] makes that step's table an input, read "
     "in a duckdb.processor query as df_extract_orders (or by step id); inputs: {orders: "
     "${extract_orders.df}} also names it (FROM orders). A writer writes its one upstream.",

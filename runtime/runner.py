@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.model import MAX_BACKOFF_MS
 from components.protocol import DriverError, StepResult
 from runtime.packages import missing_package
 from runtime.sessions import Session, peak_rss_mb, utc_now
@@ -470,6 +471,8 @@ class Runner:
         retry = step.get("retry") or {}
         attempts = max(1, int(retry.get("max_attempts", 1)))
         backoff_ms = int(retry.get("backoff_ms", 1000))
+        cap_ms = int(retry.get("max_backoff_ms", MAX_BACKOFF_MS))
+        max_elapsed_s = retry.get("max_elapsed_s")
         t0 = time.monotonic()
         for attempt in range(1, attempts + 1):
             outcome.attempts = attempt
@@ -477,9 +480,12 @@ class Runner:
             if error is None:
                 outcome.status = "success"
                 break
-            retryable = error.retryable and attempt < attempts and not self.cancel.is_set()
+            delay = min(backoff_ms * 2 ** (attempt - 1), cap_ms) / 1000
+            in_time = max_elapsed_s is None or time.monotonic() - t0 + delay <= max_elapsed_s
+            retryable = (
+                error.retryable and attempt < attempts and in_time and not self.cancel.is_set()
+            )
             if retryable:
-                delay = backoff_ms * (2 ** (attempt - 1)) / 1000
                 self.session.event(
                     "execution.step.retry",
                     step_id=step["id"],

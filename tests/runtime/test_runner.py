@@ -223,6 +223,28 @@ def test_retryable_errors_are_retried_with_backoff(
     assert collected.steps[0]["attempts"] == 3
 
 
+def test_backoff_stops_doubling_at_its_cap_and_retries_end_at_max_elapsed(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Flaky.attempts = 0
+    with_driver(monkeypatch, "filesystem.csv_extractor", Flaky)
+    capped = "retry: {max_attempts: 3, backoff_ms: 10, max_backoff_ms: 15}"
+    collected = run(
+        project, pipeline(EXTRACT.replace("    mode: read\n", f"    mode: read\n    {capped}\n"))
+    )
+    retries = [e for e in events(collected) if e["event_type"] == "execution.step.retry"]
+    assert [r["data"]["next_attempt_in_ms"] for r in retries] == [10, 15]
+    assert collected.status == "success"
+
+    Flaky.attempts = 0  # the next wait (2 s) would end past max_elapsed_s: no more attempts
+    late = "retry: {max_attempts: 3, backoff_ms: 2000, max_elapsed_s: 1}"
+    collected = run(
+        project, pipeline(EXTRACT.replace("    mode: read\n", f"    mode: read\n    {late}\n"))
+    )
+    assert collected.status == "failed" and "attempts" not in collected.steps[0]  # just one
+    assert not [e for e in events(collected) if e["event_type"] == "execution.step.retry"]
+
+
 def test_sql_errors_are_never_retried(project: Path) -> None:
     broken = PAID.replace(
         "SELECT id, amount", "SELECT CAST(status AS INTEGER) AS id, amount"
