@@ -193,6 +193,19 @@ def _cli(project: Project, pipeline: Path, *extra: str, limit: int | None) -> An
     )
 
 
+def _osiris(project: Project, *argv: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "osiris_mcp.cli", *argv],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _status(project: Project) -> dict[str, Any]:
     import json
 
@@ -234,6 +247,11 @@ def test_a_run_with_no_room_for_its_log_folder_never_starts(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "osiris: error: cannot" in done.stderr and "No space left on device" in done.stderr
+    as_json = _cli(project, pipeline, "--json", limit=None)
+    assert as_json.returncode == 1 and "Traceback" not in as_json.stdout + as_json.stderr
+    listed = _osiris(project, "logs", "list")  # reading the logs of a full disk still works
+    assert listed.returncode == 0 and "Traceback" not in listed.stdout + listed.stderr
+    assert "session-logs" in listed.stdout and "failed" in listed.stdout
     (logs / "filler").unlink()
     disk.grow("8m")
     assert _cli(project, pipeline, limit=None).returncode == 0
