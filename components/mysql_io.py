@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import struct
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,7 +301,12 @@ def source_query(config: Mapping[str, Any]) -> tuple[str, int | None]:
     return sql, None
 
 
-def probe(server: MySQLServer, sql: str, timeout_s: float | None) -> tuple[list[str], Any]:
+def probe(
+    server: MySQLServer,
+    sql: str,
+    timeout_s: float | None,
+    on_estimate: Callable[[int], None] | None = None,
+) -> tuple[list[str], Any]:
     """The read session for this server, and the result's fields (None: not describable).
 
     First the server parses the statement without running it (`require_rows`): one
@@ -333,9 +338,32 @@ def probe(server: MySQLServer, sql: str, timeout_s: float | None) -> tuple[list[
             if err.args[0] in (1064, 1149):
                 return session, None
             raise
+        fields = cursor._result.fields  # PEP 249's description lacks charset and flags
+        if on_estimate is not None:
+            estimate = planned_rows(cursor, sql)
+            if estimate is not None:
+                on_estimate(estimate)
         if modes & set(_LEXING_MODES):
             return session, None
-        return session, cursor._result.fields  # PEP 249's description lacks charset and flags
+        return session, fields
+
+
+def planned_rows(cursor: Any, sql: str) -> int | None:
+    """The optimizer's row estimate when the query reads one table (EXPLAIN plans, never
+    runs it), for progress percent and ETA; None for joins, derived tables, or no answer."""
+    try:
+        cursor.execute(f"EXPLAIN {sql}")
+        names = [d[0].lower() for d in cursor.description or ()]
+        plan = cursor.fetchall()
+    except pymysql.MySQLError:
+        return None
+    if len(plan) != 1 or "rows" not in names or "select_type" not in names:
+        return None
+    row = dict(zip(names, plan[0], strict=False))
+    rows = str(row.get("rows") or "")  # MariaDB answers it as text
+    if row.get("select_type") != "SIMPLE" or not rows.isdigit() or int(rows) == 0:
+        return None
+    return int(rows)
 
 
 def require_rows(conn: pymysql.connections.Connection, sql: str) -> None:
@@ -451,7 +479,12 @@ def extract(ctx: StepContext, config: Mapping[str, Any]) -> StepResult:
     sql = tagged(ctx, sql)  # every statement of the read can be found and stopped by a cancel
     size = batch_size(config)
     with server.errors("read"):
-        session, fields = probe(server, sql, read_time_limit(ctx, config))
+        session, fields = probe(
+            server,
+            sql,
+            read_time_limit(ctx, config),
+            on_estimate=lambda n: ctx.emit("read.start", estimate=n),
+        )
         readers = []
         if fields is not None:
             columns = [mysql_column(field) for field in fields]
@@ -797,6 +830,7 @@ class TableWriter:
         first = quote_name(targets[0])
         try:
             rows = self.load(staging, targets)
+            self.ctx.emit("write.phase", phase="merge", table=self.target)
             self.execute(
                 f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging} "
                 f"ON DUPLICATE KEY UPDATE {', '.join(updates) or f'{first} = {first}'}"
@@ -876,6 +910,7 @@ def write(ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
     if not database:
         raise DriverError("no database to write to", category="config", hint=_HINTS["config"])
     rows_in = count_rows(ctx.data_plane, source)
+    ctx.emit("write.start", total=rows_in, table=f"{database}.{table}")
     with server.errors("write"), closing(server.connect(local_infile=True)) as conn:
         write_session(conn)
         writer = TableWriter(ctx, conn, source, columns, str(database), table, batch_size(config))

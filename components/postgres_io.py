@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -326,7 +326,12 @@ def _begin_read(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -> N
         conn.execute("SELECT set_config(%s, %s, true)", (name, value))
 
 
-def probe(server: PostgresServer, sql: str, settings: Mapping[str, str]) -> list[Column]:
+def probe(
+    server: PostgresServer,
+    sql: str,
+    settings: Mapping[str, str],
+    on_estimate: Callable[[int], None] | None = None,
+) -> list[Column]:
     """The result's columns, from `SELECT * FROM (query) LIMIT 0` (not run, only planned).
 
     Sent over the extended protocol (`binary=True`), which takes exactly one statement:
@@ -349,6 +354,10 @@ def probe(server: PostgresServer, sql: str, settings: Mapping[str, str]) -> list
                 hint="write one SELECT; remove the ';' and what follows",
             ) from None
         described = list(cursor.description or [])
+        if on_estimate is not None:
+            estimate = planned_rows(conn, sql)
+            if estimate is not None:
+                on_estimate(estimate)
         oids = [column.type_code for column in described]
         categories = dict(
             conn.execute(
@@ -357,6 +366,18 @@ def probe(server: PostgresServer, sql: str, settings: Mapping[str, str]) -> list
         )
         conn.rollback()
     return [postgres_column(column, categories.get(column.type_code, "")) for column in described]
+
+
+def planned_rows(conn: psycopg.Connection[Any], sql: str) -> int | None:
+    """The planner's row estimate for the query (EXPLAIN plans, never runs it), for
+    progress percent and ETA; None when it cannot say."""
+    try:
+        (plan,) = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", binary=True).fetchone() or (None,)
+        rows = plan[0]["Plan"]["Plan Rows"] if plan else None
+    except (psycopg.Error, KeyError, IndexError, TypeError):
+        conn.rollback()
+        return None
+    return int(rows) if isinstance(rows, int | float) and rows > 0 else None
 
 
 def server_query(sql: str, columns: Sequence[Column]) -> str:
@@ -506,7 +527,9 @@ def extract(ctx: StepContext, config: Mapping[str, Any], family: str = "postgres
         role = reading_role(server)
         if role is not None:
             settings["role"] = role
-        columns = probe(server, sql, settings)
+        columns = probe(
+            server, sql, settings, on_estimate=lambda n: ctx.emit("read.start", estimate=n)
+        )
         sent = server_query(sql, columns)
         readers = []
         url = server.connectorx_url()
@@ -685,6 +708,7 @@ class TableWriter:
             if name not in key_targets
         ]
         action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+        self.ctx.emit("write.phase", phase="merge", table=self.target)
         conflict = ", ".join(quote_ident(name) for name in key_targets)
         self.conn.execute(
             f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging} "
@@ -707,6 +731,7 @@ def write(
     schema, table = split_table(str(config["table"]), config.get("schema"))
     schema = schema or server.schema
     rows_in = count_rows(ctx.data_plane, source)
+    ctx.emit("write.start", total=rows_in, table=f"{schema}.{table}")
     with server.errors("write"), closing(server.connect()) as conn, conn.transaction():
         conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
         writer = TableWriter(ctx, conn, source, columns, schema, table, batch_size(config))

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a machine-readable result")
     parser.add_argument(
+        "--no-color", action="store_true", help="progress without colour (also: NO_COLOR=1)"
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="compile, then print the steps and the tables and files the run would change; "
@@ -211,7 +214,8 @@ def execute(
     from runtime.adapters import RunNotStarted, RunRequest
     from runtime.adapters.local import PlanError
 
-    live = LiveReport(enabled=sys.stderr.isatty() and not args.json)
+    color = not getattr(args, "no_color", False) and not os.environ.get("NO_COLOR")
+    live = LiveReport(enabled=sys.stderr.isatty() and not args.json, color=color)
     request = RunRequest(
         build_dir=build_dir,
         project=project,
@@ -222,12 +226,13 @@ def execute(
         compilation=compilation,
     )
     try:
-        if sandbox is None:
-            collected = _run_locally(request)
-        else:
-            from runtime.adapters.e2b import run_in_sandbox
+        with live:
+            if sandbox is None:
+                collected = _run_locally(request)
+            else:
+                from runtime.adapters.e2b import run_in_sandbox
 
-            collected = run_in_sandbox(request, *sandbox)
+                collected = run_in_sandbox(request, *sandbox)
     except PlanError as err:
         usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 2
@@ -329,15 +334,30 @@ def print_summary(collected: Any) -> None:
 
 
 class LiveReport:
-    """A line per step on a terminal while the run goes; all events on TRACE/DEBUG."""
+    """Progress bars on a terminal while the run goes (osiris_mcp/progress.py); every
+    event as a JSON line on TRACE/DEBUG, or on stdout inside an E2B sandbox."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, enabled: bool, color: bool = True) -> None:
         self.trace = os.environ.get("OSIRIS_LOG_LEVEL", "").upper() in ("TRACE", "DEBUG")
         # Inside an E2B sandbox: every event as one JSON line on stdout, for the adapter
         self.stream = os.environ.get("OSIRIS_EVENTS_STDOUT") == "1"
         self._stream_lock = threading.Lock()
-        self.started: dict[str, float] = {}
+        self.bars: Any = None
+        if enabled and not self.trace:
+            from osiris_mcp.progress import LiveProgress
+
+            self.bars = LiveProgress(color=color)
+
+    def __enter__(self) -> LiveReport:
+        if self.bars is not None:
+            self.bars.start()
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+            if kind is KeyboardInterrupt:
+                self.bars.note("osiris: interrupted")
 
     def on_event(self, event: dict[str, Any]) -> None:
         if self.stream:
@@ -347,29 +367,5 @@ class LiveReport:
                 sys.stdout.flush()
         if self.trace:
             print(json.dumps(event, ensure_ascii=False), file=sys.stderr)
-        if not self.enabled:
-            return
-        kind = event["event_type"]
-        step = event.get("step_id")
-        data = event.get("data", {})
-        if kind == "execution.step.start" and step:
-            self.started[step] = time.monotonic()
-            print(f"  ▸ {step} ({data.get('component')}) …", file=sys.stderr)
-        elif kind == "write.progress" and step:
-            elapsed = time.monotonic() - self.started.get(step, time.monotonic())
-            rows = int(data.get("rows", 0))
-            rate = rows / elapsed if elapsed > 0 else 0
-            print(
-                f"\r    {step}: {rows:,} rows  {rate:,.0f} rows/s  {elapsed:.1f}s",
-                end="",
-                file=sys.stderr,
-            )
-        elif kind == "execution.step.complete" and step:
-            elapsed = time.monotonic() - self.started.get(step, time.monotonic())
-            written = data.get("rows_written", 0)
-            line = f"\r  ✓ {step}: {written:,} rows written in {elapsed:.2f}s"
-            print(line.ljust(60), file=sys.stderr)
-        elif kind == "execution.step.error" and step:
-            print(f"\r  ✗ {step}: {data.get('error')}", file=sys.stderr)
-        elif kind == "execution.step.skipped" and step:
-            print(f"  - {step}: skipped", file=sys.stderr)
+        if self.bars is not None:
+            self.bars.on_event(event)

@@ -84,6 +84,25 @@ def test_table_read_keeps_types_values_and_order(ctx: RecordingContext, mysql_db
     assert ("read.progress", {"rows": 2, "table": '"orders"'}) in ctx.events
 
 
+def test_a_one_table_read_reports_the_servers_row_estimate(
+    ctx: RecordingContext, mysql_db: dict
+) -> None:
+    """For progress percent: EXPLAIN's estimate (planned, never run); none for a join."""
+    sql(
+        mysql_db,
+        ORDERS,
+        "INSERT INTO orders (id) SELECT seq FROM seq_1_to_1000",
+        "ANALYZE TABLE orders",
+    )
+    MySQLExtractor().run(ctx, {"table": "orders"}, {})
+    (estimate,) = [data["estimate"] for name, data in ctx.events if name == "read.start"]
+    assert 500 <= estimate <= 2000
+    ctx.events.clear()
+    join = "SELECT a.id FROM orders AS a JOIN orders AS b ON a.id = b.id"
+    MySQLExtractor().run(ctx, {"query": join}, {})
+    assert "read.start" not in [name for name, _ in ctx.events]
+
+
 def test_query_keeps_its_column_and_row_order_under_a_limit(
     ctx: RecordingContext, mysql_db: dict
 ) -> None:
@@ -402,6 +421,11 @@ def test_upsert_updates_by_key_and_inserts_new_rows(ctx: RecordingContext, mysql
         (2, "B", ""),
         (3, "C", None),
     ]
+    # progress: the rows to write first, then the server's merge as a phase of its own
+    names = [name for name, _ in ctx.events]
+    assert names.index("write.start") < names.index("write.phase")
+    assert dict(ctx.events)["write.start"]["total"] == 2
+    assert dict(ctx.events)["write.phase"]["phase"] == "merge"
 
 
 def test_upsert_needs_a_unique_key_on_primary_key(ctx: RecordingContext, mysql_db: dict) -> None:

@@ -88,6 +88,19 @@ def test_table_read_keeps_types_values_and_order(ctx: RecordingContext, pg_db: d
     assert "rows_read" not in ctx.metrics  # the runner records it, from the result
 
 
+def test_a_read_reports_the_planners_row_estimate(ctx: RecordingContext, pg_db: dict) -> None:
+    """For progress percent: EXPLAIN's estimate (planned, never run)."""
+    sql(
+        pg_db,
+        ORDERS,
+        "INSERT INTO orders (id) SELECT g FROM generate_series(1, 1000) g",
+        "ANALYZE orders",
+    )
+    PostgresExtractor().run(ctx, {"table": "orders"}, {})
+    (estimate,) = [data["estimate"] for name, data in ctx.events if name == "read.start"]
+    assert 500 <= estimate <= 2000
+
+
 def test_query_keeps_its_column_and_row_order_under_a_limit(
     ctx: RecordingContext, pg_db: dict
 ) -> None:
@@ -384,6 +397,11 @@ def test_upsert_updates_by_key_and_inserts_new_rows(ctx: RecordingContext, pg_db
         (2, "B", ""),
         (3, "C", None),
     ]
+    # progress: the rows to write first, then the server's merge as a phase of its own
+    names = [name for name, _ in ctx.events]
+    assert names.index("write.start") < names.index("write.phase")
+    assert dict(ctx.events)["write.start"]["total"] == 2
+    assert dict(ctx.events)["write.phase"]["phase"] == "merge"
 
 
 def test_upsert_needs_a_unique_key_on_primary_key(ctx: RecordingContext, pg_db: dict) -> None:
