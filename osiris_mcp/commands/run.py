@@ -48,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "reads no data, opens no connection, runs nothing",
     )
     parser.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="a sample run: at most N rows per source, no target written; what each writer "
+        "would write goes to run_logs/samples/ as CSV",
+    )
+    parser.add_argument(
         "--no-optimize", action="store_true", help="compile without pushdown rewrites"
     )
     parser.add_argument("--keep-data-plane", action="store_true", help="keep the run's DuckDB file")
@@ -115,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
     if args.parallel < 1:
         usage_error("--parallel must be at least 1")
         return 2
-    sandbox = sandbox_from_args(args, project) if args.e2b and not args.dry_run else None
-    if args.e2b and not args.dry_run and sandbox is None:
+    local_only = args.dry_run or args.limit is not None  # neither needs a sandbox
+    sandbox = sandbox_from_args(args, project) if args.e2b and not local_only else None
+    if args.e2b and not local_only and sandbox is None:
         return 2
     compilation: dict[str, Any] | None = None
     if target.is_dir():
@@ -168,6 +176,10 @@ def run(args: argparse.Namespace) -> int:
         from osiris_mcp.commands.preview import dry_run
 
         return dry_run(build_dir, args.json)
+    if args.limit is not None:
+        from osiris_mcp.commands.preview import sample_run
+
+        return sample_run(build_dir, project, args.limit, args.json)
     return execute(build_dir, project, args, compilation, sandbox)
 
 
