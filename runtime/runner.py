@@ -207,8 +207,11 @@ class Runner:
         project_dir: Path,
         parallel: int = 1,
         cancel: threading.Event | None = None,
+        selection: Any = None,
     ) -> None:
         self.plan = plan
+        #: runtime.selection.Selection of `--select`: the steps to run, the ones to reuse
+        self.selection = selection
         self.session = session
         self.connections = connections
         self.data_plane = data_plane
@@ -278,6 +281,8 @@ class Runner:
         )
         self.write_status("running")
         pending = [] if self._drivers_missing(steps) else list(steps)
+        if self.selection is not None:
+            pending = [step for step in pending if not self._left_out(step)]
         running: dict[Future[None], str] = {}
         with ThreadPoolExecutor(
             max_workers=self.parallel, thread_name_prefix="osiris-step"
@@ -368,6 +373,32 @@ class Runner:
             name="osiris-stop-queries",
             daemon=True,
         ).start()
+
+    def _left_out(self, step: dict[str, Any]) -> bool:
+        """A step `--select` neither runs nor reuses: skipped, and said so."""
+        step_id = step["id"]
+        if step_id in self.selection.run or step_id in self.selection.reuse:
+            return False
+        outcome = self.outcomes[step_id]
+        outcome.status = "skipped"
+        outcome.reason = "not selected (--select)"
+        self.session.event("execution.step.skipped", step_id=step_id, reason=outcome.reason)
+        return True
+
+    def _reuse(self, step: dict[str, Any], cursor: Any, table: str) -> StepResult:
+        """Load the step's whole output kept by an earlier run of this plan."""
+        import json
+
+        import pyarrow.parquet as pq
+
+        kept = self.selection.reuse[step["id"]]
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.from_arrow(pq.read_table(kept)).create(table)
+        info = json.loads((kept.parent / "output.json").read_text("utf-8"))
+        rows = int(info["rows"])
+        return StepResult(
+            rows_read=rows, rows_written=rows, details={"reused_from": self.selection.reused_from}
+        )
 
     def _drivers_missing(self, steps: list[dict[str, Any]]) -> bool:
         """Load every step's driver before any step runs: a missing package fails the run
@@ -559,9 +590,13 @@ class Runner:
             attempt=outcome.attempts,
         )
         try:
-            driver = load_driver(step["component"])
-            inputs = {name: quote_table(up) for name, up in _tables(step).items()}
-            result: StepResult = driver.run(ctx, self.plan.configs[step_id], inputs)
+            result: StepResult
+            if self.selection is not None and step_id in self.selection.reuse:
+                result = self._reuse(step, cursor, ctx.output_table)
+            else:
+                driver = load_driver(step["component"])
+                inputs = {name: quote_table(up) for name, up in _tables(step).items()}
+                result = driver.run(ctx, self.plan.configs[step_id], inputs)
             if ctx.timed_out.is_set():
                 raise DriverError(f"step timed out after {timeout_s} s", category="timeout")
         except DriverError as failure:

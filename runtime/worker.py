@@ -116,6 +116,7 @@ class RunWorker:
             "memory_limit": request.memory_limit,
             "compilation": request.compilation,
             "detached": self.detached,
+            "select": list(request.select),
         }
         env = dict(os.environ if request.env is None else request.env)
         try:
@@ -448,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep_outputs=bool(payload.get("keep_outputs")),
         memory_limit=payload["memory_limit"],
         compilation=payload["compilation"],
+        select=tuple(payload.get("select") or ()),
     )
     try:
         collected = run_build(request)

@@ -48,6 +48,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "reads no data, opens no connection, runs nothing",
     )
     parser.add_argument(
+        "--select",
+        action="append",
+        metavar="STEP",
+        help="run only STEP (STEP+: and what follows it, +STEP: and what it needs; "
+        "repeatable); left-out inputs come from the last run of this plan with "
+        "--keep-outputs, else they run too",
+    )
+    parser.add_argument(
+        "--keep-outputs",
+        action="store_true",
+        help="keep each step's whole table in the run's artifacts/ (not only 100 rows), "
+        "for --select to reuse",
+    )
+    parser.add_argument(
         "--limit",
         type=int,
         metavar="N",
@@ -121,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
         target = target.parent  # 0.5.7's form: `osiris run build/.../manifest.yaml`
     if args.parallel < 1:
         usage_error("--parallel must be at least 1")
+        return 2
+    if args.e2b and args.select:
+        usage_error("--select runs locally only: it reuses outputs kept in run_logs/")
         return 2
     local_only = args.dry_run or args.limit is not None  # neither needs a sandbox
     sandbox = sandbox_from_args(args, project) if args.e2b and not local_only else None
@@ -236,6 +253,8 @@ def execute(
         keep_data_plane=args.keep_data_plane,
         memory_limit=args.memory_limit,
         compilation=compilation,
+        select=tuple(args.select or ()),
+        keep_outputs=args.keep_outputs,
     )
     try:
         with live:
@@ -294,6 +313,14 @@ def _run_locally(request: Any) -> Any:
     from runtime.worker import holds_the_gil, run_interruptible
 
     plan = load_plan(request.build_dir)
+    if request.select:  # a selector naming no step: PlanError here, exit 2
+        from runtime.adapters.local import PlanError
+        from runtime.selection import SelectionError, select
+
+        try:
+            select(plan.steps(), request.select, request.project, plan.pipeline, plan.manifest_hash)
+        except SelectionError as err:
+            raise PlanError(str(err), hint=err.hint or None) from None
     if not holds_the_gil(plan.steps()):
         return run_build(request)
     # a bad build or connections file is a PlanError here, exit 2, as in-process
@@ -315,7 +342,7 @@ def print_summary(collected: Any) -> None:
         rows.append(
             (
                 step["id"],
-                step["status"],
+                "reused" if (step.get("details") or {}).get("reused_from") else step["status"],
                 f"{step.get('rows_read', 0):,}",
                 f"{step.get('rows_written', 0):,}",
                 f"{step.get('duration_ms', 0) / 1000:.2f}s",

@@ -31,6 +31,8 @@ class RunRequest:
     #: How the plan was obtained ({"manifest_hash", "cached", "duration_ms", ...}),
     #: logged as the session's compilation events; None when given a build folder.
     compilation: dict[str, Any] | None = None
+    #: `--select` selectors (STEP, STEP+, +STEP): run only part of the plan
+    select: tuple[str, ...] = ()
 
 
 class RunNotStarted(Exception):

@@ -176,12 +176,18 @@ def _sql_string(text: str) -> str:
 def declared_files(
     plan: Plan, connections: Mapping[str, Mapping[str, Any] | None], project: Path
 ) -> list[Path]:
-    """The files the plan's steps read, as each driver resolves them (`files_read`).
+    """The files the plan's steps read, as each driver resolves them (`files_read`)."""
+    return [path for paths in files_by_step(plan, connections, project).values() for path in paths]
 
-    A step whose path does not resolve is left out: its driver refuses it when it runs."""
+
+def files_by_step(
+    plan: Plan, connections: Mapping[str, Mapping[str, Any] | None], project: Path
+) -> dict[str, list[Path]]:
+    """Step id -> the files it reads. A step whose path does not resolve is left out:
+    its driver refuses it when it runs."""
     from runtime.runner import load_driver
 
-    found: list[Path] = []
+    found: dict[str, list[Path]] = {}
     for step in plan.steps():
         try:
             driver = load_driver(step["component"])
@@ -191,7 +197,9 @@ def declared_files(
         if files_read is None:
             continue
         try:
-            found += files_read(plan.configs[step["id"]], connections.get(step["id"]), project)
+            found[step["id"]] = list(
+                files_read(plan.configs[step["id"]], connections.get(step["id"]), project)
+            )
         except Exception:  # a refused path: the driver says why when the step runs
             continue
     return found
@@ -204,6 +212,7 @@ class Prepared:
     session: Session
     connections: dict[str, dict[str, Any] | None]
     data_plane_path: Path
+    selection: Any = None  # runtime.selection.Selection of `--select`
     status: str = "pending"
 
 
@@ -212,6 +221,21 @@ class LocalAdapter:
         plan = load_plan(request.build_dir)
         env = dict(os.environ) if request.env is None else dict(request.env)
         connections, secrets, names = resolve_connections(plan, request.project, env)
+        selection = None
+        if request.select:
+            from runtime.selection import SelectionError, select
+
+            try:
+                selection = select(
+                    plan.steps(),
+                    request.select,
+                    request.project,
+                    plan.pipeline,
+                    plan.manifest_hash,
+                    files=files_by_step(plan, connections, request.project),
+                )
+            except SelectionError as err:
+                raise PlanError(str(err), hint=err.hint or None) from None
         redactor = Redactor(secrets)
         try:
             session = Session(
@@ -238,7 +262,9 @@ class LocalAdapter:
             session.event("compilation.complete", **request.compilation)
         for step_id, family, alias in names:
             session.event("connection.resolve", step_id=step_id, family=family, alias=alias)
-        return Prepared(request, plan, session, connections, session.dir / "data_plane.duckdb")
+        return Prepared(
+            request, plan, session, connections, session.dir / "data_plane.duckdb", selection
+        )
 
     def execute(self, prepared: Prepared) -> str:
         data_plane = open_data_plane(
@@ -258,6 +284,7 @@ class LocalAdapter:
                 prepared.request.project,
                 parallel=prepared.request.parallel,
                 cancel=prepared.request.cancel,
+                selection=prepared.selection,
             )
             prepared.status = runner.run()
             if prepared.status != "cancelled":  # a cancel is asked to end now
