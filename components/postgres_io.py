@@ -685,6 +685,7 @@ class TableWriter:
     def replace(self, targets: Sequence[str]) -> int:
         """Empty the target and fill it from staging (TRUNCATE, or DELETE when referenced)."""
         staging, rows = self.stage(targets)
+        self.ctx.emit("write.phase", phase="replace", table=self.target)
         referenced = self.conn.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass(%s) "
             "AND contype = 'f')",

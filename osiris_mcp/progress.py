@@ -18,7 +18,10 @@ import threading
 import time
 from typing import Any
 
-_PHASES = {"merge": "merging on the server"}
+_PHASES = {
+    "merge": "merging on the server",
+    "replace": "replacing the target's rows on the server",
+}
 
 
 class LiveProgress:
