@@ -279,6 +279,7 @@ def query_pipeline(extractor: str, connection: str, sql: str, limit: int, timeou
             SELECT 1 AS one
           limit: 5
           fetch_timeout_s: 30
+    <BLANKLINE>
     """
     body = "\n".join("        " + line for line in sql.strip().splitlines())
     return (

@@ -51,7 +51,7 @@ def df_names(upstream: tuple[str, ...]) -> dict[str, str]:
     """Upstream step id → its `df_` name; ids that would share one each get a hash suffix.
 
     >>> df_names(("a-b", "a_b", "c"))
-    {'a-b': 'df_a_b_bf9de6c7', 'a_b': 'df_a_b_b1e1c2a9', 'c': 'df_c'}
+    {'a-b': 'df_a_b_d44362d6', 'a_b': 'df_a_b_648fa9b3', 'c': 'df_c'}
     """
     plain = {step_id: df_name(step_id) for step_id in upstream}
     taken = [name.lower() for name in plain.values()]
