@@ -1,6 +1,6 @@
 """The catalog: what discovery learned about a source, in the shape the compiler checks SQL against.
 
-The runtime fills it (runtime/discovery.py) and stores it (runtime/catalog.py); the
+The runtime fills it (runtime/discovery/) and stores it (runtime/catalog.py); the
 compiler only reads it, so it lives here, beside the passes that use it.
 """
 
