@@ -17,14 +17,9 @@ from components.postgres_io import PostgresServer, supabase_fields
 from components.protocol import DriverError
 from components.supabase_extractor.driver import SupabaseExtractor
 from components.supabase_writer.driver import SupabaseWriter
+from tests.components.databases import postgres_sql as sql
+from tests.components.databases import supabase_dsn as dsn
 from tests.components.stepcontext import make_context
-from tests.components.test_postgres_drivers import sql
-
-
-def dsn(db: dict[str, Any], password: str = "unused") -> str:
-    return "postgresql://{user}:{password}@{host}:{port}/{database}".format(
-        **{**db, "password": password}
-    )
 
 
 def test_url_and_password_make_the_direct_database_connection() -> None:
