@@ -13,11 +13,8 @@ from typing import Any
 import psycopg
 import pymysql
 
-from components.mysql_extractor.driver import MySQLExtractor
 from components.mysql_writer.driver import MySQLWriter
-from components.postgres_extractor.driver import PostgresExtractor
 from components.postgres_writer.driver import PostgresWriter
-from components.supabase_extractor.driver import SupabaseExtractor
 from components.supabase_writer.driver import SupabaseWriter
 from tests.components.stepcontext import RecordingContext
 
@@ -79,7 +76,7 @@ def plane_table(ctx: RecordingContext, select: str, name: str = "src") -> dict[s
 
 @dataclass(frozen=True)
 class Family:
-    """One database family under test: its drivers, its server and how a step reaches it."""
+    """One database family under test: its writer, its server and how a step reaches it."""
 
     name: str
     db: Mapping[str, Any]
@@ -87,7 +84,6 @@ class Family:
     connection: Mapping[str, Any]
     """What the step's connection resolves to."""
     writer: Callable[[], Any]
-    extractor: Callable[[], Any]
     namespace: str
     """The database (MySQL) or schema (PostgreSQL) unqualified tables land in."""
     run_sql: Callable[..., list[tuple[Any, ...]]]
@@ -120,41 +116,42 @@ class Family:
 
 
 def mysql_family(db: Mapping[str, Any]) -> Family:
-    """mysql.writer and mysql.extractor on the MariaDB test database `db`."""
-    database = str(db["database"])
+    """mysql.writer on the MariaDB test database `db`."""
     return Family(
-        "mysql", db, db, MySQLWriter, MySQLExtractor, database, mysql_sql, mysql_tables, "`"
+        name="mysql",
+        db=db,
+        connection=db,
+        writer=MySQLWriter,
+        namespace=str(db["database"]),
+        run_sql=mysql_sql,
+        list_tables=mysql_tables,
+        quote="`",
     )
 
 
 def postgres_family(db: Mapping[str, Any]) -> Family:
-    """postgres.writer and postgres.extractor on the PostgreSQL test schema of `db`."""
-    schema = str(db["schema"])
+    """postgres.writer on the PostgreSQL test schema of `db`."""
     return Family(
-        "postgres",
-        db,
-        db,
-        PostgresWriter,
-        PostgresExtractor,
-        schema,
-        postgres_sql,
-        postgres_tables,
-        '"',
+        name="postgres",
+        db=db,
+        connection=db,
+        writer=PostgresWriter,
+        namespace=str(db["schema"]),
+        run_sql=postgres_sql,
+        list_tables=postgres_tables,
+        quote='"',
     )
 
 
 def supabase_family(db: Mapping[str, Any]) -> Family:
-    """supabase.writer and supabase.extractor, through a `pg_dsn`, on the schema of `db`."""
-    schema = str(db["schema"])
-    connection = {"pg_dsn": supabase_dsn(db), "schema": schema}
+    """supabase.writer on the schema of `db`, reached through a `pg_dsn` as Supabase is."""
     return Family(
-        "supabase",
-        db,
-        connection,
-        SupabaseWriter,
-        SupabaseExtractor,
-        schema,
-        postgres_sql,
-        postgres_tables,
-        '"',
+        name="supabase",
+        db=db,
+        connection={"pg_dsn": supabase_dsn(db), "schema": db["schema"]},
+        writer=SupabaseWriter,
+        namespace=str(db["schema"]),
+        run_sql=postgres_sql,
+        list_tables=postgres_tables,
+        quote='"',
     )
