@@ -7,7 +7,7 @@ MySQL runs on the MariaDB test database; PostgreSQL and Supabase share a Postgre
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -145,13 +145,7 @@ def postgres_family(db: Mapping[str, Any]) -> Family:
 
 def supabase_family(db: Mapping[str, Any]) -> Family:
     """supabase.writer on the schema of `db`, reached through a `pg_dsn` as Supabase is."""
-    return Family(
-        name="supabase",
-        db=db,
-        connection={"pg_dsn": supabase_dsn(db), "schema": db["schema"]},
-        writer=SupabaseWriter,
-        namespace=str(db["schema"]),
-        run_sql=postgres_sql,
-        list_tables=postgres_tables,
-        quote='"',
+    connection = {"pg_dsn": supabase_dsn(db), "schema": db["schema"]}
+    return replace(
+        postgres_family(db), name="supabase", connection=connection, writer=SupabaseWriter
     )
