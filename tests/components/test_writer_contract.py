@@ -79,9 +79,10 @@ def test_a_missing_table_is_created_with_its_key_and_exactly_the_rows(
     assert ("write.progress", {"rows": 4, "table": family.quoted("paid")}) in ctx.events
 
 
-def test_a_single_text_column_may_hold_copys_end_marker(
+def test_a_single_text_column_may_hold_a_bulk_loaders_end_marker(
     ctx: RecordingContext, family: Family
 ) -> None:
+    """A lone `\\.` line ends PostgreSQL's COPY data; as a value it is only text."""
     inputs = plane_table(ctx, "SELECT * FROM (VALUES ('\\.'), (''), (NULL)) AS t(line)")
     family.writer().run(ctx, {"table": "texts"}, inputs)
     rows = family.sql("SELECT line FROM texts ORDER BY line IS NULL, line")
