@@ -6,7 +6,6 @@ depends on the clock, the host, the working directory or the hash seed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -16,15 +15,12 @@ from compiler.compile import check, default_context
 from compiler.connections import recorded_connection
 from compiler.diagnostics import Diagnostic, has_errors
 from compiler.fingerprints import compiler_fingerprint, grammar_hash, oml_fingerprint
+from compiler.manifest import LINEAGE, MANIFEST, META, Fingerprints, Manifest, ManifestStep
 from compiler.program import CompileContext, Program
 from grammar import StepRef
 
 if TYPE_CHECKING:
     from components.registry import ComponentSpec
-
-MANIFEST = "manifest.yaml"
-META = "meta.json"
-LINEAGE = "lineage.json"
 
 
 @dataclass
@@ -33,6 +29,7 @@ class CompileResult:
     files: dict[str, bytes] = field(default_factory=dict)
     manifest_hash: str = ""
     fingerprints: dict[str, str] = field(default_factory=dict)
+    manifest: Manifest | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,7 +67,7 @@ def emit(result: CompileResult, context: CompileContext) -> None:
     registry = context.registry
     assert pipeline is not None and registry is not None
     files: dict[str, bytes] = {}
-    steps: list[dict[str, Any]] = []
+    steps: list[ManifestStep] = []
     used_specs: dict[str, str] = {}
     for step_id in program.order:
         step = pipeline.step(step_id)
@@ -82,54 +79,43 @@ def emit(result: CompileResult, context: CompileContext) -> None:
         cfg_bytes = canonical.json_file(program.configs[step.id])
         files[cfg_path] = cfg_bytes
         steps.append(
-            {
-                "id": step.id,
-                "component": step.component,
-                "component_version": spec.version,
-                "mode": step.canonical_mode,
-                "cfg_path": cfg_path,
-                "cfg_sha256": canonical.sha256(cfg_bytes),
-                "needs": sorted(program.dependencies.get(step.id, ())),
-                "inputs": _inputs(program, step.id),
-                # every name the step's driver sees -> the upstream step whose table it is
-                "tables": program.tables.get(step.id, {}),
-                "when": step.when,
-                "retry": step.retry.manifest_form() if step.retry else None,
-                "timeout_s": step.timeout_s,
-                **_connection(program, step.id, spec, context),
-            }
+            ManifestStep(
+                id=step.id,
+                component=step.component,
+                component_version=spec.version,
+                mode=step.canonical_mode,
+                cfg_path=cfg_path,
+                cfg_sha256=canonical.sha256(cfg_bytes),
+                needs=tuple(sorted(program.dependencies.get(step.id, ()))),
+                inputs=_inputs(program, step.id),
+                tables=program.tables.get(step.id, {}),
+                when=step.when,
+                retry=step.retry.manifest_form() if step.retry else None,
+                timeout_s=step.timeout_s,
+                connection=_connection(program, step.id, spec, context),
+            )
         )
-    fingerprints = {
-        "oml_fp": oml_fingerprint(program, context),
-        "registry_fp": canonical.fingerprint(dict(sorted(used_specs.items()))),
-        "compiler_fp": compiler_fingerprint(),
-        "params_fp": canonical.fingerprint(program.params),
-        "profile": context.profile or "",
-        "manifest_fp": "",
-    }
-    manifest: dict[str, Any] = {
-        "pipeline": {
-            "name": pipeline.name,
-            "oml_version": pipeline.oml_version,
-            "fingerprints": fingerprints,
-            # the functions the author vouched for, for a reviewer to see (only when set)
-            **(
-                {"trusted_functions": sorted(set(pipeline.trusted_functions))}
-                if pipeline.trusted_functions
-                else {}
-            ),
-        },
-        "params": dict(sorted(program.params.items())),
-        "steps": steps,
-        "order": list(program.order),
-        "rewrites": program.rewrites,
-    }
-    fingerprints["manifest_fp"] = canonical.sha256(canonical.yaml_file(manifest))
-    files[MANIFEST] = canonical.yaml_file(manifest)
+    manifest = Manifest(
+        name=pipeline.name,
+        oml_version=pipeline.oml_version,
+        fingerprints=Fingerprints(
+            oml_fp=oml_fingerprint(program, context),
+            registry_fp=canonical.fingerprint(dict(sorted(used_specs.items()))),
+            compiler_fp=compiler_fingerprint(),
+            params_fp=canonical.fingerprint(program.params),
+            profile=context.profile or "",
+        ),
+        params=program.params,
+        steps=tuple(steps),
+        order=tuple(program.order),
+        rewrites=tuple(program.rewrites),
+        trusted_functions=tuple(sorted(set(pipeline.trusted_functions))),
+    ).sealed()
+    files[MANIFEST] = manifest.to_bytes()
     files[META] = canonical.json_file(
         {
-            "fingerprints": fingerprints,
-            "manifest_hash": fingerprints["manifest_fp"].removeprefix("sha256:"),
+            "fingerprints": manifest.fingerprints.to_dict(),
+            "manifest_hash": manifest.hash,
             "toolchain": dict(_toolchain()),
             "params": dict(sorted(program.params.items())),
             "param_sources": dict(sorted(program.param_sources.items())),
@@ -139,21 +125,22 @@ def emit(result: CompileResult, context: CompileContext) -> None:
     )
     files[LINEAGE] = canonical.json_file(_lineage(program))
     result.files = dict(sorted(files.items()))
-    result.fingerprints = fingerprints
-    result.manifest_hash = fingerprints["manifest_fp"].removeprefix("sha256:")
+    result.manifest = manifest
+    result.fingerprints = manifest.fingerprints.to_dict()
+    result.manifest_hash = manifest.hash
 
 
 def _connection(
     program: Program, step_id: str, spec: ComponentSpec, context: CompileContext
-) -> dict[str, Any]:
-    """`{"connection": ...}`: the step's resolved non-secret connection fields and their
-    origins, when the caller handed in the project's connection facts; else nothing."""
+) -> dict[str, Any] | None:
+    """The step's resolved non-secret connection fields and their origins, when the
+    caller handed in the project's connection facts; else None."""
     if context.connection_facts is None or spec.family is None:
-        return {}
+        return None
     config = program.configs[step_id]
     ref = config.get("connection")
     if spec.family == "duckdb" and ref is None:
-        return {}  # the run's own data plane: no connection
+        return None  # the run's own data plane: no connection
     secret = {pointer.lstrip("/") for pointer in spec.secrets}
     inline = {
         f.field: config[f.field]
@@ -163,7 +150,7 @@ def _connection(
     entry = recorded_connection(
         ref if isinstance(ref, str) else None, spec.family, inline, context.connection_facts
     )
-    return {} if entry is None else {"connection": entry}
+    return entry
 
 
 def _inputs(program: Program, step_id: str) -> dict[str, str]:
@@ -210,28 +197,3 @@ def _toolchain() -> dict[str, str]:
         "lark": lark.__version__,
         "pydantic": version("pydantic"),
     }
-
-
-def verify(files: Mapping[str, bytes]) -> list[str]:
-    """Problems with a build's files: a manifest whose fingerprints do not match its bytes."""
-    import yaml
-
-    problems: list[str] = []
-    if MANIFEST not in files:
-        return [f"{MANIFEST} is missing"]
-    # libyaml's parser when present: the same document, several times faster on big plans
-    manifest = yaml.load(files[MANIFEST], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    try:
-        recorded = manifest["pipeline"]["fingerprints"]["manifest_fp"]
-        manifest["pipeline"]["fingerprints"]["manifest_fp"] = ""
-    except (KeyError, TypeError):
-        return [f"{MANIFEST} has no pipeline.fingerprints.manifest_fp"]
-    if canonical.sha256(canonical.yaml_file(manifest)) != recorded:
-        problems.append(f"{MANIFEST} was changed after compilation (manifest_fp does not match)")
-    for step in manifest.get("steps", []):
-        data = files.get(step.get("cfg_path", ""))
-        if data is None:
-            problems.append(f"{step.get('cfg_path')} is missing")
-        elif canonical.sha256(data) != step.get("cfg_sha256"):
-            problems.append(f"{step['cfg_path']} was changed after compilation")
-    return problems

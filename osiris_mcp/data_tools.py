@@ -182,17 +182,17 @@ def _discovered(
 
 def _upstream(session: Path, step_id: str) -> str | None:
     """The step whose table a writer step wrote (its one input), from the run's manifest."""
-    import yaml
+    from compiler.manifest import Manifest
 
     try:
-        manifest = yaml.safe_load((session / "manifest.yaml").read_text("utf-8"))
-    except (OSError, ValueError):
+        manifest = Manifest.from_bytes((session / "manifest.yaml").read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    for step in manifest.get("steps", []):
-        if step.get("id") == step_id:
-            inputs = list((step.get("inputs") or {}).values()) or list(step.get("needs") or [])
-            return str(inputs[0]) if inputs else None
-    return None
+    step = manifest.step(step_id)
+    if step is None:
+        return None
+    inputs = list(step.inputs.values()) or list(step.needs)
+    return str(inputs[0]) if inputs else None
 
 
 def _project_file(state: ServerState, relative: str) -> Path:
@@ -360,23 +360,13 @@ async def sql_query(state: ServerState, args: m.SqlQueryArgs, ctx: Context) -> m
 
 async def _compile(state: ServerState, source: bytes, context: Any) -> Any:
     """Compile the query's pipeline; a query the checks refuse is a `query_rejected` error."""
-    from osiris_mcp.commands.compile import compile_to_disk
-    from osiris_mcp.plans import load_plan
+    from osiris_mcp.tools import compile_plan
 
-    def build() -> tuple[dict[str, Any], Any]:
-        with state.compile_lock:
-            outcome = compile_to_disk(
-                source, context, "<sql_query>", state.project.root, None, "auto"
-            )
-            if not outcome["ok"]:
-                return outcome, None
-            build_dir = Path(outcome["build_dir"])
-            state.builds.remember(outcome["manifest_hash"], build_dir)
-            return outcome, load_plan(build_dir, outcome["manifest_hash"])
-
-    outcome, plan = await anyio.to_thread.run_sync(build)
+    outcome, plan = await anyio.to_thread.run_sync(
+        lambda: compile_plan(state, source, context, "<sql_query>")
+    )
     if plan is None:
-        errors = [d for d in outcome.get("diagnostics", []) if d.get("severity") == "error"]
+        errors = [d for d in outcome.diagnostics_dicts() if d.get("severity") == "error"]
         first = errors[0] if errors else {"code": "?", "message": "the query was refused"}
         raise OsirisToolError(
             "query_rejected",

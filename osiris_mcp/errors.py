@@ -8,6 +8,8 @@ finds the code between the first square brackets.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp.server.mcpserver.exceptions import ToolError
 
 #: Every code a tool can return, with what it means. `docs/mcp.md` lists the same table.
@@ -70,3 +72,30 @@ def error_code_of(text: str) -> str | None:
         return None
     code = text[start + 1 : end]
     return code if code in ERROR_CODES else None
+
+
+def load_build(index: Any, manifest_hash: str) -> Any:
+    """The verified plan compiled as `manifest_hash` (a `runtime.builds.Build`), or an
+    `unknown_manifest` / `stale_manifest` error: only a compiled, unchanged plan made by
+    the compiler and components installed now may run."""
+    from runtime.builds import PlanError
+
+    short = manifest_hash[:12] + ("…" if len(manifest_hash) > 12 else "")
+    build_dir = index.build_dir(manifest_hash)
+    if build_dir is None:
+        raise OsirisToolError(
+            "unknown_manifest",
+            f"No compiled plan has manifest_hash '{short}'.",
+            "Compile the pipeline with oml_compile and pass the manifest_hash it returns; "
+            "only a compiled plan can run.",
+        )
+    try:
+        return index.load(manifest_hash, build_dir).current()
+    except PlanError as err:
+        message = {
+            "changed": f"The plan '{short}' was changed after it was compiled: {err.detail}.",
+            "other_plan": f"The build folder of '{short}' now holds another plan.",
+            "stale": f"The plan '{short}' was compiled with {err.detail}.",
+        }.get(err.code, f"The plan '{short}' cannot be read: {err.detail}.")
+        hint = "Compile the pipeline again with oml_compile and run the new manifest_hash."
+        raise OsirisToolError("stale_manifest", message, hint) from None

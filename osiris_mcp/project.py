@@ -8,7 +8,6 @@ are resolved.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,17 +50,6 @@ class Project:
     @property
     def memory_dir(self) -> Path:
         return self.root / ".osiris" / "memory"
-
-
-def choose_project_dir(flag: str | None, environ: dict[str, str] | None = None) -> Path:
-    """`--project DIR`, else `$OSIRIS_HOME`, else the working directory.
-
-    Unlike the CLI, the server never looks above the working directory for a project: a
-    client starts it where its configuration says, and a silent walk up could serve a
-    parent folder the user never named.
-    """
-    env = os.environ if environ is None else environ
-    return Path(flag or env.get("OSIRIS_HOME") or ".").resolve()
 
 
 def pipeline_file(project: Project, name: str) -> Path:

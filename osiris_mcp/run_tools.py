@@ -27,9 +27,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from osiris_mcp import tool_models as m
-from osiris_mcp.errors import OsirisToolError
+from osiris_mcp.errors import OsirisToolError, load_build
 from osiris_mcp.paging import cut_line, fit_rows, json_size, listing_key, row_room
-from osiris_mcp.plans import CompiledPlan
 from osiris_mcp.project import UnsafePath, check_identifier
 from osiris_mcp.runs import TERMINAL, TrackedRun, status_snapshot
 from osiris_mcp.tool_adapter import (
@@ -69,7 +68,7 @@ def _confirmation_resolver(state: ServerState) -> Any:
         manifest_hash: str, ctx: Context
     ) -> str | Elicit[WriteConfirmation]:
         try:
-            plan = await anyio.to_thread.run_sync(lambda: state.builds.load(manifest_hash))
+            plan = await anyio.to_thread.run_sync(lambda: load_build(state.builds, manifest_hash))
         except ToolError:
             return "not_needed"  # the tool body reports the unknown or stale plan
         if not plan.writes_tables:
@@ -83,9 +82,9 @@ def _confirmation_resolver(state: ServerState) -> Any:
     return confirm_database_writes
 
 
-def _confirmation_message(plan: CompiledPlan) -> str:
+def _confirmation_message(plan: Any) -> str:
     lines = [f"Run pipeline '{plan.pipeline}' (plan {plan.manifest_hash[:12]})? It will modify:"]
-    for target in plan.targets:
+    for target in plan.write_targets():
         if target["kind"] == "database_table":
             lines.append(
                 f"- table {target['target']} via {target['connection']} "
@@ -112,7 +111,7 @@ async def run_pipeline(
     status reached; follow with run_status. A run stops when the client disconnects,
     unless detach is true.
     """
-    plan = await anyio.to_thread.run_sync(lambda: state.builds.load(args.manifest_hash))
+    plan = await anyio.to_thread.run_sync(lambda: load_build(state.builds, args.manifest_hash))
     if args.params is not None and _params_differ(args.params, plan.params):
         raise OsirisToolError(
             "params_mismatch",
@@ -127,7 +126,7 @@ async def run_pipeline(
         plan.build_dir,
         manifest_hash=plan.manifest_hash,
         pipeline=plan.pipeline,
-        total_steps=len(plan.manifest.get("order", [])),
+        total_steps=len(plan.manifest.order),
         parallel=args.parallel,
         detached=args.detach,
         keep_outputs=args.keep_outputs,

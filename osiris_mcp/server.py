@@ -26,9 +26,9 @@ from osiris_mcp.project import (
     DEFAULT_MAX_RESOURCE_BYTES,
     DEFAULT_MAX_RESULT_BYTES,
     Project,
-    choose_project_dir,
 )
 from osiris_mcp.tool_adapter import ServerState
+from runtime.app import project_root
 
 logger = logging.getLogger("osiris_mcp.server")
 
@@ -132,7 +132,8 @@ async def prompt_arguments(ctx: Any, call_next: Any) -> Any:
 def _warm_up(secrets: SecretText) -> None:
     try:
         secrets.refresh()  # the connections' secret values, for the log masker
-        import osiris_mcp.commands.compile  # noqa: F401  (compile_to_disk and its imports)
+        import runtime.app
+        import runtime.builds  # noqa: F401
         from compiler.compile import check, default_context
 
         check(b'oml_version: "0.1.0"\nname: warm\nsteps: []\n', default_context())
@@ -260,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve one client over stdio until it disconnects."""
     args = build_parser().parse_args(argv)
     project = Project(
-        choose_project_dir(args.project),
+        project_root(args.project, walk_up=False),
         max_result_bytes=args.max_result_bytes,
         max_resource_bytes=args.max_resource_bytes,
         writes=args.writes,

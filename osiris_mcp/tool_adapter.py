@@ -32,9 +32,9 @@ from osiris_mcp import tool_models as m
 from osiris_mcp.audit import SecretText, connection_secrets
 from osiris_mcp.errors import OsirisToolError
 from osiris_mcp.paging import Page, fit_rows
-from osiris_mcp.plans import BuildIndex
 from osiris_mcp.project import Project
 from osiris_mcp.runs import RunTracker
+from runtime.builds import BuildIndex
 
 logger = logging.getLogger("osiris_mcp.tools")
 

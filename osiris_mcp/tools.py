@@ -20,7 +20,6 @@ from mcp.server.mcpserver import Context
 from osiris_mcp import tool_models as m
 from osiris_mcp.errors import OsirisToolError
 from osiris_mcp.paging import listing_key
-from osiris_mcp.plans import CompiledPlan
 from osiris_mcp.project import UnsafePath, pipeline_file
 from osiris_mcp.tool_adapter import (
     OVERWRITES_PROJECT,
@@ -44,28 +43,11 @@ def _digest(data: bytes) -> str:
 def compile_context(
     state: ServerState, params: dict[str, Any], profile: str | None, optimize: bool = True
 ) -> Any:
-    """The compile context `osiris validate|compile` builds for the same inputs: params,
-    OSIRIS_PARAM_<NAME> from the environment, the profile, the project's connection
-    references, and the catalogs discovery cached (never a connection to a source)."""
-    from compiler.compile import default_context
-    from osiris_mcp.commands.options import (
-        connection_facts,
-        filesystem_bases,
-        known_connections,
-        project_catalogs,
-    )
+    """The compile context `osiris validate|compile` builds for the same inputs
+    (`runtime.app.compile_context`): never a connection to a source."""
+    from runtime.app import compile_context as project_context
 
-    root = state.project.root
-    return default_context(
-        params=dict(params),
-        env={k: v for k, v in os.environ.items() if k.startswith("OSIRIS_PARAM_")},
-        profile=profile,
-        optimize=optimize,
-        connections=known_connections(root),
-        connection_facts=connection_facts(root),
-        catalogs=project_catalogs(root),
-        filesystem_bases=filesystem_bases(root),
-    )
+    return project_context(state.project.root, params, profile, optimize=optimize)
 
 
 def _source(state: ServerState, oml: str | None, pipeline: str | None) -> tuple[bytes, str]:
@@ -531,22 +513,11 @@ async def oml_compile(state: ServerState, args: m.OmlCompileArgs, ctx: Context) 
     identical earlier compile is reused (cached: true).
     """
     source, filename = _source(state, args.oml, args.pipeline)
-    from osiris_mcp.commands.compile import compile_to_disk
-    from osiris_mcp.plans import load_plan
-
     context = compile_context(state, args.params, args.profile, optimize=args.optimize)
-
-    def build() -> tuple[dict[str, Any], CompiledPlan | None]:
-        with state.compile_lock:  # two compiles of one plan share a build folder
-            outcome = compile_to_disk(source, context, filename, state.project.root, None, "auto")
-            if not outcome["ok"]:
-                return outcome, None
-            build_dir = Path(outcome["build_dir"])
-            state.builds.remember(outcome["manifest_hash"], build_dir)
-            return outcome, load_plan(build_dir, outcome["manifest_hash"])
-
-    outcome, plan = await anyio.to_thread.run_sync(build)
-    found = [m.DiagnosticInfo.model_validate(d) for d in outcome.get("diagnostics", [])]
+    outcome, plan = await anyio.to_thread.run_sync(
+        lambda: compile_plan(state, source, context, filename)
+    )
+    found = [m.DiagnosticInfo.model_validate(d) for d in outcome.diagnostics_dicts()]
     listing = listing_key("oml_compile", filename, _digest(source))
     page = page_of(state, found, listing, args.cursor)
     if plan is None:
@@ -555,20 +526,37 @@ async def oml_compile(state: ServerState, args: m.OmlCompileArgs, ctx: Context) 
         )
     result = m.OmlCompileResult(
         ok=True,
-        cached=bool(outcome.get("cached")),
+        cached=outcome.cached,
         pipeline=plan.pipeline,
         manifest_hash=plan.manifest_hash,
-        fingerprints=dict(outcome.get("fingerprints") or {}),
-        order=list(plan.manifest.get("order", [])),
-        rewrites=list(plan.manifest.get("rewrites") or []),
+        fingerprints=plan.manifest.fingerprints.to_dict(),
+        order=list(plan.manifest.order),
+        rewrites=[dict(r) for r in plan.manifest.rewrites],
         lineage=_lineage_summary(plan.build_dir),
-        targets=[m.WriteTarget.model_validate(t) for t in plan.targets],
+        targets=[m.WriteTarget.model_validate(t) for t in plan.write_targets()],
         requires_confirmation=plan.writes_tables,
         manifest_uri=f"osiris://manifests/{plan.manifest_hash}/manifest.yaml",
         diagnostics=page.rows,
         **paged_fields(page, "oml_compile"),
     )
     return Reply(result, [(result.manifest_uri or "", "manifest.yaml")])
+
+
+def compile_plan(state: ServerState, source: bytes, context: Any, filename: str) -> Any:
+    """Compile into the project's build folder and load the plan verified: an
+    (`runtime.app.CompileOutcome`, `runtime.builds.Build` or None) pair."""
+    from runtime.app import compile_and_load
+    from runtime.builds import PlanError
+
+    with state.compile_lock:  # two compiles of one plan share a build folder
+        try:
+            return compile_and_load(source, context, filename, state.project.root, state.builds)
+        except PlanError as err:  # written and at once changed: another process at work
+            raise OsirisToolError(
+                "stale_manifest",
+                f"The plan was changed as it was written: {err.detail}.",
+                "Compile the pipeline again with oml_compile.",
+            ) from None
 
 
 def _lineage_summary(build_dir: Path, per_step: int = 8) -> list[m.LineageSummary]:

@@ -1,8 +1,12 @@
-"""Build folders on disk: atomic writes of compiled files and the compile cache.
+"""Build folders on disk: the one way to read a plan (`Build`), atomic writes, the cache.
 
 The compiler returns bytes; this module decides where they live. A build folder is
 written to a temporary sibling and renamed into place, so a reader never sees half a
-build. The compile cache maps the five compile inputs to the build that came of them.
+build. `Build.load` is how every caller — `osiris run`, the MCP tools, the worker, the
+E2B bundle — reads one: it verifies the files against their fingerprints and gives a
+typed `Manifest`; `Build.stale` says whether the compiler and the component specs it
+was compiled with are still the installed ones. The compile cache maps the compile
+inputs to the build that came of them, and `BuildIndex` finds a build by its hash.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from compiler import canonical
+from compiler.manifest import MANIFEST, Manifest, ManifestStep, verify
 from compiler.model import pipeline_slug
 
 
@@ -76,22 +81,11 @@ def is_build_dir(path: Path) -> bool:
 
 
 def _verifies(path: Path) -> bool:
-    from compiler.emit import verify
-
     try:
-        files = read_build(path)
-        if verify(files):
-            return False
-        meta = json.loads(files["meta.json"])
-        manifest = yaml.load(
-            files["manifest.yaml"], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
-        recorded = str(manifest["pipeline"]["fingerprints"]["manifest_fp"])
-        return isinstance(meta, dict) and meta.get("manifest_hash") == recorded.removeprefix(
-            "sha256:"
-        )
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+        build = Build.load(path)
+    except PlanError:
         return False  # not a build Osiris can read: not one it may replace
+    return build.meta.get("manifest_hash") == build.manifest_hash
 
 
 def check_build_dir(out_dir: Path) -> None:
@@ -199,8 +193,6 @@ class CompileCache:
         build = Path(entry.get("build_dir", ""))
         if not (build / "manifest.yaml").is_file():
             return None
-        from compiler.emit import verify
-
         if verify(read_build(build)):
             return None  # edited or damaged since: do not trust it
         return entry
@@ -226,3 +218,231 @@ def last_build(project: Path) -> Path | None:
 
 def _last_build_pointer(project: Path) -> Path:
     return project / ".osiris" / "last_compile"
+
+
+class PlanError(Exception):
+    """A build that cannot be run as it is: missing, edited after compile, compiled by
+    another toolchain, or asking for a connection that does not resolve.
+
+    `code` says which for a shell to word it: `missing`, `changed`, `other_plan`, `stale`,
+    or `plan` for everything else.
+    """
+
+    def __init__(
+        self, message: str, hint: str | None = None, code: str = "plan", detail: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.code = code
+        #: the first problem found, in a few words (for a shell that words its own message)
+        self.detail = detail or message
+
+
+#: Families whose writers modify database tables (a CSV writer only writes a file).
+FILE_FAMILIES = frozenset({"filesystem"})
+_RECOMPILE = "the plan was changed after compilation: compile the OML again"
+
+
+@dataclass(frozen=True)
+class Build:
+    """A build folder, loaded and verified: its manifest, each step's config, meta.json."""
+
+    build_dir: Path
+    manifest: Manifest
+    configs: Mapping[str, dict[str, Any]]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, build_dir: Path, manifest_hash: str | None = None) -> Build:
+        """Read `build_dir` and refuse it unless its files match their fingerprints (and,
+        when given, the folder holds the plan `manifest_hash`)."""
+        if not (build_dir / MANIFEST).is_file():
+            raise PlanError(
+                f"{build_dir}: no manifest.yaml", hint="compile the pipeline first", code="missing"
+            )
+        try:
+            files = read_build(build_dir)
+        except OSError as err:
+            raise PlanError(f"{build_dir}: {err.strerror or err}", code="missing") from None
+        problems = verify(files)
+        if problems:
+            raise PlanError(
+                f"{build_dir}: " + "; ".join(problems), _RECOMPILE, "changed", problems[0]
+            )
+        try:
+            manifest = Manifest.from_bytes(files[MANIFEST])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise PlanError(
+                f"{build_dir}: not a manifest Osiris wrote", _RECOMPILE, "changed"
+            ) from None
+        if manifest_hash is not None and manifest.hash != manifest_hash:
+            raise PlanError(f"{build_dir} now holds another plan", _RECOMPILE, code="other_plan")
+        try:
+            configs = {s.id: json.loads(files[s.cfg_path]) for s in manifest.steps}
+            meta = json.loads(files.get("meta.json", b"{}"))
+        except (KeyError, ValueError) as err:
+            raise PlanError(f"{build_dir}: {err}", _RECOMPILE, code="changed") from None
+        return cls(build_dir, manifest, configs, meta if isinstance(meta, dict) else {})
+
+    @property
+    def pipeline(self) -> str:
+        return self.manifest.name
+
+    @property
+    def manifest_hash(self) -> str:
+        return self.manifest.hash
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.manifest.params)
+
+    def steps(self) -> list[ManifestStep]:
+        """The steps in the order the plan runs them."""
+        return self.manifest.in_order()
+
+    def keeping(
+        self, keep: Iterable[str], configs: Mapping[str, dict[str, Any]] | None = None
+    ) -> Build:
+        """The plan cut to the steps in `keep` (optionally with other configs): what a
+        preview or a sample run executes. Never written: it is not a compiled plan."""
+        kept = set(keep)
+        chosen = self.configs if configs is None else configs
+        return replace(
+            self,
+            manifest=self.manifest.keeping(kept),
+            configs={k: v for k, v in chosen.items() if k in kept},
+        )
+
+    def stale(self) -> str | None:
+        """What changed since the plan was compiled, or None when the compiler and the
+        specs of its components are the ones installed now."""
+        from compiler.fingerprints import compiler_fingerprint
+        from components.registry import default_registry
+
+        prints = self.manifest.fingerprints
+        if prints.compiler_fp != compiler_fingerprint():
+            return "another version of the compiler"
+        registry = default_registry()
+        used: dict[str, str] = {}
+        for step in self.manifest.steps:
+            spec = registry.get(step.component)
+            if spec is None:
+                return f"component '{step.component}', which is no longer installed"
+            used[spec.name] = spec.fingerprint
+        if canonical.fingerprint(dict(sorted(used.items()))) != prints.registry_fp:
+            return "component specs that have changed since"
+        return None
+
+    def current(self) -> Build:
+        """This build, or a `stale` PlanError when it was compiled by another toolchain."""
+        outdated = self.stale()
+        if outdated:
+            raise PlanError(
+                f"{self.build_dir}: the plan was compiled with {outdated}",
+                "compile the OML again: a plan runs only with the compiler and "
+                "components that made it",
+                code="stale",
+                detail=outdated,
+            )
+        return self
+
+    def write_targets(self) -> list[dict[str, Any]]:
+        """Every table or file the plan modifies, with its write mode, in run order."""
+        from components.registry import default_registry
+
+        registry = default_registry()
+        targets: list[dict[str, Any]] = []
+        for step in self.steps():
+            if step.mode != "write":
+                continue
+            config = self.configs.get(step.id, {})
+            spec = registry.get(step.component)
+            family = spec.family if spec is not None else None
+            if "table" in config and family not in FILE_FAMILIES:
+                schema = config.get("schema")
+                target = f"{schema}.{config['table']}" if schema else str(config["table"])
+                kind = "database_table"
+            else:
+                target = str(config.get("path") or config.get("table") or "")
+                kind = "file"
+            targets.append(
+                {
+                    "step": step.id,
+                    "component": step.component,
+                    "kind": kind,
+                    "connection": config.get("connection") or (f"@{family}" if family else None),
+                    "target": target,
+                    "write_mode": config.get("write_mode"),
+                }
+            )
+        return targets
+
+    @property
+    def writes_tables(self) -> bool:
+        return any(t["kind"] == "database_table" for t in self.write_targets())
+
+
+class BuildIndex:
+    """manifest_hash -> build folder, read from the compile cache (and remembered).
+
+    The index is the compile cache itself (`.osiris/cache/compile/*.json`, written by
+    `runtime.app.compile_to_disk` for `osiris compile` and `oml_compile` alike), so a plan
+    compiled from the command line can be run over MCP and the other way round.
+    """
+
+    def __init__(self, project: Path) -> None:
+        self.cache_dir = project / ".osiris" / "cache" / "compile"
+        self._known: dict[str, Path] = {}
+        self._loaded: dict[str, tuple[tuple[Any, ...], Build]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, manifest_hash: str, build_dir: Path) -> Build:
+        """`Build.load(build_dir, manifest_hash)`, verified once while its files stay as
+        they are: a run over MCP asks for its plan more than once (the confirmation, the
+        tool itself), and hashing a big plan each time is wasted work. Any change to a
+        file's size or modification time verifies it afresh."""
+        signature = _signature(build_dir)
+        with self._lock:
+            seen = self._loaded.get(manifest_hash)
+        if seen is not None and seen[0] == signature and seen[1].build_dir == build_dir:
+            return seen[1]
+        build = Build.load(build_dir, manifest_hash)
+        with self._lock:
+            self._loaded[manifest_hash] = (signature, build)
+        return build
+
+    def remember(self, manifest_hash: str, build_dir: Path) -> None:
+        with self._lock:
+            self._known[manifest_hash] = build_dir
+
+    def build_dir(self, manifest_hash: str) -> Path | None:
+        """The build folder compiled for this hash, or None when no compile produced it."""
+        if len(manifest_hash) != 64 or any(c not in "0123456789abcdef" for c in manifest_hash):
+            return None
+        with self._lock:
+            known = self._known.get(manifest_hash)
+        if known is not None and (known / MANIFEST).is_file():
+            return known
+        if not self.cache_dir.is_dir():
+            return None
+        for entry_path in sorted(self.cache_dir.glob("*.json")):
+            try:
+                entry = json.loads(entry_path.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(entry, dict) and entry.get("manifest_hash") == manifest_hash:
+                build = Path(str(entry.get("build_dir", "")))
+                if (build / MANIFEST).is_file():
+                    self.remember(manifest_hash, build)
+                    return build
+        return None
+
+
+def _signature(build_dir: Path) -> tuple[Any, ...]:
+    """Each file of a build folder with its size and modification time."""
+    found = []
+    for path in sorted(build_dir.rglob("*")):
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            found.append((path.relative_to(build_dir).as_posix(), info.st_size, info.st_mtime_ns))
+    return tuple(found)

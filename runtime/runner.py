@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.manifest import ManifestStep
 from compiler.model import MAX_BACKOFF_MS
 from components.protocol import DriverError, StepResult
+from runtime.builds import Build
 from runtime.packages import missing_package
 from runtime.sessions import Session, peak_rss_mb, utc_now
 
@@ -33,32 +35,7 @@ MAX_ERROR_CHARS = 2000
 #: rewriting at every event made 2,000 steps take minutes.
 STATUS_EVERY_EVENT_UP_TO = 64
 STATUS_EVERY_S = 0.5
-
-
-@dataclass
-class Plan:
-    """A compiled build, loaded and verified."""
-
-    build_dir: Path
-    manifest: dict[str, Any]
-    configs: dict[str, dict[str, Any]]
-    meta: dict[str, Any]
-
-    @property
-    def pipeline(self) -> str:
-        return str(self.manifest["pipeline"]["name"])
-
-    @property
-    def manifest_hash(self) -> str:
-        return str(self.manifest["pipeline"]["fingerprints"]["manifest_fp"]).removeprefix("sha256:")
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.manifest.get("params") or {})
-
-    def steps(self) -> list[dict[str, Any]]:
-        by_id = {s["id"]: s for s in self.manifest["steps"]}
-        return [by_id[step_id] for step_id in self.manifest["order"]]
+_NO_ROOM = "free space on that disk (or move the project's run_logs), then run again"
 
 
 @dataclass
@@ -103,16 +80,16 @@ class ContextForStep:
 
     def __init__(
         self,
-        step: dict[str, Any],
+        step: ManifestStep,
         data_plane: Any,
         connection: Mapping[str, Any] | None,
         session: Session,
         project_dir: Path,
         cancel: threading.Event,
     ) -> None:
-        self.step_id: str = step["id"]
+        self.step_id: str = step.id
         self.run_id: str = session.run_id  # database readers tag their queries with it
-        self.component: str = step["component"]
+        self.component: str = step.component
         self.data_plane = data_plane
         self.output_table = quote_table(self.step_id)
         self.connection = connection
@@ -147,16 +124,6 @@ def quote_table(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _tables(step: Mapping[str, Any]) -> dict[str, str]:
-    """Every name the step's driver may read → the upstream step whose table it is.
-
-    The compiler decided the names (manifest `tables`); a manifest compiled before it
-    recorded them has only its `inputs`.
-    """
-    tables = step.get("tables")
-    return dict(tables if tables is not None else step.get("inputs", {}))
-
-
 def load_driver(component: str) -> Any:
     """Import a component's driver lazily: `components/<name with _>/driver.py`."""
     try:
@@ -186,13 +153,35 @@ def load_driver(component: str) -> Any:
 
 @dataclass
 class RunOutcome:
+    """What a run came to: the runner returns it, and status.json is written from it."""
+
     run_id: str
+    pipeline: str
+    manifest_hash: str
     status: str
-    session_dir: Path
-    steps: list[StepOutcome]
     started_at: str
-    finished_at: str
+    finished_at: str | None
     duration_ms: int
+    steps: list[StepOutcome]
+    #: why the run failed outside any step (the disk refused its logs), with a hint
+    error: str | None = None
+    hint: str | None = None
+
+    def to_status(self) -> dict[str, Any]:
+        """status.json's content. While running it names the process that owns the run,
+        so a reader can tell a run that died (SIGKILL, power loss) from one still going."""
+        return {
+            "session_id": self.run_id,
+            "pipeline": self.pipeline,
+            "manifest_hash": self.manifest_hash,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_ms": self.duration_ms,
+            "steps": [o.to_status() for o in self.steps],
+            **({} if self.finished_at else {"pid": os.getpid()}),
+            **({"error": self.error, "hint": self.hint} if self.error else {}),
+        }
 
 
 class Runner:
@@ -200,7 +189,7 @@ class Runner:
 
     def __init__(
         self,
-        plan: Plan,
+        plan: Build,
         session: Session,
         connections: Mapping[str, Mapping[str, Any] | None],
         data_plane: Any,
@@ -218,9 +207,7 @@ class Runner:
         self.project_dir = project_dir
         self.parallel = max(1, parallel)
         self.cancel = cancel or threading.Event()
-        self.outcomes = {
-            s["id"]: StepOutcome(s["id"], s["component"], s["mode"]) for s in plan.steps()
-        }
+        self.outcomes = {s.id: StepOutcome(s.id, s.component, s.mode) for s in plan.steps()}
         self.started_at = utc_now()
         self._t0 = time.monotonic()
         self._status_lock = threading.Lock()
@@ -236,47 +223,41 @@ class Runner:
 
     # -- status -----------------------------------------------------------------------
 
-    def write_status(self, status: str, finished: bool = False) -> None:
+    def outcome(self, status: str, finished: bool = False) -> RunOutcome:
+        """The run as it stands: `status`, ended or not."""
+        disk_error = self.session.disk_error
+        return RunOutcome(
+            run_id=self.session.run_id,
+            pipeline=self.plan.pipeline,
+            manifest_hash=self.plan.manifest_hash,
+            status=status,
+            started_at=self.started_at,
+            finished_at=utc_now() if finished else None,
+            duration_ms=int((time.monotonic() - self._t0) * 1000),
+            steps=list(self.outcomes.values()),
+            error=disk_error,
+            hint=None if disk_error is None else _NO_ROOM,
+        )
+
+    def write_status(self, status: str, finished: bool = False) -> RunOutcome | None:
         with self._status_lock:
             now = time.monotonic()
             if not finished and now - self._status_written < self._status_every_s:
-                return  # a big plan: the events say what happened meanwhile
+                return None  # a big plan: the events say what happened meanwhile
             self._status_written = now
-            self.session.write_status(
-                {
-                    "session_id": self.session.run_id,
-                    "pipeline": self.plan.pipeline,
-                    "manifest_hash": self.plan.manifest_hash,
-                    "status": status,
-                    "started_at": self.started_at,
-                    "finished_at": utc_now() if finished else None,
-                    "duration_ms": int((time.monotonic() - self._t0) * 1000),
-                    "steps": [o.to_status() for o in self.outcomes.values()],
-                    # while running: which process owns the run, so a reader can tell a
-                    # run that died (SIGKILL, power loss) from one still going
-                    **({} if finished else {"pid": os.getpid()}),
-                    **self._disk_error(),
-                }
-            )
-
-    def _disk_error(self) -> dict[str, str]:
-        error = self.session.disk_error
-        if error is None:
-            return {}
-        return {
-            "error": error,
-            "hint": "free space on that disk (or move the project's run_logs), then run again",
-        }
+            outcome = self.outcome(status, finished)
+            self.session.write_status(outcome.to_status())
+            return outcome
 
     # -- the run ----------------------------------------------------------------------
 
-    def run(self) -> str:
+    def run(self) -> RunOutcome:
         steps = self.plan.steps()
         self.session.event(
             "execution.start",
             pipeline=self.plan.pipeline,
             manifest_hash=self.plan.manifest_hash,
-            steps=[s["id"] for s in steps],
+            steps=[s.id for s in steps],
             parallel=self.parallel,
         )
         self.write_status("running")
@@ -299,7 +280,7 @@ class Runner:
                             continue
                         pending.remove(step)
                         if verdict == "run":
-                            running[pool.submit(self._run_step, step)] = step["id"]
+                            running[pool.submit(self._run_step, step)] = step.id
                     if not running:
                         if self.cancel.is_set() or not pending:
                             break
@@ -319,11 +300,11 @@ class Runner:
                         running.pop(future)
                         future.result()
         for step in pending:
-            outcome = self.outcomes[step["id"]]
+            outcome = self.outcomes[step.id]
             outcome.status = "cancelled" if self.cancel.is_set() else "skipped"
             if outcome.status == "cancelled":
                 self.session.event(
-                    "execution.step.skipped", step_id=step["id"], reason="run cancelled"
+                    "execution.step.skipped", step_id=step.id, reason="run cancelled"
                 )
         statuses = {o.status for o in self.outcomes.values()}
         if "failed" in statuses or self.session.disk_error is not None:
@@ -349,8 +330,9 @@ class Runner:
         self.session.metric("memory_usage_mb", peak_rss_mb(), "MB")
         if self.session.disk_error is not None:
             final = "failed"  # the disk refused the closing events themselves
-        self.write_status(final, finished=True)
-        return final
+        outcome = self.write_status(final, finished=True)
+        assert outcome is not None  # a finished status is always written
+        return outcome
 
     def _interrupt_running(self) -> None:
         """Stop the DuckDB queries of running steps (drivers check `cancelled()` too).
@@ -374,9 +356,9 @@ class Runner:
             daemon=True,
         ).start()
 
-    def _left_out(self, step: dict[str, Any]) -> bool:
+    def _left_out(self, step: ManifestStep) -> bool:
         """A step `--select` neither runs nor reuses: skipped, and said so."""
-        step_id = step["id"]
+        step_id = step.id
         if step_id in self.selection.run or step_id in self.selection.reuse:
             return False
         outcome = self.outcomes[step_id]
@@ -385,13 +367,13 @@ class Runner:
         self.session.event("execution.step.skipped", step_id=step_id, reason=outcome.reason)
         return True
 
-    def _reuse(self, step: dict[str, Any], cursor: Any, table: str) -> StepResult:
+    def _reuse(self, step: ManifestStep, cursor: Any, table: str) -> StepResult:
         """Load the step's whole output kept by an earlier run of this plan."""
         import json
 
         import pyarrow.parquet as pq
 
-        kept = self.selection.reuse[step["id"]]
+        kept = self.selection.reuse[step.id]
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.from_arrow(pq.read_table(kept)).create(table)
         info = json.loads((kept.parent / "output.json").read_text("utf-8"))
@@ -400,11 +382,11 @@ class Runner:
             rows_read=rows, rows_written=rows, details={"reused_from": self.selection.reused_from}
         )
 
-    def _drivers_missing(self, steps: list[dict[str, Any]]) -> bool:
+    def _drivers_missing(self, steps: list[ManifestStep]) -> bool:
         """Load every step's driver before any step runs: a missing package fails the run
         at once, not after the extract has run. True when one could not be loaded."""
         problems: dict[str, DriverError] = {}
-        for component in sorted({s["component"] for s in steps}):
+        for component in sorted({s.component for s in steps}):
             try:
                 load_driver(component)
             except DriverError as problem:
@@ -412,44 +394,40 @@ class Runner:
         if not problems:
             return False
         for step in steps:
-            outcome = self.outcomes[step["id"]]
-            problem = problems.get(step["component"])
+            outcome = self.outcomes[step.id]
+            problem = problems.get(step.component)
             if problem is None:
                 outcome.status = "skipped"
                 outcome.reason = "the run did not start: a driver could not be loaded"
-                self.session.event(
-                    "execution.step.skipped", step_id=step["id"], reason=outcome.reason
-                )
+                self.session.event("execution.step.skipped", step_id=step.id, reason=outcome.reason)
                 continue
             outcome.status = "failed"
             outcome.error = str(problem)
             outcome.category = problem.category
             self.session.event(
                 "execution.step.error",
-                step_id=step["id"],
+                step_id=step.id,
                 error=outcome.error,
                 category=problem.category,
             )
         return True
 
-    def _readiness(self, step: dict[str, Any]) -> str:
+    def _readiness(self, step: ManifestStep) -> str:
         """'run', 'wait', or 'decided' (the step was skipped without running)."""
-        outcome = self.outcomes[step["id"]]
-        for up in step.get("needs", []):
+        outcome = self.outcomes[step.id]
+        for up in step.needs:
             up_status = self.outcomes[up].status
             if up_status in ("pending", "running"):
                 return "wait"
             if up_status in ("failed", "cancelled") or (
-                up_status == "skipped" and up in _tables(step).values()
+                up_status == "skipped" and up in step.input_tables.values()
             ):
                 outcome.status = "skipped"
                 outcome.reason = f"upstream step '{up}' {up_status}"
-                self.session.event(
-                    "execution.step.skipped", step_id=step["id"], reason=outcome.reason
-                )
+                self.session.event("execution.step.skipped", step_id=step.id, reason=outcome.reason)
                 self.write_status("running")
                 return "decided"
-        when = step.get("when")
+        when = step.when
         if when:
             run_it, values, problem = self._evaluate(when)
             if problem:
@@ -457,7 +435,7 @@ class Runner:
                 outcome.error = problem
                 outcome.category = "config"
                 self.session.event(
-                    "execution.step.error", step_id=step["id"], error=problem, category="config"
+                    "execution.step.error", step_id=step.id, error=problem, category="config"
                 )
                 self.write_status("running")
                 return "decided"
@@ -465,7 +443,7 @@ class Runner:
                 outcome.status = "skipped"
                 outcome.reason = f"when: {when}"
                 self.session.event(
-                    "execution.step.skipped", step_id=step["id"], condition=when, values=values
+                    "execution.step.skipped", step_id=step.id, condition=when, values=values
                 )
                 self.write_status("running")
                 return "decided"
@@ -495,11 +473,11 @@ class Runner:
         except (EvaluationError, ExpressionError, KeyError) as err:
             return False, {}, f"cannot evaluate when: {when!r}: {err}"
 
-    def _run_step(self, step: dict[str, Any]) -> None:
-        outcome = self.outcomes[step["id"]]
+    def _run_step(self, step: ManifestStep) -> None:
+        outcome = self.outcomes[step.id]
         outcome.status = "running"
         self.write_status("running")
-        retry = step.get("retry") or {}
+        retry = step.retry or {}
         attempts = max(1, int(retry.get("max_attempts", 1)))
         backoff_ms = int(retry.get("backoff_ms", 1000))
         cap_ms = int(retry.get("max_backoff_ms", MAX_BACKOFF_MS))
@@ -519,7 +497,7 @@ class Runner:
             if retryable:
                 self.session.event(
                     "execution.step.retry",
-                    step_id=step["id"],
+                    step_id=step.id,
                     attempt=attempt,
                     next_attempt_in_ms=int(delay * 1000),
                     error=bounded(self.session.redactor.text(str(error))),
@@ -539,25 +517,21 @@ class Runner:
             }
             if error.hint:
                 data["hint"] = error.hint
-            self.session.event(event, step_id=step["id"], **data)
+            self.session.event(event, step_id=step.id, **data)
             break
         outcome.duration_ms = int((time.monotonic() - t0) * 1000)
         if outcome.status == "success":
+            self.session.metric("rows_read", outcome.rows_read, "rows", step.id, step.component)
             self.session.metric(
-                "rows_read", outcome.rows_read, "rows", step["id"], step["component"]
+                "rows_written", outcome.rows_written, "rows", step.id, step.component
             )
             self.session.metric(
-                "rows_written", outcome.rows_written, "rows", step["id"], step["component"]
+                "execution_time_ms", outcome.duration_ms, "ms", step.id, step.component
             )
-            self.session.metric(
-                "execution_time_ms", outcome.duration_ms, "ms", step["id"], step["component"]
-            )
-            self.session.metric(
-                "memory_usage_mb", peak_rss_mb(), "MB", step["id"], step["component"]
-            )
+            self.session.metric("memory_usage_mb", peak_rss_mb(), "MB", step.id, step.component)
             self.session.event(
                 "execution.step.complete",
-                step_id=step["id"],
+                step_id=step.id,
                 rows_read=outcome.rows_read,
                 rows_written=outcome.rows_written,
                 duration_ms=outcome.duration_ms,
@@ -565,15 +539,15 @@ class Runner:
             )
         self.write_status("running")
 
-    def _attempt(self, step: dict[str, Any], outcome: StepOutcome) -> DriverError | None:
-        step_id = step["id"]
+    def _attempt(self, step: ManifestStep, outcome: StepOutcome) -> DriverError | None:
+        step_id = step.id
         cursor = self.data_plane.cursor()
         self._cursors[step_id] = cursor
         ctx = ContextForStep(
             step, cursor, self.connections.get(step_id), self.session, self.project_dir, self.cancel
         )
         timer: threading.Timer | None = None
-        timeout_s = step.get("timeout_s")
+        timeout_s = step.timeout_s
         if timeout_s:
 
             def on_timeout() -> None:
@@ -586,7 +560,7 @@ class Runner:
         self.session.event(
             "execution.step.start",
             step_id=step_id,
-            component=step["component"],
+            component=step.component,
             attempt=outcome.attempts,
         )
         try:
@@ -594,8 +568,8 @@ class Runner:
             if self.selection is not None and step_id in self.selection.reuse:
                 result = self._reuse(step, cursor, ctx.output_table)
             else:
-                driver = load_driver(step["component"])
-                inputs = {name: quote_table(up) for name, up in _tables(step).items()}
+                driver = load_driver(step.component)
+                inputs = {name: quote_table(up) for name, up in step.input_tables.items()}
                 result = driver.run(ctx, self.plan.configs[step_id], inputs)
             if ctx.timed_out.is_set():
                 raise DriverError(f"step timed out after {timeout_s} s", category="timeout")

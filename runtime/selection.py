@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.manifest import ManifestStep
 from runtime.outputs import OUTPUT_INFO
 
 
@@ -36,14 +37,14 @@ class Selection:
     reused_from: str | None = None
 
 
-def upstreams(step: dict[str, Any]) -> list[str]:
+def upstreams(step: ManifestStep) -> list[str]:
     """The steps `step` depends on: its tables' steps and its `needs`."""
-    tables = step.get("tables") or step.get("inputs") or {}
-    return list(dict.fromkeys([*tables.values(), *(step.get("needs") or [])]))
+    tables = step.tables or step.inputs
+    return list(dict.fromkeys([*tables.values(), *step.needs]))
 
 
 def select(
-    steps: Sequence[dict[str, Any]],
+    steps: Sequence[ManifestStep],
     selectors: Iterable[str],
     project: Path,
     pipeline: str,
@@ -52,11 +53,11 @@ def select(
 ) -> Selection:
     """What to run and what to reuse. `files`: step id -> the files it reads; a kept
     output is valid only if none of them changed after the run that kept it began."""
-    by_id = {step["id"]: step for step in steps}
+    by_id = {step.id: step for step in steps}
     downstream: dict[str, list[str]] = {}
     for step in steps:
         for up in upstreams(step):
-            downstream.setdefault(up, []).append(step["id"])
+            downstream.setdefault(up, []).append(step.id)
     chosen: set[str] = set()
     for selector in selectors:
         name = selector.strip("+")

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from compiler.manifest import ManifestStep
 from runtime.adapters import Collected, RunNotStarted, RunRequest
 
 logger = logging.getLogger("osiris.worker")
@@ -95,7 +96,7 @@ class RunWorker:
         self._cancelled = False
         #: (steps, resolved connections) of the plan, worked out while the run starts, so
         #: that a cancel only has to connect and stop the queries
-        self._servers: tuple[Sequence[dict[str, Any]], Any] | None = None
+        self._servers: tuple[Sequence[ManifestStep], Any] | None = None
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -266,15 +267,15 @@ def run_interruptible(request: RunRequest) -> Collected:
     return outcome["collected"]  # type: ignore[no-any-return]
 
 
-def holds_the_gil(steps: Sequence[dict[str, Any]]) -> bool:
+def holds_the_gil(steps: Sequence[ManifestStep]) -> bool:
     """Whether a step of the plan reads a database with connectorx, whose Arrow stream holds
     the GIL for the whole fetch (so the run belongs in a worker to stay cancellable)."""
     from components.registry import default_registry
 
     registry = default_registry()
     for step in steps:
-        spec = registry.get(step["component"])
-        reads = step.get("mode") == "read" or step["component"].endswith(".extractor")
+        spec = registry.get(step.component)
+        reads = step.mode == "read" or step.component.endswith(".extractor")
         if reads and spec is not None and spec.family in _STOPPERS:
             return True
     return False
@@ -301,13 +302,14 @@ def stop_queries(
 
 def query_servers(
     project: Path, build_dir: Path, env: Any = None
-) -> tuple[Sequence[dict[str, Any]], Any] | None:
+) -> tuple[Sequence[ManifestStep], Any] | None:
     """The plan's steps and their resolved connections (None: the plan cannot run), with
     the modules that stop queries already imported."""
-    from runtime.adapters.local import PlanError, load_plan, resolve_connections
+    from runtime.adapters.local import resolve_connections
+    from runtime.builds import Build, PlanError
 
     try:
-        plan = load_plan(build_dir)
+        plan = Build.load(build_dir)
         environ = dict(os.environ if env is None else env)
         connections, _, _ = resolve_connections(plan, project, environ)
     except (PlanError, OSError, ValueError):
@@ -316,14 +318,14 @@ def query_servers(
 
     registry = default_registry()
     for step in plan.steps():
-        spec = registry.get(step["component"])
+        spec = registry.get(step.component)
         if spec is not None and spec.family in _STOPPERS:
             _STOPPER_MODULES[spec.family]()
     return plan.steps(), connections
 
 
 def stop_step_queries(
-    steps: Sequence[dict[str, Any]], connections: Any, run_id: str
+    steps: Sequence[ManifestStep], connections: Any, run_id: str
 ) -> list[tuple[str, str]]:
     """Stop the queries of `run_id` on the servers of these steps' connections."""
     from components.registry import default_registry
@@ -334,8 +336,8 @@ def stop_step_queries(
     done: set[tuple[str, ...]] = set()
     stopped = []
     for step in steps:
-        spec = registry.get(step["component"])
-        fields = connections.get(step["id"])
+        spec = registry.get(step.component)
+        fields = connections.get(step.id)
         family = spec.family if spec is not None else None
         stop = _STOPPERS.get(family or "")
         if stop is None or fields is None:
@@ -346,9 +348,9 @@ def stop_step_queries(
         done.add(key)
         try:
             stop(fields, family or "", tag)
-            stopped.append((str(step["id"]), str(family)))
+            stopped.append((str(step.id), str(family)))
         except Exception:  # best effort: the cancel file still stops the run
-            logger.warning("could not stop the queries of run %s on step %s", run_id, step["id"])
+            logger.warning("could not stop the queries of run %s on step %s", run_id, step.id)
     return stopped
 
 

@@ -56,3 +56,19 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     assert not allowed("compiler", "osiris_mcp")
     assert not allowed("compiler", "components.mysql_io")
     assert allowed("compiler", "components.registry")
+
+
+SHELL_CLI = ("osiris_mcp.cli", "osiris_mcp.commands")
+
+
+def test_the_mcp_server_imports_no_module_of_the_command_line() -> None:
+    """The two shells meet only in the layers below them (runtime.app, runtime.builds, …):
+    a tool that needs what a command does calls the runtime, not the command."""
+    crossing = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "osiris_mcp").rglob("*.py"))
+        if path.name != "cli.py" and "commands" not in path.relative_to(ROOT).parts
+        for line, module in imported_modules(path)
+        if any(module == cli or module.startswith(cli + ".") for cli in SHELL_CLI)
+    ]
+    assert crossing == [], "\n".join(crossing)

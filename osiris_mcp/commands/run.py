@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -147,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     if target.is_dir():
         build_dir = target
     else:
-        from osiris_mcp.commands.compile import compile_to_disk
+        from runtime.app import compile_to_disk
 
         context = compile_context(args, optimize=not args.no_optimize)
         source = read_source(target)
@@ -156,36 +155,36 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         outcome = compile_to_disk(source, context, str(target), project, None)
         compile_ms = int((time.perf_counter() - started) * 1000)
-        if not outcome["ok"]:
+        if not outcome.ok:
             from runtime.sessions import record_compile_failure
 
-            program = outcome.get("program")
+            program = outcome.program
             name = program.pipeline.name if program and program.pipeline else target.stem
             if not args.dry_run:  # a dry run leaves run_logs/ as it was
                 record_compile_failure(
-                    project, _safe_name(name), str(target), outcome["diagnostics"]
+                    project, _safe_name(name), str(target), outcome.diagnostics_dicts()
                 )
             if args.json:
                 print(
                     json.dumps(
                         {
                             "status": "compile_error",
-                            "diagnostics": outcome["diagnostics"],
-                            **({"error": outcome["error"]} if outcome.get("error") else {}),
+                            "diagnostics": outcome.diagnostics_dicts(),
+                            **({"error": outcome.error} if outcome.error else {}),
                         },
                         indent=2,
                     )
                 )
             else:
-                for diagnostic in outcome["diagnostics_objects"]:
-                    print(render(diagnostic, str(target), outcome["source"]), file=sys.stderr)
-                if outcome.get("error"):
-                    usage_error(outcome["error"])
+                for diagnostic in outcome.diagnostics:
+                    print(render(diagnostic, str(target), outcome.source), file=sys.stderr)
+                if outcome.error:
+                    usage_error(outcome.error)
             return 2
-        build_dir = Path(outcome["build_dir"])
+        build_dir = outcome.build_dir
         compilation = {
-            "manifest_hash": outcome["manifest_hash"],
-            "cached": outcome["cached"],
+            "manifest_hash": outcome.manifest_hash,
+            "cached": outcome.cached,
             "duration_ms": compile_ms,
             "source": str(target),
         }
@@ -241,7 +240,8 @@ def execute(
     sandbox: Any = None,
 ) -> int:
     from runtime.adapters import RunNotStarted, RunRequest
-    from runtime.adapters.local import PlanError
+    from runtime.app import run_locally
+    from runtime.builds import PlanError
 
     color = not getattr(args, "no_color", False) and not os.environ.get("NO_COLOR")
     live = LiveReport(enabled=sys.stderr.isatty() and not args.json, color=color)
@@ -259,7 +259,7 @@ def execute(
     try:
         with live:
             if sandbox is None:
-                collected = _run_locally(request)
+                collected = run_locally(request)
             else:
                 from runtime.adapters.e2b import run_in_sandbox
 
@@ -302,30 +302,6 @@ def execute(
     if collected.status == "cancelled":
         return 130  # stopped by Ctrl-C (or a cancel): the shell's code for SIGINT
     return 0 if collected.status == "success" else 1
-
-
-def _run_locally(request: Any) -> Any:
-    """Run in this process — or, for a plan that reads a database, in a worker process, so
-    that Ctrl-C is heard while a read holds the GIL (runtime/worker.py)."""
-    import os
-
-    from runtime.adapters.local import load_plan, resolve_connections, run_build
-    from runtime.worker import holds_the_gil, run_interruptible
-
-    plan = load_plan(request.build_dir)
-    if request.select:  # a selector naming no step: PlanError here, exit 2
-        from runtime.adapters.local import PlanError
-        from runtime.selection import SelectionError, select
-
-        try:
-            select(plan.steps(), request.select, request.project, plan.pipeline, plan.manifest_hash)
-        except SelectionError as err:
-            raise PlanError(str(err), hint=err.hint or None) from None
-    if not holds_the_gil(plan.steps()):
-        return run_build(request)
-    # a bad build or connections file is a PlanError here, exit 2, as in-process
-    resolve_connections(plan, request.project, dict(os.environ))
-    return run_interruptible(request)
 
 
 def _safe_name(name: str) -> str:
@@ -374,13 +350,10 @@ def print_summary(collected: Any) -> None:
 
 class LiveReport:
     """Progress bars on a terminal while the run goes (osiris_mcp/progress.py); every
-    event as a JSON line on TRACE/DEBUG, or on stdout inside an E2B sandbox."""
+    event as a JSON line on stderr with OSIRIS_LOG_LEVEL=TRACE/DEBUG."""
 
     def __init__(self, enabled: bool, color: bool = True) -> None:
         self.trace = os.environ.get("OSIRIS_LOG_LEVEL", "").upper() in ("TRACE", "DEBUG")
-        # Inside an E2B sandbox: every event as one JSON line on stdout, for the adapter
-        self.stream = os.environ.get("OSIRIS_EVENTS_STDOUT") == "1"
-        self._stream_lock = threading.Lock()
         self.bars: Any = None
         if enabled and not self.trace:
             from osiris_mcp.progress import LiveProgress
@@ -399,11 +372,6 @@ class LiveReport:
                 self.bars.note("osiris: interrupted")
 
     def on_event(self, event: dict[str, Any]) -> None:
-        if self.stream:
-            line = json.dumps(event) + "\n"
-            with self._stream_lock:  # steps run in parallel: one whole line at a time
-                sys.stdout.write(line)
-                sys.stdout.flush()
         if self.trace:
             print(json.dumps(event, ensure_ascii=False), file=sys.stderr)
         if self.bars is not None:

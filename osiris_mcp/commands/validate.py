@@ -12,7 +12,6 @@ from osiris_mcp.commands.options import (
     add_compile_inputs,
     add_verify_sql,
     compile_context,
-    connections_problem,
     project_dir,
     read_source,
 )
@@ -30,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from compiler.compile import check
     from compiler.diagnostics import has_errors, render
+    from runtime.app import connections_problem
 
     context = compile_context(args)
     if context is None:

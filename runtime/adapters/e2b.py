@@ -4,11 +4,11 @@
               connections; pack the build, a connections file with secrets replaced by
               `${OSIRIS_SECRET_<n>}` placeholders, and the files the plan reads; build (or
               reuse) the wheel of this Osiris; open the local session.
-    execute   create the sandbox, install the wheel, upload the bundle, and run
-              `python -m osiris_mcp.cli run <build> --json` inside with the secrets as the
-              command's environment variables — never in a file, never on the command line.
-              The inner run prints every event as a JSON line (OSIRIS_EVENTS_STDOUT=1); each
-              is appended to the local events.jsonl as it arrives.
+    execute   create the sandbox, install the wheel, upload the bundle, and run the
+              runtime there (`python -m runtime.adapters.inside <build>`) with the secrets as
+              the command's environment variables — never in a file, never on the command
+              line. The inner run prints every event as a JSON line; each is appended to the
+              local events.jsonl as it arrives, and its result comes last.
     collect   pack status.json, metrics.jsonl and artifacts (within a size cap; data files
               when asked) inside, download them, record `e2b_overhead_ms`, and kill the
               sandbox — always, also on failure and Ctrl-C.
@@ -51,7 +51,7 @@ from runtime.adapters.sandbox import (
 
 if TYPE_CHECKING:
     from runtime.adapters.wheel import Wheel
-    from runtime.runner import Plan
+    from runtime.builds import Build as Plan
     from runtime.sessions import Session
 
 DEFAULT_TIMEOUT_S = 900
@@ -284,17 +284,17 @@ def _files_to_upload(
     project = project.resolve()
     found: list[tuple[Path, str]] = []
     for step in plan.steps():
-        spec = registry.get(step["component"])
+        spec = registry.get(step.component)
         if spec is None or spec.family != "filesystem":
             continue
-        config = plan.configs[step["id"]]
-        appends = step.get("mode") == "write" and config.get("write_mode") == "append"
-        if step.get("mode") != "read" and not appends:
+        config = plan.configs[step.id]
+        appends = step.mode == "write" and config.get("write_mode") == "append"
+        if step.mode != "read" and not appends:
             continue
         raw = config.get("path")
         if not isinstance(raw, str) or not raw.strip():
             continue
-        fields = connections.get(step["id"]) or {}
+        fields = connections.get(step.id) or {}
         base_value = config.get("base_dir") or fields.get("base_dir")
         base = Path(str(base_value)).expanduser() if base_value else project
         if not base.is_absolute():
@@ -377,13 +377,13 @@ class E2BAdapter:
     # -- prepare ----------------------------------------------------------------------------
 
     def prepare(self, request: RunRequest) -> Prepared:
-        from runtime.adapters.local import load_plan, resolve_connections
+        from runtime.adapters.local import load_current, resolve_connections
         from runtime.adapters.wheel import osiris_wheel
         from runtime.redaction import Redactor
         from runtime.sessions import Session, new_run_id
 
         self.transport.check()  # no API key: fail before anything is built or started
-        plan = load_plan(request.build_dir)
+        plan = load_current(request.build_dir)
         env = dict(os.environ) if request.env is None else dict(request.env)
         connections, secrets, names = resolve_connections(plan, request.project, env)
         bundle = sandbox_bundle(plan, request.project, env, connections, names)
@@ -446,12 +446,10 @@ class E2BAdapter:
         argv = [
             p.python,
             "-m",
-            "osiris_mcp.cli",
-            "run",
+            "runtime.adapters.inside",
             f"{root}/build",
             "--project",
             f"{root}/project",
-            "--json",
             "--parallel",
             str(p.request.parallel),
         ]
@@ -464,7 +462,6 @@ class E2BAdapter:
             f"&& exec {shlex.join(argv)}"
         )
         envs = {
-            "OSIRIS_EVENTS_STDOUT": "1",
             "PYTHONIOENCODING": "utf-8",
             "PYTHONUNBUFFERED": "1",
             **p.bundle.secret_env,
@@ -509,7 +506,7 @@ class E2BAdapter:
                 )
 
     def _on_line(self, p: Prepared, line: str) -> None:
-        """One line of the inner run's stdout: an event, or part of its final `--json`."""
+        """One line of the inner run's stdout: an event, or its final result."""
         if line.startswith('{"'):
             try:
                 record = json.loads(line)
@@ -859,8 +856,7 @@ def _status_skeleton(plan: Plan, run_id: str, status: str) -> dict[str, Any]:
         "finished_at": None,
         "duration_ms": 0,
         "steps": [
-            StepOutcome(step["id"], step["component"], step["mode"]).to_status()
-            for step in plan.steps()
+            StepOutcome(step.id, step.component, step.mode).to_status() for step in plan.steps()
         ],
     }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterable, Mapping
@@ -10,49 +9,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from runtime.adapters import Collected, RunNotStarted, RunRequest
+from runtime.builds import Build, PlanError
 from runtime.redaction import Redactor
-from runtime.runner import Plan, Runner
+from runtime.runner import Runner, RunOutcome
 from runtime.sessions import Session, new_run_id, remove_quietly
-
-
-class PlanError(Exception):
-    """The build cannot be run as it is (missing, edited after compile, bad connection)."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
 
 _NO_ROOM = "free space on that disk (or move the project's run_logs), then run again"
 
 
-def load_plan(build_dir: Path) -> Plan:
-    """Read a build folder and refuse it unless its fingerprints match its files."""
-    from compiler.emit import verify
-    from runtime.builds import read_build
-
-    if not (build_dir / "manifest.yaml").is_file():
-        raise PlanError(f"{build_dir}: no manifest.yaml", hint="compile the pipeline first")
-    files = read_build(build_dir)
-    problems = verify(files)
-    if problems:
-        raise PlanError(
-            f"{build_dir}: " + "; ".join(problems),
-            hint="the plan was changed after compilation: compile the OML again",
-        )
-    manifest = yaml.load(
-        files["manifest.yaml"], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    )
-    configs = {step["id"]: json.loads(files[step["cfg_path"]]) for step in manifest["steps"]}
-    meta = json.loads(files.get("meta.json", b"{}"))
-    return Plan(build_dir, manifest, configs, meta)
+def load_current(build_dir: Path) -> Build:
+    """The build in `build_dir`, verified and compiled by the toolchain installed now."""
+    return Build.load(build_dir).current()
 
 
 def resolve_connections(
-    plan: Plan, project: Path, env: Any
+    plan: Build, project: Path, env: Any
 ) -> tuple[dict[str, dict[str, Any] | None], set[str], list[tuple[str, str, str]]]:
     """Each step's resolved connection fields, every secret value, and (step, family, alias)."""
     from components.registry import default_registry
@@ -63,11 +35,11 @@ def resolve_connections(
     resolved_names: list[tuple[str, str, str]] = []
     file: Any = None
     for step in plan.steps():
-        spec = registry.get(step["component"])
+        spec = registry.get(step.component)
         family = spec.family if spec else None
-        config = plan.configs[step["id"]]
+        config = plan.configs[step.id]
         if spec is None or family is None or (family == "duckdb" and "connection" not in config):
-            connections[step["id"]] = None
+            connections[step.id] = None
             continue
         inline = {f.field: config[f.field] for f in spec.connection_fields if f.field in config}
         ref = config.get("connection")
@@ -77,16 +49,16 @@ def resolve_connections(
             resolved = file.resolve(ref, family, inline or None)
         except Exception as err:
             if family == "filesystem" and ref is None:
-                connections[step["id"]] = {"base_dir": str(project), **inline}
+                connections[step.id] = {"base_dir": str(project), **inline}
                 continue
-            raise PlanError(f"step '{step['id']}': {err}", hint=getattr(err, "hint", None)) from err
+            raise PlanError(f"step '{step.id}': {err}", hint=getattr(err, "hint", None)) from err
         fields = dict(resolved.fields)
         base_dir = fields.get("base_dir")
         if isinstance(base_dir, str) and not os.path.isabs(base_dir):
             fields["base_dir"] = str((project / base_dir).resolve())
-        connections[step["id"]] = fields
+        connections[step.id] = fields
         secrets |= set(resolved.secret_values)
-        resolved_names.append((step["id"], resolved.family, resolved.alias))
+        resolved_names.append((step.id, resolved.family, resolved.alias))
     return connections, secrets, resolved_names
 
 
@@ -174,14 +146,14 @@ def _sql_string(text: str) -> str:
 
 
 def declared_files(
-    plan: Plan, connections: Mapping[str, Mapping[str, Any] | None], project: Path
+    plan: Build, connections: Mapping[str, Mapping[str, Any] | None], project: Path
 ) -> list[Path]:
     """The files the plan's steps read, as each driver resolves them (`files_read`)."""
     return [path for paths in files_by_step(plan, connections, project).values() for path in paths]
 
 
 def files_by_step(
-    plan: Plan, connections: Mapping[str, Mapping[str, Any] | None], project: Path
+    plan: Build, connections: Mapping[str, Mapping[str, Any] | None], project: Path
 ) -> dict[str, list[Path]]:
     """Step id -> the files it reads. A step whose path does not resolve is left out:
     its driver refuses it when it runs."""
@@ -190,15 +162,15 @@ def files_by_step(
     found: dict[str, list[Path]] = {}
     for step in plan.steps():
         try:
-            driver = load_driver(step["component"])
+            driver = load_driver(step.component)
         except Exception:  # the step fails with its own error when it runs
             continue
         files_read = getattr(driver, "files_read", None)
         if files_read is None:
             continue
         try:
-            found[step["id"]] = list(
-                files_read(plan.configs[step["id"]], connections.get(step["id"]), project)
+            found[step.id] = list(
+                files_read(plan.configs[step.id], connections.get(step.id), project)
             )
         except Exception:  # a refused path: the driver says why when the step runs
             continue
@@ -208,17 +180,18 @@ def files_by_step(
 @dataclass
 class Prepared:
     request: RunRequest
-    plan: Plan
+    plan: Build
     session: Session
     connections: dict[str, dict[str, Any] | None]
     data_plane_path: Path
     selection: Any = None  # runtime.selection.Selection of `--select`
     status: str = "pending"
+    outcome: RunOutcome | None = None  # what the runner returned
 
 
 class LocalAdapter:
     def prepare(self, request: RunRequest) -> Prepared:
-        plan = load_plan(request.build_dir)
+        plan = load_current(request.build_dir)
         env = dict(os.environ) if request.env is None else dict(request.env)
         connections, secrets, names = resolve_connections(plan, request.project, env)
         selection = None
@@ -286,11 +259,12 @@ class LocalAdapter:
                 cancel=prepared.request.cancel,
                 selection=prepared.selection,
             )
-            prepared.status = runner.run()
+            prepared.outcome = runner.run()
+            prepared.status = prepared.outcome.status
             if prepared.status != "cancelled":  # a cancel is asked to end now
                 from runtime.outputs import keep_outputs
 
-                step_ids = [step["id"] for step in prepared.plan.steps()]
+                step_ids = [step.id for step in prepared.plan.steps()]
                 try:
                     keep_outputs(
                         data_plane, prepared.session, step_ids, whole=prepared.request.keep_outputs
@@ -309,15 +283,27 @@ class LocalAdapter:
         shutil.rmtree(prepared.session.dir / ".spill", ignore_errors=True)
         if not prepared.request.keep_data_plane:
             remove_quietly(prepared.data_plane_path)
-        status = prepared.session.last_status  # also when the disk refused the file
-        error = {"message": status["error"], "hint": status["hint"]} if "error" in status else None
+        outcome = prepared.outcome
+        if outcome is None:  # the run ended before the runner returned (an error raised)
+            status = prepared.session.last_status
+            error = (
+                {"message": status["error"], "hint": status["hint"]} if "error" in status else None
+            )
+            return Collected(
+                run_id=prepared.session.run_id,
+                status=status.get("status", "failed"),
+                session_dir=prepared.session.dir,
+                steps=status.get("steps", []),
+                duration_ms=status.get("duration_ms", 0),
+                error=error,
+            )
         return Collected(
-            run_id=prepared.session.run_id,
-            status=status["status"],
+            run_id=outcome.run_id,
+            status=outcome.status,
             session_dir=prepared.session.dir,
-            steps=status["steps"],
-            duration_ms=status["duration_ms"],
-            error=error,
+            steps=[step.to_status() for step in outcome.steps],
+            duration_ms=outcome.duration_ms,
+            error={"message": outcome.error, "hint": outcome.hint or ""} if outcome.error else None,
         )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from osiris_mcp.cli import main
-from osiris_mcp.project import choose_project_dir
+from runtime.app import project_root
 
 ROOT = Path(__file__).resolve().parents[2]
 OSIRIS = Path(sys.executable).with_name("osiris")
@@ -181,4 +181,4 @@ def test_the_mcp_server_does_not_look_above_its_working_directory(
 ) -> None:
     monkeypatch.chdir(project / "notes")
 
-    assert choose_project_dir(None, environ={}) == project / "notes"
+    assert project_root(None, environ={}, walk_up=False) == project / "notes"

@@ -17,7 +17,7 @@ import pytest
 from compiler.compile import default_context
 from compiler.emit import compile_source
 from osiris_mcp.cli import main
-from osiris_mcp.commands.options import filesystem_bases
+from runtime.app import filesystem_bases
 from tests.compat.corpus import COMPAT, PIPELINES, REFERENCE_VERDICTS, Expectation, corpus
 from tests.compat.pending import PENDING
 

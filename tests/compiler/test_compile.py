@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from compiler.compile import default_context
-from compiler.emit import compile_source, verify
+from compiler.emit import compile_source
+from compiler.manifest import verify
 
 ROOT = Path(__file__).parents[2]
 QUICKSTART = (ROOT / "examples" / "pipelines" / "quickstart.yaml").read_text("utf-8")

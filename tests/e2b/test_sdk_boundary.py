@@ -140,7 +140,7 @@ class Commands:
             "install"
             if "pip install" in cmd
             else "run"
-            if "osiris_mcp.cli run" in cmd
+            if "runtime.adapters.inside" in cmd
             else "pack"
             if "pack_results" in cmd
             else "other"
@@ -396,7 +396,7 @@ def test_the_transport_calls_the_sdk_with_the_documented_arguments(
     assert (install["cwd"], install["timeout"], install["envs"]) == (E2B_HOME, 900, {})
     assert run["kind"] == "run" and run["background"] is True
     assert (run["cwd"], run["timeout"]) == (E2B_ROOT, 120)
-    assert run["envs"]["OSIRIS_EVENTS_STDOUT"] == "1"
+    assert "runtime.adapters.inside" in run["cmd"] and "osiris_mcp" not in run["cmd"]
     assert "Pg-Secret-77c1" in run["envs"].values()
     assert "Pg-Secret-77c1" not in run["cmd"]
     uploaded = gzip.decompress(stand_in.stored[bundle["path"]])

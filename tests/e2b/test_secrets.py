@@ -81,7 +81,7 @@ def test_the_password_travels_only_as_an_environment_variable(
     assert files_holding(project, needle) == []
     for command in sandbox.commands:
         assert CANARY not in command.command
-    run_command = next(c for c in sandbox.commands if " run " in c.command)
+    run_command = next(c for c in sandbox.commands if "runtime.adapters.inside" in c.command)
     assert run_command.envs[SECRET_VARIABLE.format(1)] == CANARY
     connections = (Path(sandbox.root) / "project" / "osiris_connections.yaml").read_text()
     assert "password: ${OSIRIS_SECRET_1}" in connections

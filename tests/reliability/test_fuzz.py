@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from compiler.compile import default_context
 from compiler.diagnostics import CODES
-from compiler.emit import compile_source, verify
+from compiler.emit import compile_source
+from compiler.manifest import verify
 from tests.compiler.test_properties import EXAMPLES, _mutate, mutations
 
 CONTEXT = default_context()

@@ -86,15 +86,14 @@ def test_twenty_concurrent_runs(project: Project) -> None:
 def _write_and_load(build: str, files: dict[str, bytes], start: Any, rounds: int) -> list[str]:
     """What `osiris run FILE` does once it compiled: write the build folder, load the plan
     from it; `rounds` times, in a process released with the others by the barrier."""
-    import compiler.emit  # noqa: F401  (what load_plan imports: loaded before the start)
-    from runtime.adapters.local import load_plan
-    from runtime.builds import write_build
+    import compiler.manifest  # noqa: F401  (what Build.load imports: loaded before the start)
+    from runtime.builds import Build, write_build
 
     problems = []
     start.wait()
     for _ in range(rounds):
         try:
-            load_plan(write_build(files, Path(build)))
+            Build.load(write_build(files, Path(build)))
         except Exception as err:
             problems.append(f"{type(err).__name__}: {err}")
     return problems

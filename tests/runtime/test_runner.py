@@ -17,8 +17,8 @@ from compiler.emit import compile_source
 from components.protocol import DriverError, StepResult
 from runtime import runner as runner_module
 from runtime.adapters import RunRequest
-from runtime.adapters.local import PlanError, run_build
-from runtime.builds import write_build
+from runtime.adapters.local import run_build
+from runtime.builds import PlanError, write_build
 from runtime.sessions import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]

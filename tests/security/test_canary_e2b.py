@@ -76,7 +76,7 @@ def test_secrets_reach_the_sandbox_only_as_environment_variables(
         assert_no_leak(command.cwd, "a sandbox working directory")
         carriers = {name for name, value in command.envs.items() if leaks(value)}
         assert all(name.startswith(SECRET_VARIABLE.format("")) for name in carriers), carriers
-    run_command = next(c for c in sandbox.commands if " run " in c.command)
+    run_command = next(c for c in sandbox.commands if "runtime.adapters.inside" in c.command)
     carried = "\n".join(run_command.envs.values())
     # the secrets really travelled (else the test would prove nothing), and only these
     assert {c for c in CANARIES if c.marker in carried} == travelling
