@@ -74,22 +74,12 @@ class ManifestStep:
         return dict(self.tables if self.tables is not None else self.inputs)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "id": self.id,
-            "component": self.component,
-            "component_version": self.component_version,
-            "mode": self.mode,
-            "cfg_path": self.cfg_path,
-            "cfg_sha256": self.cfg_sha256,
-            "needs": list(self.needs),
-            "inputs": dict(self.inputs),
-            "tables": dict(self.tables) if self.tables is not None else {},
-            "when": self.when,
-            "retry": dict(self.retry) if self.retry is not None else None,
-            "timeout_s": self.timeout_s,
-        }
-        if self.connection is not None:
-            data["connection"] = dict(self.connection)
+        """The step as the manifest writes it: the fields in their declared order."""
+        data = dataclasses.asdict(self)
+        data["needs"] = list(self.needs)
+        data["tables"] = dict(self.tables or {})
+        if self.connection is None:
+            del data["connection"]
         return data
 
     @classmethod

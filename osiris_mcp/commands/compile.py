@@ -8,14 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from osiris_mcp.commands.options import (
-    add_compile_inputs,
-    add_verify_sql,
-    compile_context,
-    project_dir,
-    read_source,
-    usage_error,
-)
+from osiris_mcp.commands import options
 
 HELP = "Compile an OML file into a hashed, deterministic manifest (exit 0 ok, 2 diagnostics)."
 
@@ -38,18 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-optimize", action="store_true", help="turn off pushdown rewrites")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
     parser.add_argument("--debug", action="store_true", help="also print the manifest")
-    add_verify_sql(parser)
-    add_compile_inputs(parser)
+    options.add_verify_sql(parser)
+    options.add_compile_inputs(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from compiler.diagnostics import render
 
-    context = compile_context(args, optimize=not args.no_optimize)
+    context = options.compile_context(args, optimize=not args.no_optimize)
     if context is None:
         return 2
     path = Path(args.file)
-    source = read_source(path)
+    source = options.read_source(path)
     if source is None:
         return 2
     from runtime.app import compile_to_disk
@@ -59,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             source,
             context,
             str(path),
-            project_dir(args),
+            options.project_dir(args),
             args.out,
             args.compile,
             verify_sql=args.verify_sql,
@@ -69,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if outcome.ok:
         from runtime.builds import record_last_build
 
-        record_last_build(project_dir(args), outcome.build_dir)
+        record_last_build(options.project_dir(args), outcome.build_dir)
     if args.json:
         print(json.dumps(outcome.summary(), indent=2, ensure_ascii=False))
     else:
@@ -81,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 print()
                 print((outcome.build_dir / "manifest.yaml").read_text("utf-8"), end="")
         elif outcome.error:
-            usage_error(outcome.error)
+            options.usage_error(outcome.error)
     return 0 if outcome.ok else 2
 
 

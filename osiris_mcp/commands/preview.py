@@ -11,13 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from osiris_mcp.commands.options import (
-    add_compile_inputs,
-    compile_context,
-    project_dir,
-    read_source,
-    usage_error,
-)
+from osiris_mcp.commands import options
 
 HELP = (
     "Run a pipeline up to STEP on a scratch data plane and print STEP's first rows "
@@ -40,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-optimize", action="store_true", help="compile without pushdown rewrites"
     )
-    add_compile_inputs(parser)
+    options.add_compile_inputs(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from runtime.preview import StepFailed, plan_up_to, run_up_to
 
     if args.rows < 1:
-        usage_error("--rows must be at least 1")
+        options.usage_error("--rows must be at least 1")
         return 2
-    project = project_dir(args)
+    project = options.project_dir(args)
     build_dir = compiled_build(Path(args.target), args, project)
     if build_dir is None:
         return 2
@@ -58,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_up_to(Build.load(build_dir).current(), args.step, args.target)
         shown = run_up_to(plan, args.step, project, args.rows)
     except PlanError as err:
-        usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
+        options.usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 2
     except StepFailed as failure:
-        usage_error(f"{failure}\n  hint: {failure.hint}")
+        options.usage_error(f"{failure}\n  hint: {failure.hint}")
         return 1
     if args.json:
         shown["rows"] = [[_json_value(v) for v in row] for row in shown["rows"]]
@@ -84,8 +78,8 @@ def compiled_build(target: Path, args: argparse.Namespace, project: Path) -> Pat
         target = target.parent
     if target.is_dir():
         return target
-    context = compile_context(args, optimize=not args.no_optimize)
-    source = read_source(target)
+    context = options.compile_context(args, optimize=not args.no_optimize)
+    source = options.read_source(target)
     if context is None or source is None:
         return None
     outcome = compile_to_disk(source, context, str(target), project, None)
@@ -97,7 +91,7 @@ def compiled_build(target: Path, args: argparse.Namespace, project: Path) -> Pat
         for diagnostic in outcome.diagnostics:
             print(render(diagnostic, str(target), outcome.source), file=sys.stderr)
     if outcome.error:
-        usage_error(outcome.error)
+        options.usage_error(outcome.error)
     return None
 
 
@@ -161,7 +155,7 @@ def dry_run(build_dir: Path, as_json: bool) -> int:
     try:
         plan = Build.load(build_dir).current()
     except PlanError as err:
-        usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
+        options.usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 2
     described = describe_plan(plan)
     if as_json:
@@ -220,12 +214,12 @@ def sample_run(build_dir: Path, project: Path, rows: int, as_json: bool) -> int:
     from runtime.preview import sample_run as run_sample
 
     if rows < 1:
-        usage_error("--limit must be at least 1")
+        options.usage_error("--limit must be at least 1")
         return 2
     try:
         sampled = run_sample(Build.load(build_dir).current(), project, rows)
     except PlanError as err:
-        usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
+        options.usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 2
     status = sampled.outcome.status
     steps = [o.to_status() for o in sampled.outcome.steps]

@@ -10,13 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from osiris_mcp.commands.options import (
-    add_compile_inputs,
-    compile_context,
-    project_dir,
-    read_source,
-    usage_error,
-)
+from osiris_mcp.commands import options
 
 HELP = "Run a pipeline (OML file or build folder); exit 0 success, 1 run failed, 2 compile errors."
 
@@ -77,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="DuckDB memory for the data plane, e.g. 512MB or 2GB (default 128MB or "
         "$OSIRIS_MEMORY_LIMIT); beyond it, data spills to disk",
     )
-    add_compile_inputs(parser)
+    options.add_compile_inputs(parser)
     e2b = parser.add_argument_group("E2B sandbox (docs/e2b.md)")
     e2b.add_argument(
         "--e2b",
@@ -112,9 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from compiler.diagnostics import render
 
-    project = project_dir(args)
+    project = options.project_dir(args)
     if args.last_compile == bool(args.target):
-        usage_error(
+        options.usage_error(
             "give a pipeline file or --last-compile, not both"
             if args.target
             else "give a pipeline file, a build folder, or --last-compile"
@@ -125,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
 
         found = last_build(project)
         if found is None:
-            usage_error(f"no recent compile in {project}\n  hint: run `osiris compile FILE` first")
+            options.usage_error(
+                f"no recent compile in {project}\n  hint: run `osiris compile FILE` first"
+            )
             return 2
         target = found
     else:
@@ -133,10 +129,10 @@ def run(args: argparse.Namespace) -> int:
     if target.name == "manifest.yaml" and target.is_file():
         target = target.parent  # 0.5.7's form: `osiris run build/.../manifest.yaml`
     if args.parallel < 1:
-        usage_error("--parallel must be at least 1")
+        options.usage_error("--parallel must be at least 1")
         return 2
     if args.e2b and args.select:
-        usage_error("--select runs locally only: it reuses outputs kept in run_logs/")
+        options.usage_error("--select runs locally only: it reuses outputs kept in run_logs/")
         return 2
     local_only = args.dry_run or args.limit is not None  # neither needs a sandbox
     sandbox = sandbox_from_args(args, project) if args.e2b and not local_only else None
@@ -148,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         from runtime.app import compile_to_disk
 
-        context = compile_context(args, optimize=not args.no_optimize)
-        source = read_source(target)
+        context = options.compile_context(args, optimize=not args.no_optimize)
+        source = options.read_source(target)
         if context is None or source is None:
             return 2
         started = time.perf_counter()
@@ -179,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
                 for diagnostic in outcome.diagnostics:
                     print(render(diagnostic, str(target), outcome.source), file=sys.stderr)
                 if outcome.error:
-                    usage_error(outcome.error)
+                    options.usage_error(outcome.error)
             return 2
         build_dir = outcome.build_dir
         compilation = {
@@ -208,14 +204,14 @@ def sandbox_from_args(args: argparse.Namespace, project: Path) -> Any:
     try:
         artifacts_cap = parse_size(args.e2b_artifacts)
     except ValueError as err:
-        usage_error(f"--e2b-artifacts: {err}")
+        options.usage_error(f"--e2b-artifacts: {err}")
         return None
     for name in ("e2b_cpu", "e2b_mem", "e2b_timeout"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            usage_error(f"--{name.replace('_', '-')} must be at least 1")
+            options.usage_error(f"--{name.replace('_', '-')} must be at least 1")
             return None
-    options = E2BOptions(
+    sandbox_options = E2BOptions(
         template=args.e2b_template or os.environ.get("OSIRIS_E2B_TEMPLATE") or None,
         cpu=args.e2b_cpu,
         memory_mb=args.e2b_mem,
@@ -227,9 +223,9 @@ def sandbox_from_args(args: argparse.Namespace, project: Path) -> Any:
     try:
         transport.check()
     except SandboxError as err:
-        usage_error(err.message + (f"\n  hint: {err.hint}" if err.hint else ""))
+        options.usage_error(err.message + (f"\n  hint: {err.hint}" if err.hint else ""))
         return None
-    return options, transport
+    return sandbox_options, transport
 
 
 def execute(
@@ -265,10 +261,10 @@ def execute(
 
                 collected = run_in_sandbox(request, *sandbox)
     except PlanError as err:
-        usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
+        options.usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 2
     except RunNotStarted as err:
-        usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
+        options.usage_error(str(err) + (f"\n  hint: {err.hint}" if err.hint else ""))
         return 1
     error = collected.error  # the disk refused the logs, or the sandbox itself failed
     if args.json:
@@ -298,7 +294,7 @@ def execute(
         if error:
             hint = f"\n  hint: {error['hint']}" if error.get("hint") else ""
             where = "sandbox: " if sandbox is not None else ""
-            usage_error(f"{where}{error['message']}{hint}")
+            options.usage_error(f"{where}{error['message']}{hint}")
     if collected.status == "cancelled":
         return 130  # stopped by Ctrl-C (or a cancel): the shell's code for SIGINT
     return 0 if collected.status == "success" else 1

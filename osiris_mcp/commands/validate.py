@@ -8,13 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from osiris_mcp.commands.options import (
-    add_compile_inputs,
-    add_verify_sql,
-    compile_context,
-    project_dir,
-    read_source,
-)
+from osiris_mcp.commands import options
 
 HELP = "Check OML files and print their diagnostics (exit 0 valid, 1 errors, 2 usage)."
 
@@ -22,8 +16,8 @@ HELP = "Check OML files and print their diagnostics (exit 0 valid, 1 errors, 2 u
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="OML pipeline files")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
-    add_verify_sql(parser)
-    add_compile_inputs(parser)
+    options.add_verify_sql(parser)
+    options.add_compile_inputs(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,10 +25,10 @@ def run(args: argparse.Namespace) -> int:
     from compiler.diagnostics import has_errors, render
     from runtime.app import connections_problem
 
-    context = compile_context(args)
+    context = options.compile_context(args)
     if context is None:
         return 2
-    problem = connections_problem(project_dir(args))
+    problem = connections_problem(options.project_dir(args))
     if problem is not None:
         print(
             f"osiris: warning: {problem}\n  (connection references are not checked)",
@@ -43,14 +37,14 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     status = 0
     for name in args.files:
-        source = read_source(Path(name))
+        source = options.read_source(Path(name))
         if source is None:
             return 2
         program = check(source, context, filename=name)
         if args.verify_sql and not has_errors(program.diagnostics):
             from runtime.sql_verify import verify_sql
 
-            verify_sql(program, context, project_dir(args))
+            verify_sql(program, context, options.project_dir(args))
         valid = not has_errors(program.diagnostics)
         status = max(status, 0 if valid else 1)
         if args.json:

@@ -62,3 +62,14 @@ class ExecutionAdapter(Protocol):
     def execute(self, prepared: Any) -> str: ...
 
     def collect(self, prepared: Any) -> Collected: ...
+
+
+def run_with(adapter: ExecutionAdapter, request: RunRequest) -> Any:
+    """prepare → execute → collect: collect always runs once the run was prepared (it
+    closes the session; the E2B adapter kills its sandbox there)."""
+    prepared = adapter.prepare(request)
+    try:
+        adapter.execute(prepared)
+    finally:
+        collected = adapter.collect(prepared)
+    return collected

@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from compiler.model import pipeline_slug
-from runtime.adapters import Collected, RunRequest
+from runtime.adapters import Collected, RunRequest, run_with
 from runtime.adapters.sandbox import (
     E2BTransport,
     LocalProcessTransport,
@@ -758,11 +758,7 @@ def run_in_sandbox(
 ) -> SandboxCollected:
     """prepare → execute → collect with the E2B adapter (the sandbox is always killed)."""
     adapter = E2BAdapter(options, transport or transport_from_env(request.project, request.env))
-    prepared = adapter.prepare(request)
-    try:
-        adapter.execute(prepared)
-    finally:
-        collected = adapter.collect(prepared)
+    collected: SandboxCollected = run_with(adapter, request)
     return collected
 
 

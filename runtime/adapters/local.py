@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.adapters import Collected, RunNotStarted, RunRequest
+from runtime.adapters import Collected, RunNotStarted, RunRequest, run_with
 from runtime.builds import Build, PlanError
 from runtime.redaction import Redactor
 from runtime.runner import Runner, RunOutcome
@@ -309,10 +309,5 @@ class LocalAdapter:
 
 def run_build(request: RunRequest) -> Collected:
     """prepare → execute → collect with the local adapter."""
-    adapter = LocalAdapter()
-    prepared = adapter.prepare(request)
-    try:
-        adapter.execute(prepared)
-    finally:
-        collected = adapter.collect(prepared)
+    collected: Collected = run_with(LocalAdapter(), request)
     return collected
