@@ -49,6 +49,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from components.common.secrets import is_secret_key, split_credentials
 from components.db_errors import (
     ConnectCategory,
     connect_category,
@@ -85,11 +86,6 @@ ENVIRONMENT_FIELDS: dict[str, dict[str, str]] = {
 #: Where `facts()` says a connection read from `ENVIRONMENT_FIELDS` came from.
 ENVIRONMENT = "(environment)"
 MASK = "***"
-#: Fields whose whole value is a secret. Names ending in one of `_SECRET_SUFFIXES` are too.
-SECRET_FIELDS = frozenset(
-    {"password", "pg_dsn", "dsn", "key", "token", "api_key", "secret", "service_role_key"}
-)
-_SECRET_SUFFIXES = ("_password", "_token", "_secret", "_api_key", "_dsn", "_role_key")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _REF = re.compile(
@@ -758,8 +754,7 @@ def is_secret_field(name: str) -> bool:
     >>> is_secret_field("password"), is_secret_field("db_password"), is_secret_field("host")
     (True, True, False)
     """
-    lowered = name.lower()
-    return lowered in SECRET_FIELDS or lowered.endswith(_SECRET_SUFFIXES)
+    return is_secret_key(name)
 
 
 def secret_values_of(fields: Mapping[str, Any]) -> frozenset[str]:
@@ -790,8 +785,6 @@ def secret_values_of(fields: Mapping[str, Any]) -> frozenset[str]:
 
 def _embedded_passwords(text: str) -> set[str]:
     """The password of a URL (`scheme://user:password@host`) or a DSN (`password=...`)."""
-    from components.db_params import split_credentials
-
     found: set[str] = set()
     if "://" in text and "@" in text:
         # read as resolution reads it, so the secret learnt is the one that is sent
@@ -876,8 +869,7 @@ def doctor(resolved: ResolvedConnection, timeout_s: float = 5) -> DoctorResult:
     except Exception as err:  # a driver's surprise is still a result, never a traceback
         detail = " ".join(str(err).split()) or type(err).__name__
         result = DoctorResult(False, "config", _ms(started), f"{type(err).__name__}: {detail}")
-    redactor = Redactor(resolved.secret_values)
-    scrub = _scrubber(resolved.secret_values, redactor)
+    scrub = Redactor(resolved.secret_values).text
     return DoctorResult(
         result.ok,
         result.category,
@@ -885,19 +877,6 @@ def doctor(resolved: ResolvedConnection, timeout_s: float = 5) -> DoctorResult:
         scrub(result.message),
         scrub(result.hint) if result.hint else result.hint,
     )
-
-
-def _scrubber(secrets: frozenset[str], redactor: Any) -> Callable[[str], str]:
-    # The redactor leaves out values under 4 characters; a doctor message must not.
-    short = sorted((s for s in secrets if len(s) < 4), key=len, reverse=True)
-
-    def scrub(text: str) -> str:
-        text = str(redactor.text(text))
-        for secret in short:
-            text = text.replace(secret, MASK)
-        return text
-
-    return scrub
 
 
 def _ms(started: float) -> float:

@@ -15,7 +15,7 @@ OURS = ("grammar", "compiler", "components", "runtime", "osiris_mcp", "osiris")
 MAY_IMPORT: dict[str, set[str]] = {
     "grammar": {"grammar"},
     "components": {"components"},
-    "compiler": {"compiler", "grammar", "components.registry"},
+    "compiler": {"compiler", "grammar", "components.registry", "components.common"},
     "runtime": {"runtime", "compiler", "grammar", "components"},
     "osiris_mcp": set(OURS) - {"osiris"},
     "osiris": {"osiris", "osiris_mcp"},  # 0.5.7's entry point: a shim over the CLI
@@ -56,3 +56,4 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     assert not allowed("compiler", "osiris_mcp")
     assert not allowed("compiler", "components.mysql_io")
     assert allowed("compiler", "components.registry")
+    assert allowed("compiler", "components.common.secrets")
