@@ -26,6 +26,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from components.common.quoting import quote_identifier as quote_ident
+from components.common.quoting import quote_literal
 from components.common.secrets import is_secret_key, mask
 from components.protocol import DriverError, StepContext, StepResult
 
@@ -103,16 +105,6 @@ def tagged(ctx: StepContext, sql: str) -> str:
 def cancelled() -> DriverError:
     """The error a driver raises when the run asks it to stop between batches."""
     return DriverError("cancelled before the step finished", category="cancelled")
-
-
-def quote_ident(name: str) -> str:
-    """A DuckDB (and PostgreSQL) identifier: `a"b` → `"a""b"`."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    """A DuckDB string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def batch_size(config: Mapping[str, Any]) -> int:

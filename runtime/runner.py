@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.model import MAX_BACKOFF_MS
+from components.common.quoting import quote_identifier
 from components.protocol import DriverError, StepResult
 from runtime.packages import missing_package
 from runtime.sessions import Session, peak_rss_mb, utc_now
@@ -144,7 +145,7 @@ def bounded(message: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 def quote_table(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return quote_identifier(name)
 
 
 def _tables(step: Mapping[str, Any]) -> dict[str, str]:
