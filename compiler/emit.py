@@ -214,13 +214,12 @@ def _toolchain() -> dict[str, str]:
 
 def verify(files: Mapping[str, bytes]) -> list[str]:
     """Problems with a build's files: a manifest whose fingerprints do not match its bytes."""
-    import yaml
+    from components.common import strict_yaml
 
     problems: list[str] = []
     if MANIFEST not in files:
         return [f"{MANIFEST} is missing"]
-    # libyaml's parser when present: the same document, several times faster on big plans
-    manifest = yaml.load(files[MANIFEST], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    manifest = strict_yaml.load(files[MANIFEST])  # libyaml's parser when present: fast
     try:
         recorded = manifest["pipeline"]["fingerprints"]["manifest_fp"]
         manifest["pipeline"]["fingerprints"]["manifest_fp"] = ""

@@ -182,11 +182,11 @@ def _discovered(
 
 def _upstream(session: Path, step_id: str) -> str | None:
     """The step whose table a writer step wrote (its one input), from the run's manifest."""
-    import yaml
+    from components.common import strict_yaml
 
     try:
-        manifest = yaml.safe_load((session / "manifest.yaml").read_text("utf-8"))
-    except (OSError, ValueError):
+        manifest = strict_yaml.load((session / "manifest.yaml").read_text("utf-8"))
+    except (OSError, ValueError):  # a YamlError is a ValueError
         return None
     for step in manifest.get("steps", []):
         if step.get("id") == step_id:

@@ -94,9 +94,8 @@ class BuildIndex:
 
 def load_plan(build_dir: Path, manifest_hash: str) -> CompiledPlan:
     """Read and verify a build folder compiled as `manifest_hash`."""
-    import yaml
-
     from compiler.emit import verify
+    from components.common import strict_yaml
     from runtime.builds import read_build
 
     files = read_build(build_dir)
@@ -108,7 +107,7 @@ def load_plan(build_dir: Path, manifest_hash: str) -> CompiledPlan:
             f"The plan '{_short(manifest_hash)}' was changed after it was compiled: {problems[0]}.",
             stale_hint,
         )
-    manifest = yaml.safe_load(files["manifest.yaml"])
+    manifest = strict_yaml.load(files["manifest.yaml"])
     recorded = str(manifest["pipeline"]["fingerprints"]["manifest_fp"]).removeprefix("sha256:")
     if recorded != manifest_hash:
         raise OsirisToolError(

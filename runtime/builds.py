@@ -16,10 +16,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from compiler import canonical
 from compiler.model import pipeline_slug
+from components.common import strict_yaml
 from components.common.atomic import write_atomic
 
 
@@ -70,14 +69,12 @@ def _verifies(path: Path) -> bool:
         if verify(files):
             return False
         meta = json.loads(files["meta.json"])
-        manifest = yaml.load(
-            files["manifest.yaml"], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
+        manifest = strict_yaml.load(files["manifest.yaml"])
         recorded = str(manifest["pipeline"]["fingerprints"]["manifest_fp"])
         return isinstance(meta, dict) and meta.get("manifest_hash") == recorded.removeprefix(
             "sha256:"
         )
-    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+    except (OSError, ValueError, KeyError, TypeError):  # a YamlError is a ValueError
         return False  # not a build Osiris can read: not one it may replace
 
 

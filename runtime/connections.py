@@ -49,6 +49,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from components.common import strict_yaml
 from components.common.secrets import is_secret_key, split_credentials
 from components.db_errors import (
     ConnectCategory,
@@ -94,7 +95,6 @@ _REF = re.compile(
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DSN_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", re.IGNORECASE)
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -558,26 +558,23 @@ def _parse(
     path: Path, text: str
 ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, ...], int]]:
     """The file's connections by family and alias, and the lines of aliases and fields."""
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        _refuse_duplicate_keys(path, node)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        # The problem and context only: str(err) quotes the source line, which may hold a secret.
-        problem = " ".join(str(err.problem or "invalid YAML").split())
-        context = f" ({' '.join(str(err.context).split())})" if err.context else ""
+        node = strict_yaml.compose(text)
+        data = strict_yaml.construct(node)
+    except strict_yaml.YamlError as err:
+        if err.duplicate_key is not None:
+            duplicate = f"duplicate key {err.duplicate_key!r}"
+            raise ConnectionsFileError(path, err.line, duplicate) from None
+        if err.line is None:
+            raise ConnectionsFileError(path, None, f"YAML error: {err.problem}") from None
+        # The problem and context only: the source line may hold a secret.
+        context = f" ({err.context})" if err.context else ""
         raise ConnectionsFileError(
             path,
-            mark.line + 1 if mark else None,
-            f"YAML syntax error: {problem}{context}",
+            err.line,
+            f"YAML syntax error: {err.problem or 'invalid YAML'}{context}",
             hint="check the indentation and quoting on this line and the one before it",
         ) from None
-    except yaml.YAMLError as err:
-        raise ConnectionsFileError(path, None, f"YAML error: {type(err).__name__}") from None
-    finally:
-        loader.dispose()
     if data is None:
         return {}, {}
     lines = _key_lines(node)
@@ -668,23 +665,6 @@ def _key_lines(node: Any) -> dict[tuple[Any, ...], int]:
 
     walk(node, ())
     return lines
-
-
-def _refuse_duplicate_keys(path: Path, node: Any) -> None:
-    """YAML keeps the last of two equal keys silently; a connections file must not."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise ConnectionsFileError(
-                        path, key.start_mark.line + 1, f"duplicate key {key.value!r}"
-                    )
-                seen.add(key.value)
-            _refuse_duplicate_keys(path, value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _refuse_duplicate_keys(path, item)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

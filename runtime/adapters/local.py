@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from components.common import strict_yaml
 from runtime.adapters import Collected, RunNotStarted, RunRequest
 from runtime.redaction import Redactor
 from runtime.runner import Plan, Runner
@@ -43,9 +42,7 @@ def load_plan(build_dir: Path) -> Plan:
             f"{build_dir}: " + "; ".join(problems),
             hint="the plan was changed after compilation: compile the OML again",
         )
-    manifest = yaml.load(
-        files["manifest.yaml"], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    )
+    manifest = strict_yaml.load(files["manifest.yaml"])
     configs = {step["id"]: json.loads(files[step["cfg_path"]]) for step in manifest["steps"]}
     meta = json.loads(files.get("meta.json", b"{}"))
     return Plan(build_dir, manifest, configs, meta)
