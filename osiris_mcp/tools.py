@@ -497,11 +497,11 @@ async def oml_save(state: ServerState, args: m.OmlSaveArgs, ctx: Context) -> m.O
 
 def _write_pipeline(path: Path, data: bytes, *, exclusive: bool) -> None:
     """Write atomically; with `exclusive`, fail rather than replace a file that appeared."""
-    from components.common.atomic import write_atomic
+    from components.common.atomic import TargetExists, write_atomic
 
     try:
         write_atomic(path, data, mode=0o644, exclusive=exclusive)
-    except FileExistsError:
+    except TargetExists:
         raise OsirisToolError(
             "already_exists",
             f"{path.name} was created meanwhile.",

@@ -12,7 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.common.secrets import MASK, Masker, encoded_forms, mask_url_passwords
+from components.common.secrets import (
+    MASK,
+    Masker,
+    encoded_forms,
+    is_secret_key,
+    mask_url_passwords,
+)
 
 __all__ = ["MASK", "Redactor", "encoded_forms", "mask_url_passwords"]
 
@@ -25,7 +31,11 @@ class Redactor(Masker):
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.text(str(k)): self.data(v) for k, v in value.items()}
+            # a known value under a secret key is masked whatever its length: the key says so
+            return {
+                self.text(str(k)): MASK if is_secret_key(str(k)) and self.holds(v) else self.data(v)
+                for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value

@@ -15,6 +15,10 @@ import tempfile
 from pathlib import Path
 
 
+class TargetExists(FileExistsError):
+    """An exclusive write found a file at its target (and wrote nothing)."""
+
+
 def write_atomic(
     path: Path, data: bytes, *, mode: int | None = None, exclusive: bool = False
 ) -> None:
@@ -22,7 +26,7 @@ def write_atomic(
 
     The folder is created if needed. `mode` sets the file's permissions (by default the
     temporary file's, owner-only); with `exclusive`, a file that exists at `path` is
-    never replaced: `FileExistsError` is raised and nothing is written.
+    never replaced: `TargetExists` is raised and nothing is written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -32,7 +36,10 @@ def write_atomic(
         if mode is not None:
             os.chmod(tmp, mode)
         if exclusive:
-            os.link(tmp, path)  # atomic, and refuses an existing file
+            try:
+                os.link(tmp, path)  # atomic, and refuses an existing file
+            except FileExistsError:
+                raise TargetExists(str(path)) from None
             os.unlink(tmp)
         else:
             os.replace(tmp, path)

@@ -148,6 +148,10 @@ class Masker:
             return set(secrets)
         return {form for secret in secrets for form in encoded_forms(secret)}
 
+    def holds(self, value: object) -> bool:
+        """True when `value` is one of the known secret values, whatever its length."""
+        return isinstance(value, str) and (value in self._long or value in self._short)
+
     def known(self, text: str) -> str:
         """`text` with the known secret values masked (and nothing else)."""
         if self._anywhere is not None:

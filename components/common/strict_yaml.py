@@ -64,7 +64,7 @@ def compose(text: str | bytes) -> yaml.Node | None:
     """The node tree of a one-document text (None when empty); duplicate keys refused."""
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
+        node: yaml.Node | None = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
         raise _syntax_error(err) from None
     except yaml.YAMLError as err:  # a reader error without a mark

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from components.common import strict_yaml
-from components.common.atomic import write_atomic
+from components.common.atomic import TargetExists, write_atomic
 from components.common.quoting import quote_identifier, quote_literal
 
 
@@ -60,7 +60,7 @@ def test_an_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     write_atomic(target, b"1")
     write_atomic(target, b"2", mode=0o644)
     assert target.read_bytes() == b"2" and target.stat().st_mode & 0o777 == 0o644
-    with pytest.raises(FileExistsError):
+    with pytest.raises(TargetExists):
         write_atomic(target, b"3", exclusive=True)
     assert target.read_bytes() == b"2"
     assert [p.name for p in target.parent.iterdir()] == ["file.json"]

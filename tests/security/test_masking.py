@@ -40,6 +40,15 @@ def test_a_short_password_is_masked_where_the_structure_says_it_is_one(
     assert mask(text, {"nobody"}) == masked
 
 
+def test_a_short_known_value_under_a_secret_key_is_masked_in_data() -> None:
+    redactor = Redactor(["nobody"])
+    assert redactor.data({"password": "nobody", "user": "nobody", "note": "nobody came"}) == {
+        "password": "***",
+        "user": "nobody",
+        "note": "nobody came",
+    }
+
+
 def test_a_long_password_is_masked_inside_text() -> None:
     secret = "Hunter2-Long!pw"
     for text in (
