@@ -57,3 +57,14 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     assert not allowed("compiler", "components.mysql_io")
     assert allowed("compiler", "components.registry")
     assert allowed("compiler", "components.common.secrets")
+
+
+def test_components_common_imports_nothing_of_ours_but_itself() -> None:
+    """The bottom of the bottom layer: compiler and runtime both import it."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "components" / "common").rglob("*.py"))
+        for line, module in imported_modules(path)
+        if not (module == "components.common" or module.startswith("components.common."))
+    ]
+    assert found == [], "\n".join(found)
