@@ -19,13 +19,10 @@ from typing import Any
 import yaml
 
 from compiler.diagnostics import Diagnostic
+from components.common import strict_yaml
 
 MAX_BYTES = 5 * 1024 * 1024
 
-_Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_resolver: Any = yaml.resolver.Resolver()
-_constructor = yaml.constructor.SafeConstructor()
-_STR = "tag:yaml.org,2002:str"
 _TAG_KIND = {
     "tag:yaml.org,2002:str": "str",
     "tag:yaml.org,2002:int": "int",
@@ -275,7 +272,7 @@ class _TreeBuilder:
     def __init__(self, text: str) -> None:
         self.text = text
         self.diagnostics: list[Diagnostic] = []
-        self.events: Iterator[Any] = iter(yaml.parse(text, Loader=_Parser))
+        self.events: Iterator[Any] = strict_yaml.events(text)
 
     def build(self) -> Node | None:
         event = next(self.events)  # StreamStart
@@ -416,13 +413,10 @@ class _TreeBuilder:
         text: str = event.value
         style = event.style
         plain = style is None or style == ""
-        tag = _resolver.resolve(yaml.ScalarNode, text, (True, False)) if plain else _STR
+        tag = strict_yaml.scalar_tag(text, plain)
         kind = _TAG_KIND.get(tag, "str")
-        value: str | int | float | bool | None
-        if kind in ("int", "float", "bool", "null"):
-            value = _constructor.construct_object(yaml.ScalarNode(tag, text))
-        else:
-            value = text
+        typed = kind in ("int", "float", "bool", "null")
+        value: str | int | float | bool | None = strict_yaml.scalar(tag, text) if typed else text
         return Scalar(
             path,
             start.line + 1,

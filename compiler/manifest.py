@@ -199,7 +199,9 @@ class Manifest:
 
 def parse(data: bytes) -> Any:
     """The manifest's YAML as plain data (libyaml's parser when present: the same
-    document, several times faster on big plans)."""
+    document, several times faster on big plans). Not the strict loader
+    (`components.common.strict_yaml`) on purpose: a manifest is only trusted once its
+    bytes match its hash, and an edit such as a repeated key breaks the hash."""
     import yaml
 
     return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

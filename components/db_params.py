@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from components.common.secrets import split_credentials
+
 
 class FieldError(ValueError):
     """A connection field that cannot be used. The message never quotes a secret."""
@@ -186,34 +188,6 @@ def _parse_pairs(text: str) -> dict[str, str]:
             at += 1
         params[key] = "".join(value)
     return params
-
-
-_AUTHORITY_END = frozenset("/?#")
-
-
-def split_credentials(rest: str) -> tuple[str | None, str]:
-    """What follows `scheme://`, cut into its `user[:password]` (None: none) and the rest.
-
-    The one reading of a URL's credentials, shared by connection resolution and masking
-    (runtime/redaction.py), so both agree on where a password ends: at the *last* `@`
-    before the host's `/`, `?` or `#` — a host never holds an `@`, an unencoded password
-    may. One pass over the text, whatever its length.
-
-    >>> split_credentials("etl:p@ss@db.internal:5432/dw")
-    ('etl:p@ss', 'db.internal:5432/dw')
-    >>> split_credentials("db.internal/dw@2024")
-    (None, 'db.internal/dw@2024')
-    """
-    first = rest.find("@")
-    if first < 0 or any(char.isspace() for char in rest[:first]):
-        return None, rest  # no credentials, or the `@` is past the URL's end
-    end = first
-    while end < len(rest) and rest[end] not in _AUTHORITY_END and not rest[end].isspace():
-        end += 1
-    if any(char in _AUTHORITY_END for char in rest[:first].partition(":")[0]):
-        return None, rest  # the `@` is past the host (in the path or the query)
-    at = rest.rfind("@", 0, end)
-    return rest[:at], rest[at + 1 :]
 
 
 def _parse_uri(rest: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from components.common.secrets import mask
 from components.protocol import DriverError
 
 #: Shown of an error answer: enough to see what the server said, not a whole page.
@@ -34,12 +35,6 @@ def public_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = host + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 class JsonClient:
@@ -156,4 +151,4 @@ class JsonClient:
         return self._clean(text) or "(empty answer)"
 
     def _clean(self, text: str) -> str:
-        return scrub(text, self.secrets)
+        return mask(text, self.secrets)

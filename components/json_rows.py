@@ -37,6 +37,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from components.common.quoting import quote_identifier
+
 _ARROW = {
     "BOOLEAN": pa.bool_(),
     "BIGINT": pa.int64(),
@@ -89,10 +91,6 @@ def as_text(value: Any) -> str | None:
 def _is_parent(name: str, columns: Mapping[str, Any]) -> bool:
     prefix = name + "."
     return any(column.startswith(prefix) for column in columns)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class JsonTable:
@@ -154,7 +152,9 @@ class JsonTable:
         return name
 
     def _create(self) -> None:
-        definition = ", ".join(f"{_quote(n)} {t or 'VARCHAR'}" for n, t in self.columns.items())
+        definition = ", ".join(
+            f"{quote_identifier(n)} {t or 'VARCHAR'}" for n, t in self.columns.items()
+        )
         self.plane.execute(f"CREATE OR REPLACE TABLE {self.table} ({definition})")
 
     def _widen(self, page: Sequence[Mapping[str, Any]]) -> None:
@@ -182,12 +182,13 @@ class JsonTable:
         for name, kind in wanted.items():
             if name not in self.columns:
                 self.plane.execute(
-                    f"ALTER TABLE {self.table} ADD COLUMN {_quote(name)} {kind or 'VARCHAR'}"
+                    f"ALTER TABLE {self.table} ADD COLUMN "
+                    f"{quote_identifier(name)} {kind or 'VARCHAR'}"
                 )
             elif kind != self.columns[name] and kind is not None:
                 # the rows already loaded are cast: BIGINT → DOUBLE exactly, anything →
                 # its text (1, 1.5, true), NULL-only VARCHAR → the first real type
-                quoted = _quote(name)
+                quoted = quote_identifier(name)
                 self.plane.execute(
                     f"ALTER TABLE {self.table} ALTER {quoted} TYPE {kind} "
                     f"USING CAST({quoted} AS {kind})"

@@ -25,6 +25,7 @@ import pymysql.converters
 import pymysql.cursors
 from pymysql.constants import COMMAND, FIELD_TYPE, FLAG
 
+from components.common.quoting import quote_identifier
 from components.db_errors import DRIVER_HINTS, mysql_category, mysql_retryable
 from components.protocol import DriverError, StepContext, StepResult
 from components.sql_io import (
@@ -164,7 +165,7 @@ def _raised_in_pymysql(err: BaseException) -> bool:
 
 def quote_name(name: str) -> str:
     """A MySQL identifier: a`b → `a``b`."""
-    return "`" + name.replace("`", "``") + "`"
+    return quote_identifier(name, "mysql")
 
 
 def qualified(database: str | None, table: str) -> str:

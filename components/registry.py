@@ -25,10 +25,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
-import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
+
+from components.common import strict_yaml
 
 jsonschema_version = importlib_metadata.version("jsonschema")
 
@@ -243,43 +244,14 @@ def fingerprint(raw: Mapping[str, Any]) -> str:
 
 # --- loading ----------------------------------------------------------------------------
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _SpecLoader(_BaseLoader):  # type: ignore[misc]
-    """Safe YAML that refuses duplicate keys (PyYAML keeps the last one silently)."""
-
-
-def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in mapping:
-            mark = key_node.start_mark
-            raise _DuplicateKey(f"duplicate key {key!r} at line {mark.line + 1}")
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-_SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
 
 def _parse_yaml(text: str, where: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_SpecLoader)  # a safe loader, see _SpecLoader
-    except _DuplicateKey as err:
+        data = strict_yaml.load(text)
+    except strict_yaml.YamlError as err:
+        if err.duplicate_key is not None:
+            raise SpecError(where, "", f"{err} at line {err.line}") from None
         raise SpecError(where, "", str(err)) from None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(where, "", f"not valid YAML{at}: {err.problem or err.context}") from None
-    except yaml.YAMLError as err:
-        raise SpecError(where, "", f"not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise SpecError(where, "", "a spec must be a mapping")
     return data

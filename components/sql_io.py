@@ -22,15 +22,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import duckdb
 import pyarrow as pa
 
+from components.common.quoting import quote_identifier as quote_ident
+from components.common.quoting import quote_literal
+from components.common.secrets import is_secret_key, mask
 from components.protocol import DriverError, StepContext, StepResult
 
-#: Config keys that carry the connection's secrets; their values never reach a message.
-SECRET_KEYS = ("password", "pg_dsn", "key")
 #: Fewest rows per bulk-load file: each file costs a statement, and files live on disk,
 #: so a tiny batch_size would only add round trips without saving memory.
 MIN_ROWS_PER_FILE = 10_000
@@ -82,12 +82,8 @@ def scrub(message: str, fields: Mapping[str, Any]) -> str:
     >>> scrub("login root:s3cret@db failed (password=s3cret)", {"password": "s3cret"})
     'login root:***@db failed (password=***)'
     """
-    secrets = {str(fields[key]) for key in SECRET_KEYS if fields.get(key)}
-    for secret in sorted(secrets, key=len, reverse=True):
-        for form in (secret, quote(secret, safe=""), quote_plus(secret)):
-            message = message.replace(form, "***")
-    message = re.sub(r"(://[^:/@\s]*:)[^@\s]+@", r"\1***@", message)
-    return re.sub(r"(password\s*=\s*)('[^']*'|[^\s,;)]+)", r"\1***", message, flags=re.I)
+    secrets = {str(value) for key, value in fields.items() if is_secret_key(key) and value}
+    return mask(message, secrets)
 
 
 def run_tag(run_id: str) -> str:
@@ -109,16 +105,6 @@ def tagged(ctx: StepContext, sql: str) -> str:
 def cancelled() -> DriverError:
     """The error a driver raises when the run asks it to stop between batches."""
     return DriverError("cancelled before the step finished", category="cancelled")
-
-
-def quote_ident(name: str) -> str:
-    """A DuckDB (and PostgreSQL) identifier: `a"b` → `"a""b"`."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    """A DuckDB string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def batch_size(config: Mapping[str, Any]) -> int:

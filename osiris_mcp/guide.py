@@ -85,14 +85,14 @@ class Example:
 
 def examples(folder: Path = EXAMPLES_DIR) -> list[Example]:
     """The example pipelines, by name (their file stems)."""
-    import yaml
+    from components.common import strict_yaml
 
     found: list[Example] = []
     for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
         text = path.read_text("utf-8")
         try:
-            document: Any = yaml.safe_load(text)
-        except yaml.YAMLError:
+            document: Any = strict_yaml.load(text)
+        except strict_yaml.YamlError:
             continue
         if not isinstance(document, dict):
             continue

@@ -228,15 +228,10 @@ def _read_schemas(path: Path, key: str) -> dict[str, dict[str, Any]]:
 
 def _write_schemas(path: Path, key: str, tools: dict[str, dict[str, Any]]) -> None:
     """Write the cache atomically; a project that cannot be written just stays uncached."""
-    import os
-    import tempfile
+    from components.common.atomic import write_atomic
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".schema-cache.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"key": key, "tools": tools}, handle)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps({"key": key, "tools": tools}).encode("utf-8"))
     except OSError as err:
         logger.debug("schema cache not written: %s", err)
 

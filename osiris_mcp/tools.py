@@ -479,28 +479,16 @@ async def oml_save(state: ServerState, args: m.OmlSaveArgs, ctx: Context) -> m.O
 
 def _write_pipeline(path: Path, data: bytes, *, exclusive: bool) -> None:
     """Write atomically; with `exclusive`, fail rather than replace a file that appeared."""
-    import tempfile
+    from components.common.atomic import TargetExists, write_atomic
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        if exclusive:
-            try:
-                os.link(tmp, path)  # atomic, and refuses an existing file
-            except FileExistsError:
-                raise OsirisToolError(
-                    "already_exists",
-                    f"{path.name} was created meanwhile.",
-                    "Pass overwrite: true to replace it, or choose another name.",
-                ) from None
-        else:
-            os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        write_atomic(path, data, mode=0o644, exclusive=exclusive)
+    except TargetExists:
+        raise OsirisToolError(
+            "already_exists",
+            f"{path.name} was created meanwhile.",
+            "Pass overwrite: true to replace it, or choose another name.",
+        ) from None
 
 
 @tool("Compile OML", WRITES_PROJECT, m.OmlCompileResult)

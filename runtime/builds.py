@@ -25,24 +25,11 @@ from typing import Any
 from compiler import canonical
 from compiler.manifest import MANIFEST, Manifest, ManifestStep, verify
 from compiler.model import pipeline_slug
+from components.common.atomic import write_atomic
 
 
 def default_build_dir(project: Path, pipeline: str, manifest_short: str) -> Path:
     return project / "build" / pipeline_slug(pipeline) / manifest_short
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old bytes or the new, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 #: What a build folder holds: these files and cfg/<step>.json.

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from compiler import canonical
 from compiler.catalog import Catalog, Table
-from runtime.builds import write_atomic
+from components.common.atomic import write_atomic
 from runtime.discovery import (
     DiscoveryOptions,
     Snapshot,

@@ -49,6 +49,8 @@ from urllib.parse import unquote
 
 import yaml
 
+from components.common import strict_yaml
+from components.common.secrets import is_secret_key, split_credentials
 from components.db_errors import (
     ConnectCategory,
     connect_category,
@@ -85,11 +87,6 @@ ENVIRONMENT_FIELDS: dict[str, dict[str, str]] = {
 #: Where `facts()` says a connection read from `ENVIRONMENT_FIELDS` came from.
 ENVIRONMENT = "(environment)"
 MASK = "***"
-#: Fields whose whole value is a secret. Names ending in one of `_SECRET_SUFFIXES` are too.
-SECRET_FIELDS = frozenset(
-    {"password", "pg_dsn", "dsn", "key", "token", "api_key", "secret", "service_role_key"}
-)
-_SECRET_SUFFIXES = ("_password", "_token", "_secret", "_api_key", "_dsn", "_role_key")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _REF = re.compile(
@@ -98,7 +95,6 @@ _REF = re.compile(
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DSN_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", re.IGNORECASE)
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -562,26 +558,23 @@ def _parse(
     path: Path, text: str
 ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[tuple[str, ...], int]]:
     """The file's connections by family and alias, and the lines of aliases and fields."""
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        _refuse_duplicate_keys(path, node)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        # The problem and context only: str(err) quotes the source line, which may hold a secret.
-        problem = " ".join(str(err.problem or "invalid YAML").split())
-        context = f" ({' '.join(str(err.context).split())})" if err.context else ""
+        node = strict_yaml.compose(text)
+        data = strict_yaml.construct(node)
+    except strict_yaml.YamlError as err:
+        if err.duplicate_key is not None:
+            duplicate = f"duplicate key {err.duplicate_key!r}"
+            raise ConnectionsFileError(path, err.line, duplicate) from None
+        if err.line is None:
+            raise ConnectionsFileError(path, None, f"YAML error: {err.problem}") from None
+        # The problem and context only: the source line may hold a secret.
+        context = f" ({err.context})" if err.context else ""
         raise ConnectionsFileError(
             path,
-            mark.line + 1 if mark else None,
-            f"YAML syntax error: {problem}{context}",
+            err.line,
+            f"YAML syntax error: {err.problem or 'invalid YAML'}{context}",
             hint="check the indentation and quoting on this line and the one before it",
         ) from None
-    except yaml.YAMLError as err:
-        raise ConnectionsFileError(path, None, f"YAML error: {type(err).__name__}") from None
-    finally:
-        loader.dispose()
     if data is None:
         return {}, {}
     lines = _key_lines(node)
@@ -674,23 +667,6 @@ def _key_lines(node: Any) -> dict[tuple[Any, ...], int]:
     return lines
 
 
-def _refuse_duplicate_keys(path: Path, node: Any) -> None:
-    """YAML keeps the last of two equal keys silently; a connections file must not."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise ConnectionsFileError(
-                        path, key.start_mark.line + 1, f"duplicate key {key.value!r}"
-                    )
-                seen.add(key.value)
-            _refuse_duplicate_keys(path, value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _refuse_duplicate_keys(path, item)
-
-
 def read_dotenv(path: Path) -> dict[str, str]:
     """`KEY=VALUE` lines of a `.env` file; `export ` prefixes, quotes and comments allowed.
 
@@ -758,8 +734,7 @@ def is_secret_field(name: str) -> bool:
     >>> is_secret_field("password"), is_secret_field("db_password"), is_secret_field("host")
     (True, True, False)
     """
-    lowered = name.lower()
-    return lowered in SECRET_FIELDS or lowered.endswith(_SECRET_SUFFIXES)
+    return is_secret_key(name)
 
 
 def secret_values_of(fields: Mapping[str, Any]) -> frozenset[str]:
@@ -790,8 +765,6 @@ def secret_values_of(fields: Mapping[str, Any]) -> frozenset[str]:
 
 def _embedded_passwords(text: str) -> set[str]:
     """The password of a URL (`scheme://user:password@host`) or a DSN (`password=...`)."""
-    from components.db_params import split_credentials
-
     found: set[str] = set()
     if "://" in text and "@" in text:
         # read as resolution reads it, so the secret learnt is the one that is sent
@@ -876,8 +849,7 @@ def doctor(resolved: ResolvedConnection, timeout_s: float = 5) -> DoctorResult:
     except Exception as err:  # a driver's surprise is still a result, never a traceback
         detail = " ".join(str(err).split()) or type(err).__name__
         result = DoctorResult(False, "config", _ms(started), f"{type(err).__name__}: {detail}")
-    redactor = Redactor(resolved.secret_values)
-    scrub = _scrubber(resolved.secret_values, redactor)
+    scrub = Redactor(resolved.secret_values).text
     return DoctorResult(
         result.ok,
         result.category,
@@ -885,19 +857,6 @@ def doctor(resolved: ResolvedConnection, timeout_s: float = 5) -> DoctorResult:
         scrub(result.message),
         scrub(result.hint) if result.hint else result.hint,
     )
-
-
-def _scrubber(secrets: frozenset[str], redactor: Any) -> Callable[[str], str]:
-    # The redactor leaves out values under 4 characters; a doctor message must not.
-    short = sorted((s for s in secrets if len(s) < 4), key=len, reverse=True)
-
-    def scrub(text: str) -> str:
-        text = str(redactor.text(text))
-        for secret in short:
-            text = text.replace(secret, MASK)
-        return text
-
-    return scrub
 
 
 def _ms(started: float) -> float:

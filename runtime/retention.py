@@ -203,12 +203,12 @@ def _size(folder: Path) -> int:
 def retention_days(project: Path, default: float) -> float | None:
     """`maintenance clean`'s limit: 0.5.7's `osiris.yaml` filesystem.retention.run_logs_days
     when the project has one (0 turns it off, as there), else `default`."""
-    import yaml
+    from components.common import strict_yaml
 
     try:
-        data = yaml.safe_load((project / "osiris.yaml").read_text("utf-8"))
+        data = strict_yaml.load((project / "osiris.yaml").read_text("utf-8"))
         days = data["filesystem"]["retention"]["run_logs_days"]
-    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+    except (OSError, ValueError, TypeError, KeyError):  # a YamlError is a ValueError
         return default
     if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
         return default

@@ -21,6 +21,7 @@ from typing import Any
 
 from compiler.manifest import ManifestStep
 from compiler.model import MAX_BACKOFF_MS
+from components.common.quoting import quote_identifier
 from components.protocol import DriverError, StepResult
 from runtime.builds import Build
 from runtime.packages import missing_package
@@ -121,7 +122,7 @@ def bounded(message: str, limit: int = MAX_ERROR_CHARS) -> str:
 
 
 def quote_table(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return quote_identifier(name)
 
 
 def load_driver(component: str) -> Any:

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from compiler import canonical
 from compiler.model import pipeline_slug
-from runtime.builds import write_atomic
+from components.common.atomic import write_atomic
 from runtime.redaction import Redactor
 
 EventSink = Callable[[dict[str, Any]], None]

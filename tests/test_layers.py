@@ -15,7 +15,7 @@ OURS = ("grammar", "compiler", "components", "runtime", "osiris_mcp", "osiris")
 MAY_IMPORT: dict[str, set[str]] = {
     "grammar": {"grammar"},
     "components": {"components"},
-    "compiler": {"compiler", "grammar", "components.registry"},
+    "compiler": {"compiler", "grammar", "components.registry", "components.common"},
     "runtime": {"runtime", "compiler", "grammar", "components"},
     "osiris_mcp": set(OURS) - {"osiris"},
     "osiris": {"osiris", "osiris_mcp"},  # 0.5.7's entry point: a shim over the CLI
@@ -56,6 +56,18 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     assert not allowed("compiler", "osiris_mcp")
     assert not allowed("compiler", "components.mysql_io")
     assert allowed("compiler", "components.registry")
+    assert allowed("compiler", "components.common.secrets")
+
+
+def test_components_common_imports_nothing_of_ours_but_itself() -> None:
+    """The bottom of the bottom layer: compiler and runtime both import it."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "components" / "common").rglob("*.py"))
+        for line, module in imported_modules(path)
+        if not (module == "components.common" or module.startswith("components.common."))
+    ]
+    assert found == [], "\n".join(found)
 
 
 SHELL_CLI = ("osiris_mcp.cli", "osiris_mcp.commands")

@@ -24,13 +24,8 @@ from typing import Any
 
 from compiler.loader import Mapping, Node, Scalar, Sequence, pointer
 from compiler.program import CompileContext, Program
+from components.common.secrets import is_secret_key, mask_known, url_password
 
-#: Key names that hold credentials whatever the component says.
-SECRET_KEY = re.compile(
-    r"(^|_)(password|passwd|pwd|secret|token|api_?key|apikey|access_?key|private_?key|"
-    r"service_?role_?key|credentials?|dsn|pg_dsn)($|_)",
-    re.IGNORECASE,
-)
 #: A URL's query string carrying a password: `?password=`, `&pwd=` (JDBC URLs do this).
 QUERY_PASSWORD = re.compile(r"[?&;](?:password|passwd|pwd)=(?P<password>[^&#;\s]+)", re.I)
 #: key=value DSNs: "host=... password=secret ..." (a host= or dbname= tells it from SQL)
@@ -39,27 +34,6 @@ DSN_PASSWORD = re.compile(
     r"(?P<password>'(?:[^'\\]|\\.)*'|\S+)",
     re.IGNORECASE,
 )
-
-
-def url_password(rest: str) -> str | None:
-    """The password of what follows a URL's `scheme://`, read exactly as connection
-    resolution reads it (components/db_params.py `split_credentials`, which the compiler
-    may not import; tests/security/test_secret_urls.py holds the two to one answer): the
-    credentials end at the last `@` before the host's `/`, `?` or `#`.
-
-    >>> url_password("etl:p@ss@db/dw"), url_password("db/dw@2024")
-    ('p@ss', None)
-    """
-    first = rest.find("@")
-    if first < 0 or any(char.isspace() for char in rest[:first]):
-        return None
-    end = first
-    while end < len(rest) and rest[end] not in "/?#" and not rest[end].isspace():
-        end += 1
-    if any(char in "/?#" for char in rest[:first].partition(":")[0]):
-        return None
-    password = rest[: rest.rfind("@", 0, end)].partition(":")[2]
-    return password or None
 
 
 def embedded_password(text: str) -> str | None:
@@ -118,7 +92,7 @@ def secrets(program: Program, context: CompileContext) -> Program:
             continue
         if node.path in secret_paths:
             _report(program, "SEC501", f"'{key}' is a secret and is written inline", node, text)
-        elif SECRET_KEY.search(key) and not _is_reference(text):
+        elif is_secret_key(key) and not _is_reference(text):
             _report(
                 program,
                 "SEC502",
@@ -159,7 +133,7 @@ def _check_params(program: Program, document: Node) -> None:
                 at_key=True,
             )
             continue
-        if not SECRET_KEY.search(name):
+        if not is_secret_key(name):
             continue
         value = program.params.get(name)
         if isinstance(value, str | int | float) and str(value):
@@ -341,8 +315,6 @@ def _scalars(node: Node, key: str) -> Iterator[tuple[str, Scalar]]:
 
 
 def scrub(text: str, values: set[str] | frozenset[str]) -> str:
-    """Replace every secret value in `text` with ***, longest first."""
-    for value in sorted(values, key=len, reverse=True):
-        if len(value) >= 3:
-            text = text.replace(value, "***")
-    return text
+    """`text` with every secret value masked (components/common/secrets.py's rule: a short
+    value only where the text says it is a secret, as in `password: pw`)."""
+    return mask_known(text, values)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from compiler.diagnostics import did_you_mean
 from compiler.sql.problem import Problem
+from components.common.quoting import quote_identifier
 
 if TYPE_CHECKING:
     import duckdb
@@ -167,19 +168,15 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _empty_view(name: str, columns: Columns) -> str:
     """`CREATE TEMP VIEW name AS SELECT CAST(NULL AS T) AS c, ... WHERE false`."""
     if not columns:
-        return f"CREATE TEMP VIEW {_quote(name)} AS SELECT 1 AS _ WHERE false"
+        return f"CREATE TEMP VIEW {quote_identifier(name)} AS SELECT 1 AS _ WHERE false"
     select = ", ".join(
-        f"CAST(NULL AS {DUCKDB_TYPES.get(kind or '', _ANY)}) AS {_quote(column)}"
+        f"CAST(NULL AS {DUCKDB_TYPES.get(kind or '', _ANY)}) AS {quote_identifier(column)}"
         for column, kind in columns
     )
-    return f"CREATE TEMP VIEW {_quote(name)} AS SELECT {select} WHERE false"
+    return f"CREATE TEMP VIEW {quote_identifier(name)} AS SELECT {select} WHERE false"
 
 
 def _normalized(kind: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from components.common.quoting import quote_identifier
 from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 
@@ -40,9 +41,8 @@ class DuckDBProcessorDriver:
                 )
                 for name, table in views.items():
                     source = qualified[table]
-                    cur.execute(
-                        f"CREATE OR REPLACE TEMP VIEW {_quote(name)} AS SELECT * FROM {source}"
-                    )
+                    view = quote_identifier(name)
+                    cur.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source}")
             except duckdb.Error as err:
                 raise DriverError(
                     f"an input table is missing from the data plane: {_first_paragraph(err)}",
@@ -58,7 +58,7 @@ class DuckDBProcessorDriver:
             )
         finally:
             for name in views:
-                cur.execute(f"DROP VIEW IF EXISTS temp.main.{_quote(name)}")
+                cur.execute(f"DROP VIEW IF EXISTS temp.main.{quote_identifier(name)}")
         return StepResult(rows_read=rows_read, rows_written=rows_written)
 
 
@@ -147,7 +147,7 @@ def _qualified(cur: Any, table: str) -> str:
         return table
     database, schema = cur.execute("SELECT current_database(), current_schema()").fetchone()
     prefix = [database] if len(parts) == 2 else [database, schema]
-    return ".".join(_quote(part) for part in [*prefix, *parts])
+    return ".".join(quote_identifier(part) for part in [*prefix, *parts])
 
 
 def _split(name: str) -> list[str]:
@@ -175,7 +175,3 @@ def _split(name: str) -> list[str]:
         index += 1
     parts.append("".join(current))
     return parts
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
 
+from components.common.quoting import quote_identifier, quote_literal
 from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 #: pandas dtype names the spec accepts, as DuckDB types
@@ -186,14 +187,6 @@ def resolve_data_path(
                 hint="write data files elsewhere in the project, e.g. output/",
             )
     return target
-
-
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @contextlib.contextmanager

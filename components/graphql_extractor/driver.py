@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from components.http_io import JsonClient, public_url, scrub
+from components.common.secrets import mask
+from components.http_io import JsonClient, public_url
 from components.json_rows import JsonTable, flatten
 from components.protocol import DriverError, StepContext, StepResult
 
@@ -177,7 +178,7 @@ def _raise_errors(answer: Any, endpoint: str, secrets: list[str]) -> None:
     if errors:
         listed = errors if isinstance(errors, list) else [errors]
         texts = [str(e.get("message", e)) if isinstance(e, Mapping) else str(e) for e in listed]
-        said = scrub("; ".join(texts), secrets)[:500]
+        said = mask("; ".join(texts), secrets)[:500]
         raise DriverError(
             f"the GraphQL query failed: {said}",
             category="sql",

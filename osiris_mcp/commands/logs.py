@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_html(session_dir: Path, project: Path, out: str | None, as_json: bool) -> int:
     """The run's report page, written atomically; its path on stdout."""
-    from runtime.builds import write_atomic
+    from components.common.atomic import write_atomic
     from runtime.connections import ConnectionError, ConnectionsFile
     from runtime.redaction import Redactor
     from runtime.run_report import render

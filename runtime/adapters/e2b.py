@@ -728,7 +728,7 @@ class E2BAdapter:
     def _write_record(self, p: Prepared, status: Mapping[str, Any]) -> None:
         """`e2b.json` in the session: which sandbox ran it, timings, what was downloaded."""
         from compiler import canonical
-        from runtime.builds import write_atomic
+        from components.common.atomic import write_atomic
 
         record: dict[str, Any] = {
             "sandbox": p.sandbox.kind if p.sandbox else self.transport.kind,
@@ -884,7 +884,7 @@ def _event_key(record: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    from runtime.builds import write_atomic
+    from components.common.atomic import write_atomic
 
     write_atomic(target, data)
 

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from components.common.atomic import write_atomic
+
 if TYPE_CHECKING:
     from runtime.adapters.wheel import Wheel
 
@@ -328,10 +330,7 @@ class E2BTransport:
             index.pop(key, None)
         else:
             index[key] = snapshot_id
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        staging.write_text(json.dumps(index, indent=2, sort_keys=True), "utf-8")
-        os.replace(staging, path)
+        write_atomic(path, json.dumps(index, indent=2, sort_keys=True).encode(), mode=0o644)
 
 
 class E2BSandbox:

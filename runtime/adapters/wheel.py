@@ -17,11 +17,12 @@ import base64
 import hashlib
 import importlib.util
 import io
-import os
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from components.common.atomic import write_atomic
 
 DISTRIBUTION = "osiris-oml"
 #: Files of a package directory that never go into the wheel.
@@ -68,10 +69,7 @@ def osiris_wheel(cache_root: Path) -> Wheel:
     if target.is_file():
         return Wheel(target, content)
     data = _zip_wheel(dist, files, version)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{filename}.{os.getpid()}.tmp")
-    staging.write_bytes(data)
-    os.replace(staging, target)
+    write_atomic(target, data, mode=0o644)
     return Wheel(target, content)
 
 
