@@ -86,14 +86,14 @@ def source() -> str:
 
 
 def mysql_connectorx(my: dict, pg: dict, rows: int) -> int:
-    from components.mysql_io import extract
+    from components.mysql.io import extract
 
     return extract(context(my), {"table": source()}).rows_read
 
 
 def mysql_pymysql_text(my: dict, pg: dict, rows: int) -> int:
-    from components import mysql_io
-    from components.sql_io import Reader, extract_into
+    from components.mysql import io as mysql_io
+    from components.sql.io import Reader, extract_into
 
     server, sql = mysql_io.MySQLServer(my), f"SELECT * FROM {source()}"
     session = mysql_io.read_session("mariadb", None)
@@ -140,7 +140,7 @@ def mysql_connectorx_drain(my: dict, pg: dict, rows: int) -> int:
     """connectorx's stream read and dropped: the reader alone, no data plane."""
     import connectorx
 
-    from components.mysql_io import MySQLServer
+    from components.mysql.io import MySQLServer
 
     url = MySQLServer(my).connectorx_url()
     stream = connectorx.read_sql(
@@ -151,7 +151,7 @@ def mysql_connectorx_drain(my: dict, pg: dict, rows: int) -> int:
 
 def postgres_connectorx(protocol: str) -> Callable[[dict, dict, int], int]:
     def case(my: dict, pg: dict, rows: int) -> int:
-        from components import postgres_io
+        from components.postgres import io as postgres_io
 
         postgres_io.CONNECTORX_PROTOCOL = protocol
         return postgres_io.extract(context(pg), {"table": source()}).rows_read
@@ -160,7 +160,7 @@ def postgres_connectorx(protocol: str) -> Callable[[dict, dict, int], int]:
 
 
 def postgres_copy_csv(my: dict, pg: dict, rows: int) -> int:
-    from components.postgres_io import extract
+    from components.postgres.io import extract
 
     # sslmode=allow is libpq-only, which keeps connectorx out: the COPY reader runs.
     return extract(context({**pg, "sslmode": "allow"}), {"table": source()}).rows_read
@@ -173,7 +173,7 @@ def with_source(ctx: BenchContext, rows: int) -> dict[str, str]:
 
 
 def mysql_load_data(my: dict, pg: dict, rows: int) -> int:
-    from components.mysql_io import write
+    from components.mysql.io import write
 
     ctx = context(my)
     inputs = with_source(ctx, rows)
@@ -183,14 +183,14 @@ def mysql_load_data(my: dict, pg: dict, rows: int) -> int:
 
 
 def mysql_insert_batches(my: dict, pg: dict, rows: int) -> int:
-    from components import mysql_io
+    from components.mysql import io as mysql_io
 
     mysql_io.local_infile_enabled = lambda conn: False  # type: ignore[assignment]
     return mysql_load_data(my, pg, rows)
 
 
 def postgres_copy(my: dict, pg: dict, rows: int) -> int:
-    from components.postgres_io import write
+    from components.postgres.io import write
 
     ctx = context(pg)
     inputs = with_source(ctx, rows)
@@ -201,7 +201,7 @@ def postgres_copy(my: dict, pg: dict, rows: int) -> int:
 
 def mysql_to_csv(my: dict, pg: dict, rows: int) -> int:
     """What `osiris run` does for MySQL → CSV, minus the runner: extract, then DuckDB COPY."""
-    from components.mysql_io import extract
+    from components.mysql.io import extract
 
     ctx = context(my, "orders")
     moved = extract(ctx, {"table": "orders"}).rows_read
@@ -212,8 +212,8 @@ def mysql_to_csv(my: dict, pg: dict, rows: int) -> int:
 
 def mysql_to_postgres(my: dict, pg: dict, rows: int) -> int:
     """MySQL → PostgreSQL replace: the extractor, then the writer, one data plane."""
-    from components.mysql_io import extract
-    from components.postgres_io import write
+    from components.mysql.io import extract
+    from components.postgres.io import write
 
     ctx = context(my, "orders")
     extract(ctx, {"table": "orders"})
@@ -273,8 +273,8 @@ def setup(rows: int, big_rows: int, my: dict, pg: dict) -> None:
     """The source tables: `orders` (rows) and `orders_big` (big_rows) on both servers."""
     import pymysql
 
-    from components.mysql_io import write as mysql_write
-    from components.postgres_io import write as postgres_write
+    from components.mysql.io import write as mysql_write
+    from components.postgres.io import write as postgres_write
 
     admin = pymysql.connect(**{k: v for k, v in my.items() if k != "database"}, autocommit=True)
     with admin.cursor() as cursor:

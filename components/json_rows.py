@@ -120,7 +120,8 @@ class JsonTable:
             return 0
         self._widen(page)
         batch = self._batch(page)
-        # An Arrow relation, as in sql_io: the locked data plane makes no replacement scan.
+        # An Arrow relation, as in components/sql/io.py: the locked data plane makes no
+        # replacement scan.
         # The batch has the table's columns in the table's order (`_batch`).
         self.plane.from_arrow(batch).insert_into(self.table)
         self.rows += len(page)

@@ -158,7 +158,7 @@ class _MySQLPrepare:
     def __init__(
         self, fields: dict[str, Any], timeout_s: float, scrub: Callable[[str], str]
     ) -> None:
-        from components.mysql_io import MySQLServer
+        from components.mysql.io import MySQLServer
 
         self.scrub = scrub
         self.conn = MySQLServer(fields).connect(read_timeout=timeout_s + 5)
@@ -203,7 +203,7 @@ class _PostgresPrepare:
     def __init__(
         self, fields: dict[str, Any], family: str, timeout_s: float, scrub: Callable[[str], str]
     ) -> None:
-        from components.postgres_io import PostgresServer, read_settings, supabase_fields
+        from components.postgres.io import PostgresServer, read_settings, supabase_fields
 
         self.scrub = scrub
         server = PostgresServer(supabase_fields(fields) if family == "supabase" else fields)

@@ -14,7 +14,7 @@ A cancel must work even while the worker's own threads cannot run (the GIL held 
 read), so it does not rely on them: the caller creates the run's cancel file, which the
 runner polls, and then stops the run's queries on the servers from a connection of its
 own — every statement a database reader sends carries the run's tag
-(`components.sql_io.query_tag`), so `KILL QUERY` / `pg_cancel_backend` find exactly them.
+(`components.sql.io.query_tag`), so `KILL QUERY` / `pg_cancel_backend` find exactly them.
 The read fails at once, the runner sees the cancel file and ends the run `cancelled`,
 targets untouched (writers load into staging tables or one transaction).
 """
@@ -329,7 +329,7 @@ def stop_step_queries(
 ) -> list[tuple[str, str]]:
     """Stop the queries of `run_id` on the servers of these steps' connections."""
     from components.registry import default_registry
-    from components.sql_io import run_tag
+    from components.sql.io import run_tag
 
     registry = default_registry()
     tag = run_tag(run_id)
@@ -355,24 +355,24 @@ def stop_step_queries(
 
 
 def _stop_mysql(fields: dict[str, Any], family: str, tag: str) -> None:
-    from components.mysql_io import MySQLServer, kill_tagged_query
+    from components.mysql.io import MySQLServer, kill_tagged_query
 
     kill_tagged_query(MySQLServer(fields), tag)
 
 
 def _stop_postgres(fields: dict[str, Any], family: str, tag: str) -> None:
-    from components.postgres_io import PostgresServer, cancel_tagged_query, supabase_fields
+    from components.postgres.io import PostgresServer, cancel_tagged_query, supabase_fields
 
     server = PostgresServer(supabase_fields(fields) if family == "supabase" else fields)
     cancel_tagged_query(server, tag)
 
 
 def _import_mysql() -> None:
-    import components.mysql_io  # noqa: F401
+    import components.mysql.io  # noqa: F401
 
 
 def _import_postgres() -> None:
-    import components.postgres_io  # noqa: F401
+    import components.postgres.io  # noqa: F401
 
 
 _STOPPER_MODULES: dict[str, Callable[[], None]] = {

@@ -54,7 +54,7 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     source.write_text("def version():\n    from osiris_mcp import __version__\n")
     assert imported_modules(source) == [(2, "osiris_mcp")]
     assert not allowed("compiler", "osiris_mcp")
-    assert not allowed("compiler", "components.mysql_io")
+    assert not allowed("compiler", "components.mysql.io")
     assert allowed("compiler", "components.registry")
     assert allowed("compiler", "components.common.secrets")
 

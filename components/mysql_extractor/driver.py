@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.mysql_io import extract
+from components.mysql.io import extract
 from components.protocol import StepContext, StepResult
 
 
 class MySQLExtractor:
-    """Streams rows read-only into `ctx.output_table`; see `components/mysql_io.py`."""
+    """Streams rows read-only into `ctx.output_table`; see `components/mysql/io.py`."""
 
     def run(
         self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.mysql_io import write
+from components.mysql.io import write
 from components.protocol import StepContext, StepResult
 
 
 class MySQLWriter:
-    """Bulk-loads the input (append, replace or upsert) atomically; see `components/mysql_io.py`."""
+    """Bulk-loads the input (append, replace or upsert) atomically; see `components/mysql/io.py`."""
 
     def run(
         self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]

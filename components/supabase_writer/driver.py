@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.postgres_io import write
+from components.postgres.io import write
 from components.protocol import StepContext, StepResult
 
 

@@ -125,7 +125,7 @@ def lock_data_plane(plane: Any, spill: Path, files_read: Iterable[Path] = ()) ->
     Extractors hand rows over as Arrow relations, which need no file access; without
     external access DuckDB makes no replacement scan either (a Python variable is no table).
     """
-    from components.sql_io import bulk_folder
+    from components.sql.io import bulk_folder
 
     spill.mkdir(parents=True, exist_ok=True)
     folders = ", ".join(

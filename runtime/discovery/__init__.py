@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from compiler.catalog import Catalog
-from components.db_params import FieldError, postgres_params
+from components.sql.params import FieldError, postgres_params
 from runtime.discovery.common import (
     DATA_FILE_ENDINGS,
     DiscoveryError,

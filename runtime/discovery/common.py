@@ -16,13 +16,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from compiler.catalog import Catalog, Column, ForeignKey, Table
-from components.db_errors import ConnectCategory
-from components.db_params import FieldError
+from components.common.quoting import Dialect, quote_identifier
+from components.sql.errors import ConnectCategory
+from components.sql.params import FieldError
 from runtime.redaction import MASK, Redactor
 
 Row = Sequence[Any]
@@ -305,3 +306,54 @@ class _Opener(Protocol):
     def classify(
         self, err: Exception, connection: SourceConnection, options: DiscoveryOptions
     ) -> DiscoveryError | None: ...
+
+
+#: what went wrong, as a reader says it: (category, detail) or (category, detail, hint)
+Failure = tuple[Any, ...]
+
+
+class BaseReader:
+    """What the readers share: `open` is the constructor, `close` closes the connection
+    (`conn`, when the reader holds one), and `_samples` reads the first rows of each
+    stored table — never a view, which may be an expensive query."""
+
+    #: how the source quotes identifiers, for the sampling query
+    DIALECT: Dialect = "duckdb"
+    conn: Any = None
+
+    def __init__(self, connection: SourceConnection, options: DiscoveryOptions) -> None:
+        self.connection, self.options = connection, options
+
+    @classmethod
+    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> Self:
+        return cls(connection, options)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    @classmethod
+    def classify(
+        cls, err: Exception, connection: SourceConnection, options: DiscoveryOptions
+    ) -> DiscoveryError | None:
+        """The error as a DiscoveryError, when it is one the source's library raises."""
+        found = cls.failure_of(err)
+        return None if found is None else _failure(connection, options, *found)
+
+    @staticmethod
+    def failure_of(err: Exception) -> Failure | None:
+        """(category, detail[, hint]) of an error the source's library raises, else None."""
+        return None
+
+    def _fetch(self, sql: str) -> tuple[list[str], list[Any]]:
+        """The column names and rows of a query (a DB-API connection with `execute`)."""
+        cur = self.conn.execute(sql)
+        return [d[0] for d in cur.description or ()], list(cur.fetchall())
+
+    def _samples(self, drafts: _Drafts) -> None:
+        for draft in drafts.values():
+            if draft.kind != "table":
+                continue
+            quoted = ".".join(quote_identifier(p, self.DIALECT) for p in (draft.schema, draft.name))
+            names, rows = self._fetch(f"SELECT * FROM {quoted} LIMIT {int(self.options.samples)}")
+            draft.samples = tuple(sample_row(names, row) for row in rows)

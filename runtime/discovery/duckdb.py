@@ -6,20 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compiler.catalog import Catalog, Column
-from runtime.discovery.common import (
-    DiscoveryError,
-    DiscoveryOptions,
-    Row,
-    SourceConnection,
-    _catalog,
-    _digest,
-    _Draft,
-    _Drafts,
-    _failure,
-    _foreign_key,
-    _text,
-    sample_row,
-)
+from runtime.discovery import common
 
 _DUCKDB_INTEGERS: tuple[str, ...] = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 _DUCKDB_INTEGERS += tuple("U" + name for name in _DUCKDB_INTEGERS)
@@ -75,42 +62,40 @@ ORDER BY schema_name, table_name, constraint_index
 """
 
 
-class _DuckDBReader:
+class _DuckDBReader(common.BaseReader):
     """A DuckDB database file, opened read-only, through its duckdb_* table functions."""
 
-    def __init__(self, connection: SourceConnection, options: DiscoveryOptions) -> None:
+    def __init__(
+        self, connection: common.SourceConnection, options: common.DiscoveryOptions
+    ) -> None:
         import duckdb
 
         self.connection, self.options = connection, options
-        path = Path(_text(connection.fields.get("path"))).expanduser()
+        path = Path(common._text(connection.fields.get("path"))).expanduser()
         if not connection.fields.get("path") or not path.is_file():
-            raise _failure(
+            raise common._failure(
                 connection, options, "config", f"no DuckDB database file at {str(path)!r}",
                 "set `path` to an existing DuckDB database file",
             )  # fmt: skip
         self.schemas: tuple[str, ...] = options.schemas or (
-            _text(connection.fields.get("schema")) or "main",
+            common._text(connection.fields.get("schema")) or "main",
         )
         self.conn = duckdb.connect(str(path), read_only=True)
 
-    @classmethod
-    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> _DuckDBReader:
-        return cls(connection, options)
-
-    def _query(self, template: str) -> list[Row]:
+    def _query(self, template: str) -> list[common.Row]:
         placeholders = ", ".join(["?"] * len(self.schemas))
         sql = template.format(schemas=placeholders)
         params = list(self.schemas) * template.count("{schemas}")
         return list(self.conn.execute(sql, params).fetchall())
 
     def fingerprint(self) -> str:
-        return _digest(self._query(_DUCKDB_FINGERPRINT), self.options)
+        return common._digest(self._query(_DUCKDB_FINGERPRINT), self.options)
 
     def catalog(self) -> Catalog:
-        drafts: _Drafts = {}
+        drafts: common._Drafts = {}
         for schema, name, kind, rows in self._query(_DUCKDB_TABLES):
             if self.options.wants(schema, name):
-                drafts[schema, name] = _Draft(schema, name, kind, row_estimate=rows)
+                drafts[schema, name] = common._Draft(schema, name, kind, row_estimate=rows)
         for schema, table, name, source_type, nullable, default in self._query(_DUCKDB_COLUMNS):
             draft = drafts.get((schema, table))
             if draft is not None:
@@ -130,36 +115,23 @@ class _DuckDBReader:
             if kind == "PRIMARY KEY":
                 draft.primary_key = list(columns)
             else:
-                draft.foreign_keys.append(_foreign_key(schema, columns, (schema, ref_table), refs))
+                draft.foreign_keys.append(
+                    common._foreign_key(schema, columns, (schema, ref_table), refs)
+                )
         if self.options.samples:
             self._samples(drafts)
-        return _catalog(self.connection, drafts, self.schemas[0])
-
-    def _samples(self, drafts: _Drafts) -> None:
-        for draft in drafts.values():
-            if draft.kind == "table":
-                quoted = ".".join(
-                    '"' + p.replace('"', '""') + '"' for p in (draft.schema, draft.name)
-                )
-                cur = self.conn.execute(f"SELECT * FROM {quoted} LIMIT ?", [self.options.samples])
-                names = [d[0] for d in cur.description or ()]
-                draft.samples = tuple(sample_row(names, row) for row in cur.fetchall())
-
-    def close(self) -> None:
-        self.conn.close()
+        return common._catalog(self.connection, drafts, self.schemas[0])
 
     @staticmethod
-    def classify(
-        err: Exception, connection: SourceConnection, options: DiscoveryOptions
-    ) -> DiscoveryError | None:
+    def failure_of(err: Exception) -> common.Failure | None:
         import duckdb
 
         if not isinstance(err, duckdb.Error):
             return None
         detail = str(err)
         if "Permission denied" in detail:
-            return _failure(connection, options, "permission", detail)
+            return ("permission", detail)
         if "lock" in detail.lower():
             hint = "another process holds the DuckDB file open for writing: wait for it or stop it"
-            return _failure(connection, options, "config", detail, hint)
-        return _failure(connection, options, "config", detail)
+            return ("config", detail, hint)
+        return ("config", detail)

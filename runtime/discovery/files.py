@@ -7,25 +7,13 @@ from typing import Any
 
 from compiler.catalog import Catalog, Column
 from components.filesystem_csv_extractor.driver import OSIRIS_FILES
-from runtime.discovery.common import (
-    DATA_FILE_ENDINGS,
-    DiscoveryError,
-    DiscoveryOptions,
-    SourceConnection,
-    _catalog,
-    _digest,
-    _Draft,
-    _Drafts,
-    _failure,
-    _text,
-    sample_row,
-)
+from runtime.discovery import common
 from runtime.discovery.duckdb import _duckdb_normalized, _DuckDBReader
 
 _CSV_SAMPLE_BYTES = 64 * 1024
 
 
-class _FileFolderReader:
+class _FileFolderReader(common.BaseReader):
     """Every data file under `base_dir` (hidden folders skipped): CSV typed by DuckDB's
     sniffer, Parquet by its own schema, JSON and NDJSON by DuckDB's JSON reader.
 
@@ -36,12 +24,14 @@ class _FileFolderReader:
     from its objects (one read, the file's type detection reads it anyway).
     """
 
-    def __init__(self, connection: SourceConnection, options: DiscoveryOptions) -> None:
+    def __init__(
+        self, connection: common.SourceConnection, options: common.DiscoveryOptions
+    ) -> None:
         self.connection, self.options = connection, options
-        raw = _text(connection.fields.get("base_dir"))
+        raw = common._text(connection.fields.get("base_dir"))
         base = Path(raw).expanduser()
         if not raw or not base.is_dir():
-            raise _failure(
+            raise common._failure(
                 connection, options, "config", f"no folder at {raw!r}",
                 "set `base_dir` to the folder that holds the data files",
             )  # fmt: skip
@@ -50,7 +40,7 @@ class _FileFolderReader:
         project = (base / "osiris_connections.yaml").is_file()
         self.files: list[tuple[str, Path]] = []
         for path in sorted(base.rglob("*")):
-            if path.suffix[1:].lower() not in DATA_FILE_ENDINGS:
+            if path.suffix[1:].lower() not in common.DATA_FILE_ENDINGS:
                 continue
             relative = path.relative_to(base)
             if project and relative.parts[0] in OSIRIS_FILES:
@@ -59,30 +49,26 @@ class _FileFolderReader:
             if not hidden and path.is_file() and options.wants("", relative.as_posix()):
                 self.files.append((relative.as_posix(), path))
 
-    @classmethod
-    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> _FileFolderReader:
-        return cls(connection, options)
-
     def fingerprint(self) -> str:
         rows = []
         for name, path in self.files:
             stat = path.stat()
             rows.append(("", name, f"{stat.st_size}:{stat.st_mtime_ns}"))
-        return _digest(rows, self.options)
+        return common._digest(rows, self.options)
 
     def catalog(self) -> Catalog:
         import duckdb
 
-        drafts: _Drafts = {}
+        drafts: common._Drafts = {}
         with duckdb.connect() as duck:
             for name, path in self.files:
                 drafts["", name] = self._file(duck, name, path)
-        return _catalog(self.connection, drafts, None)
+        return common._catalog(self.connection, drafts, None)
 
-    def _file(self, duck: Any, name: str, path: Path) -> _Draft:
+    def _file(self, duck: Any, name: str, path: Path) -> common._Draft:
         import duckdb
 
-        kind = DATA_FILE_ENDINGS[path.suffix[1:].lower()]
+        kind = common.DATA_FILE_ENDINGS[path.suffix[1:].lower()]
         size = path.stat().st_size
         reader = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}[kind]
         try:
@@ -98,12 +84,12 @@ class _FileFolderReader:
                 rows = self._rows(duck, kind, path, size)
         except duckdb.Error as err:
             detail = str(err).strip().split("\n")[0]
-            raise _failure(
+            raise common._failure(
                 self.connection, self.options, "config",
                 f"cannot read {name} as {kind.upper()}: {detail}",
                 "fix the file, or leave it out with --tables",
             ) from None  # fmt: skip
-        draft = _Draft("", name, "file", rows, size)
+        draft = common._Draft("", name, "file", rows, size)
         draft.columns = [
             Column(name=n, type=t, normalized_type=_duckdb_normalized(t)) for n, t in columns
         ]
@@ -112,7 +98,7 @@ class _FileFolderReader:
                 f"SELECT * FROM {reader}(?) LIMIT ?", [str(path), self.options.samples]
             )
             names = [d[0] for d in cur.description or ()]
-            draft.samples = tuple(sample_row(names, row) for row in cur.fetchall())
+            draft.samples = tuple(common.sample_row(names, row) for row in cur.fetchall())
         return draft
 
     @staticmethod
@@ -126,18 +112,13 @@ class _FileFolderReader:
             return int(duck.execute("SELECT count(*) FROM read_json(?)", [str(path)]).fetchone()[0])
         return _estimate_csv_rows(path, size, False)
 
-    def close(self) -> None:
-        pass
-
     @staticmethod
-    def classify(
-        err: Exception, connection: SourceConnection, options: DiscoveryOptions
-    ) -> DiscoveryError | None:
+    def failure_of(err: Exception) -> common.Failure | None:
         if isinstance(err, PermissionError):
-            return _failure(connection, options, "permission", f"{err.strerror}: {err.filename}")
+            return ("permission", f"{err.strerror}: {err.filename}")
         if isinstance(err, OSError):
-            return _failure(connection, options, "config", str(err))
-        return _DuckDBReader.classify(err, connection, options)
+            return ("config", str(err))
+        return _DuckDBReader.failure_of(err)
 
 
 def _estimate_csv_rows(path: Path, size: int, has_header: bool) -> int:

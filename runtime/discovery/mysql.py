@@ -7,22 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from compiler.catalog import Catalog, Column
-from components.db_errors import connect_category, mysql_category
-from components.db_params import is_loopback, port_number
-from runtime.discovery.common import (
-    DiscoveryError,
-    DiscoveryOptions,
-    Row,
-    SourceConnection,
-    _catalog,
-    _digest,
-    _Draft,
-    _Drafts,
-    _failure,
-    _foreign_key,
-    _text,
-    sample_row,
-)
+from components.mysql.connect import connect
+from components.sql.errors import connect_category, mysql_category
+from runtime.discovery import common
 
 _MYSQL_TYPES = {
     **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "integer", "bigint"), "integer"),
@@ -84,33 +71,32 @@ _JSON_CHECK = re.compile(r"^json_valid\(`((?:[^`]|``)+)`\)$")
 _MISSING_DATABASE = "the database named by the connection does not exist: check `database`"
 
 
-class _MySQLReader:
+class _MySQLReader(common.BaseReader):
     """MySQL and MariaDB through information_schema: a handful of queries for any table count."""
 
-    def __init__(self, connection: SourceConnection, options: DiscoveryOptions) -> None:
-        import pymysql  # type: ignore[import-untyped]
+    DIALECT = "mysql"
 
+    def _fetch(self, sql: str) -> tuple[list[str], list[Any]]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql)
+            return [d[0] for d in cur.description or ()], list(cur.fetchall())
+
+    def __init__(
+        self, connection: common.SourceConnection, options: common.DiscoveryOptions
+    ) -> None:
         fields = connection.fields
         self.connection, self.options = connection, options
-        database = _text(fields.get("database"))
+        database = common._text(fields.get("database"))
         self.schemas: tuple[str, ...] = options.schemas or ((database,) if database else ())
         if not self.schemas:
-            raise _failure(connection, options, "config", "names no database", "set `database`")
-        host = _text(fields.get("host")) or "localhost"
-        self.conn = pymysql.connect(
-            host=host,
-            port=port_number(fields.get("port"), 3306),
-            user=_text(fields.get("user")) or None,
-            password=_text(fields.get("password")),
-            database=database or None,
-            charset="utf8mb4",
-            connect_timeout=options.timeout_s,
-            read_timeout=options.timeout_s,
-            write_timeout=options.timeout_s,
+            raise common._failure(
+                connection, options, "config", "names no database", "set `database`"
+            )
+        self.conn = connect(
+            fields,
+            options.timeout_s,
+            io_timeout_s=options.timeout_s,
             autocommit=None,  # leave the server default: no extra round trip
-            # TLS buys nothing on loopback, and PyMySQL's "preferred" TLS loads the system
-            # CA store on every connect (~16 ms, most of a cached lookup's budget).
-            ssl_disabled=True if is_loopback(host) else None,
         )
         self.mariadb = "mariadb" in self.conn.get_server_info().lower()
         try:
@@ -118,10 +104,6 @@ class _MySQLReader:
         except BaseException:
             self.conn.close()
             raise
-
-    @classmethod
-    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> _MySQLReader:
-        return cls(connection, options)
 
     def _read_only_session(self) -> None:
         if self.mariadb:
@@ -135,24 +117,24 @@ class _MySQLReader:
             limit = int(self.options.timeout_s * 1000)
         self._rows(sql, (limit, 1 << 24))
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[common.Row]:
         with self.conn.cursor() as cur:
             cur.execute(sql, tuple(params))
             return list(cur.fetchall())
 
-    def _query(self, template: str) -> list[Row]:
+    def _query(self, template: str) -> list[common.Row]:
         placeholders = ", ".join(["%s"] * len(self.schemas))
         return self._rows(template.format(schemas=placeholders), self.schemas)
 
     def fingerprint(self) -> str:
-        return _digest(self._query(_MYSQL_FINGERPRINT), self.options)
+        return common._digest(self._query(_MYSQL_FINGERPRINT), self.options)
 
     def catalog(self) -> Catalog:
-        drafts: _Drafts = {}
+        drafts: common._Drafts = {}
         for schema, name, table_type, rows, size in self._query(_MYSQL_TABLES):
             if self.options.wants(schema, name):
                 view = "VIEW" in table_type
-                drafts[schema, name] = _Draft(
+                drafts[schema, name] = common._Draft(
                     schema, name, "view" if view else "table",
                     row_estimate=None if view or rows is None else int(rows),
                     size_bytes=None if view or size is None else int(size),
@@ -161,9 +143,9 @@ class _MySQLReader:
         self._keys(drafts)
         if self.options.samples:
             self._samples(drafts)
-        return _catalog(self.connection, drafts, self.schemas[0])
+        return common._catalog(self.connection, drafts, self.schemas[0])
 
-    def _columns(self, drafts: _Drafts) -> None:
+    def _columns(self, drafts: common._Drafts) -> None:
         rows = self._query(_MYSQL_COLUMNS)
         json_columns = self._mariadb_json_columns(rows)
         for schema, table, name, column_type, data_type, nullable, default, extra in rows:
@@ -182,7 +164,7 @@ class _MySQLReader:
                 )
             )
 
-    def _mariadb_json_columns(self, columns: list[Row]) -> set[tuple[str, str, str]]:
+    def _mariadb_json_columns(self, columns: list[common.Row]) -> set[tuple[str, str, str]]:
         if not self.mariadb or not any(row[4] == "longtext" for row in columns):
             return set()
         found = set()
@@ -201,7 +183,7 @@ class _MySQLReader:
             return default
         return "'" + default.replace("'", "''") + "'"
 
-    def _keys(self, drafts: _Drafts) -> None:
+    def _keys(self, drafts: common._Drafts) -> None:
         foreign: dict[tuple[str, str, str], tuple[list[str], tuple[str, str], list[str]]] = {}
         for schema, table, constraint, column, ref_schema, ref_table, ref_column in self._query(
             _MYSQL_KEYS
@@ -218,27 +200,12 @@ class _MySQLReader:
             columns.append(column)
             refs.append(ref_column)
         for (schema, table, _), (columns, ref, refs) in sorted(foreign.items()):
-            drafts[schema, table].foreign_keys.append(_foreign_key(schema, columns, ref, refs))
-
-    def _samples(self, drafts: _Drafts) -> None:
-        for draft in drafts.values():
-            if draft.kind != "table":
-                continue  # a view may be an expensive query: sample stored rows only
-            quoted = ".".join(
-                "`" + part.replace("`", "``") + "`" for part in (draft.schema, draft.name)
+            drafts[schema, table].foreign_keys.append(
+                common._foreign_key(schema, columns, ref, refs)
             )
-            with self.conn.cursor() as cur:
-                cur.execute(f"SELECT * FROM {quoted} LIMIT %s", (self.options.samples,))
-                names = [d[0] for d in cur.description or ()]
-                draft.samples = tuple(sample_row(names, row) for row in cur.fetchall())
-
-    def close(self) -> None:
-        self.conn.close()
 
     @staticmethod
-    def classify(
-        err: Exception, connection: SourceConnection, options: DiscoveryOptions
-    ) -> DiscoveryError | None:
+    def failure_of(err: Exception) -> common.Failure | None:
         import pymysql
 
         if not isinstance(err, pymysql.MySQLError):
@@ -247,7 +214,7 @@ class _MySQLReader:
         detail = str(err.args[1]) if len(err.args) > 1 else str(err)
         category = connect_category(mysql_category(code, detail))
         hint = _MISSING_DATABASE if code == 1049 else None
-        return _failure(connection, options, category, detail, hint)
+        return (category, detail, hint)
 
 
 def _mysql_normalized(data_type: str, column_type: str) -> str:

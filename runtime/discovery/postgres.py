@@ -5,22 +5,9 @@ from __future__ import annotations
 import math
 
 from compiler.catalog import Catalog, Column
-from components.db_errors import connect_category, postgres_category
-from components.db_params import postgres_params
-from runtime.discovery.common import (
-    DiscoveryError,
-    DiscoveryOptions,
-    Row,
-    SourceConnection,
-    _catalog,
-    _digest,
-    _Draft,
-    _Drafts,
-    _failure,
-    _foreign_key,
-    _text,
-    sample_row,
-)
+from components.sql.errors import connect_category, postgres_category
+from components.sql.params import postgres_params
+from runtime.discovery import common
 
 _POSTGRES_FAMILIES = ("postgres", "postgresql", "supabase")
 
@@ -107,10 +94,14 @@ ORDER BY n.nspname, c.relname, con.contype, con.conname
 """
 
 
-class _PostgresReader:
+class _PostgresReader(common.BaseReader):
     """PostgreSQL and Supabase through pg_catalog: a handful of queries for any table count."""
 
-    def __init__(self, connection: SourceConnection, options: DiscoveryOptions) -> None:
+    DIALECT = "postgres"
+
+    def __init__(
+        self, connection: common.SourceConnection, options: common.DiscoveryOptions
+    ) -> None:
         import psycopg
         from psycopg.conninfo import make_conninfo
 
@@ -123,7 +114,7 @@ class _PostgresReader:
             **postgres_params(connection.fields),
         }
         self.schemas: tuple[str, ...] = options.schemas or (
-            _text(connection.fields.get("schema")) or "public",
+            common._text(connection.fields.get("schema")) or "public",
         )
         conninfo = make_conninfo("", **params)
         self.conn = psycopg.connect(conninfo, autocommit=True)
@@ -136,22 +127,18 @@ class _PostgresReader:
             self.conn.close()
             raise
 
-    @classmethod
-    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> _PostgresReader:
-        return cls(connection, options)
-
-    def _query(self, sql: str) -> list[Row]:
+    def _query(self, sql: str) -> list[common.Row]:
         return list(self.conn.execute(sql, {"schemas": list(self.schemas)}).fetchall())
 
     def fingerprint(self) -> str:
-        return _digest(self._query(_PG_FINGERPRINT), self.options)
+        return common._digest(self._query(_PG_FINGERPRINT), self.options)
 
     def catalog(self) -> Catalog:
         self._check_schemas()
-        drafts: _Drafts = {}
+        drafts: common._Drafts = {}
         for schema, name, relkind, reltuples, size in self._query(_PG_TABLES):
             if self.options.wants(schema, name):
-                drafts[schema, name] = _Draft(
+                drafts[schema, name] = common._Draft(
                     schema, name, "view" if relkind in ("v", "m") else "table",
                     # reltuples < 0: never analyzed, so neither count nor size is known
                     row_estimate=None if relkind == "v" or reltuples < 0 else int(reltuples),
@@ -161,7 +148,7 @@ class _PostgresReader:
         self._keys(drafts)
         if self.options.samples:
             self._samples(drafts)
-        return _catalog(self.connection, drafts, self.schemas[0])
+        return common._catalog(self.connection, drafts, self.schemas[0])
 
     def _check_schemas(self) -> None:
         found: dict[str, bool] = dict(
@@ -169,17 +156,17 @@ class _PostgresReader:
         )
         for schema in self.schemas:
             if schema not in found:
-                raise _failure(
+                raise common._failure(
                     self.connection, self.options, "config", f'schema "{schema}" does not exist',
                     "check `schema` on the connection (PostgreSQL's default is public)",
                 )  # fmt: skip
             if not found[schema]:
-                raise _failure(
+                raise common._failure(
                     self.connection, self.options, "permission",
                     f'permission denied for schema "{schema}"',
                 )  # fmt: skip
 
-    def _columns(self, drafts: _Drafts) -> None:
+    def _columns(self, drafts: common._Drafts) -> None:
         for schema, table, name, source_type, nullable, default, base, category in self._query(
             _PG_COLUMNS
         ):
@@ -196,7 +183,7 @@ class _PostgresReader:
                     )
                 )
 
-    def _keys(self, drafts: _Drafts) -> None:
+    def _keys(self, drafts: common._Drafts) -> None:
         for schema, table, kind, columns, ref_schema, ref_table, refs in self._query(_PG_KEYS):
             draft = drafts.get((schema, table))
             if draft is None:
@@ -204,33 +191,15 @@ class _PostgresReader:
             if kind == "p":
                 draft.primary_key = list(columns)
             else:
-                fk = _foreign_key(schema, list(columns), (ref_schema, ref_table), list(refs))
+                fk = common._foreign_key(schema, list(columns), (ref_schema, ref_table), list(refs))
                 draft.foreign_keys.append(fk)
 
-    def _samples(self, drafts: _Drafts) -> None:
-        from psycopg import sql
-
-        for draft in drafts.values():
-            if draft.kind != "table":
-                continue  # a view may be an expensive query: sample stored rows only
-            query = sql.SQL("SELECT * FROM {} LIMIT %s").format(
-                sql.Identifier(draft.schema, draft.name)
-            )
-            cur = self.conn.execute(query, (self.options.samples,))
-            names = [d.name for d in cur.description or ()]
-            draft.samples = tuple(sample_row(names, row) for row in cur.fetchall())
-
-    def close(self) -> None:
-        self.conn.close()
-
     @staticmethod
-    def classify(
-        err: Exception, connection: SourceConnection, options: DiscoveryOptions
-    ) -> DiscoveryError | None:
+    def failure_of(err: Exception) -> common.Failure | None:
         import psycopg
 
         if not isinstance(err, psycopg.Error):
             return None
         detail = str(err).removeprefix("connection failed: ")
         category = connect_category(postgres_category(err.sqlstate, detail))
-        return _failure(connection, options, category, detail)
+        return (category, detail)

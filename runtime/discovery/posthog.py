@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 from compiler.catalog import Catalog, Column
-from runtime.discovery.common import (
-    _HINTS,
-    DiscoveryError,
-    DiscoveryOptions,
-    SourceConnection,
-    _catalog,
-    _digest,
-    _Draft,
-    _Drafts,
-    _failure,
-)
+from runtime.discovery import common
 from runtime.discovery.duckdb import _duckdb_normalized
 
 
-class _PostHogReader:
+class _PostHogReader(common.BaseReader):
     """PostHog's data types as tables (events, persons, sessions, person_distinct_ids).
 
     Their fixed columns are known up front, as 0.5.7 lists them; the fingerprint query
     is one `SELECT 1` through the HogQL API, so the key, project and host are checked.
     """
 
-    def __init__(self, connection: SourceConnection, options: DiscoveryOptions) -> None:
+    def __init__(
+        self, connection: common.SourceConnection, options: common.DiscoveryOptions
+    ) -> None:
         self.connection, self.options = connection, options
         self.checked = False
-
-    @classmethod
-    def open(cls, connection: SourceConnection, options: DiscoveryOptions) -> _PostHogReader:
-        return cls(connection, options)
 
     def _check(self) -> None:
         from components.posthog_extractor.driver import check_access
@@ -44,33 +32,28 @@ class _PostHogReader:
 
         self._check()
         rows = [("", name, repr(columns)) for name, columns in RESOURCES.items()]
-        return _digest(rows, self.options)
+        return common._digest(rows, self.options)
 
     def catalog(self) -> Catalog:
         from components.posthog_extractor.driver import RESOURCES
 
         self._check()
-        drafts: _Drafts = {}
+        drafts: common._Drafts = {}
         for name, columns in RESOURCES.items():
             if not self.options.wants("", name):
                 continue
-            draft = _Draft("", name, "table")
+            draft = common._Draft("", name, "table")
             draft.columns = [
                 Column(name=c, type=t, normalized_type=_duckdb_normalized(t)) for c, t in columns
             ]
             drafts["", name] = draft
-        return _catalog(self.connection, drafts, None)
-
-    def close(self) -> None:
-        pass
+        return common._catalog(self.connection, drafts, None)
 
     @staticmethod
-    def classify(
-        err: Exception, connection: SourceConnection, options: DiscoveryOptions
-    ) -> DiscoveryError | None:
+    def failure_of(err: Exception) -> common.Failure | None:
         from components.protocol import DriverError
 
         if isinstance(err, DriverError):
-            category = err.category if err.category in _HINTS else "config"
-            return _failure(connection, options, category, str(err), err.hint)  # type: ignore[arg-type]
+            category = err.category if err.category in common._HINTS else "config"
+            return (category, str(err), err.hint)
         return None

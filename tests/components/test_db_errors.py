@@ -1,4 +1,4 @@
-"""components.db_errors: one category table per database, read by drivers, doctor and discovery.
+"""components.sql.errors: one category table per database, read by drivers, doctor and discovery.
 
 Each category: the codes (or libpq messages) that map to it, then what each caller makes
 of a code the tables do not know.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from components import mysql_io, postgres_io
-from components.db_errors import (
+from components.mysql import io as mysql_io
+from components.postgres import io as postgres_io
+from components.sql.errors import (
     Category,
     connect_category,
     mysql_category,
@@ -209,7 +210,7 @@ def test_the_module_imports_no_driver() -> None:
     from pathlib import Path
 
     probe = (
-        "import sys, components.db_errors, components.db_params; "
+        "import sys, components.sql.errors, components.sql.params; "
         "print(sorted(m for m in ('pymysql', 'psycopg', 'pyarrow', 'duckdb') if m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[2]
@@ -222,7 +223,7 @@ def test_the_module_imports_no_driver() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    import components.db_errors
+    import components.sql.errors
 
-    result = doctest.testmod(components.db_errors)
+    result = doctest.testmod(components.sql.errors)
     assert result.attempted > 0 and result.failed == 0

@@ -1,4 +1,4 @@
-"""components.db_params: a connection's host, port and libpq parameters, read one way.
+"""components.sql.params: a connection's host, port and libpq parameters, read one way.
 
 The drivers, the doctor and discovery's cache keys all go through `postgres_params`; its
 DSN parser is checked against libpq's own (psycopg's `conninfo_to_dict`).
@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from components.db_params import (
+from components.sql.params import (
     FieldError,
     is_loopback,
     parse_dsn,
@@ -172,7 +172,7 @@ def test_unusable_fields_are_field_errors() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    import components.db_params
+    import components.sql.params
 
-    result = doctest.testmod(components.db_params)
+    result = doctest.testmod(components.sql.params)
     assert result.attempted > 0 and result.failed == 0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components import mysql_io
+from components.mysql import io as mysql_io
 from components.mysql_extractor.driver import MySQLExtractor
 from components.mysql_writer.driver import MySQLWriter
 from components.protocol import DriverError

@@ -13,7 +13,7 @@ import pytest
 from components.postgres_extractor.driver import PostgresExtractor
 from components.postgres_writer.driver import PostgresWriter
 from components.protocol import DriverError
-from components.sql_io import scrub
+from components.sql.io import scrub
 from tests.components.databases import plane_table
 from tests.components.databases import postgres_sql as sql
 from tests.components.stepcontext import RecordingContext, make_context

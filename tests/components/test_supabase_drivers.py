@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from components.postgres_io import PostgresServer, supabase_fields
+from components.postgres.io import PostgresServer, supabase_fields
 from components.protocol import DriverError
 from components.supabase_extractor.driver import SupabaseExtractor
 from components.supabase_writer.driver import SupabaseWriter

@@ -298,9 +298,9 @@ def test_postgres_writer_backend_terminated(
 def test_a_link_cut_mid_stream_is_a_network_error() -> None:
     """connectorx's words for a MySQL link cut mid-read (seen above): the read failed and
     may be retried, not a value the text reader should read all over again."""
-    from components.mysql_io import _connectorx_error
+    from components.mysql.io import _connectorx_error
     from components.protocol import DriverError
-    from components.sql_io import Unreadable
+    from components.sql.io import Unreadable
 
     cut = (
         "cx writer failed: Source(MySQLError(CodecError { IO error: `bytes remaining on stream' }))"

@@ -34,7 +34,7 @@ _LINEAR = """
 import sys
 from compiler.passes.secrets import embedded_password
 from compiler.sql.safety import lexical_hazard
-from components.db_params import split_credentials
+from components.sql.params import split_credentials
 from runtime.redaction import Redactor
 text = sys.stdin.read()
 redactor = Redactor(["s3cret-value"])

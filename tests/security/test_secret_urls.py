@@ -5,7 +5,7 @@ included.
 A password with an unencoded `@` (`postgresql://etl:p@ss@host/db`) used to be read two
 ways: the DSN parser split at the first `@` (password `p`, host `ss@host`), the redactor
 at the last (masking `p@ss`), so the tail `ss` leaked in every "could not connect to
-ss@host" message. Both now read it through components/db_params.py `split_credentials`
+ss@host" message. Both now read it through components/sql/params.py `split_credentials`
 (the compiler, which may not import it, through a copy a test holds to the same answers).
 """
 
@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from compiler.compile import check, default_context
-from components.db_params import parse_dsn, postgres_params
+from components.sql.params import parse_dsn, postgres_params
 from runtime.connections import secret_values_of
 from runtime.redaction import Redactor
 from tests.mcp.conftest import CANARY, connect, make_server
@@ -63,10 +63,10 @@ def test_resolution_and_masking_read_an_at_sign_password_alike() -> None:
     ],
 )
 def test_the_compiler_reads_url_credentials_as_resolution_does(rest: str) -> None:
-    """Two copies of one rule (the compiler may not import components.db_params): the
+    """Two copies of one rule (the compiler may not import components.sql.params): the
     password the compiler refuses is the one resolution would send."""
     from compiler.passes.secrets import url_password
-    from components.db_params import split_credentials
+    from components.sql.params import split_credentials
 
     credentials, _ = split_credentials(rest)
     assert url_password(rest) == ((credentials or "").partition(":")[2] or None)

@@ -1,10 +1,11 @@
 """Moving rows between SQL servers and the run's DuckDB data plane: the engine-neutral half.
 
-`mysql_io` and `postgres_io` describe a query's columns as `Column`s and offer one or more
-`Reader`s (fast columnar first, a text fallback after); `extract_into` streams the first
-reader that can read the data into the step's output table, batch by batch, in one DuckDB
-transaction. For writers, `export_csv` streams an input table out as ordered CSV files of
-`batch_size` rows for the servers' bulk loaders. Nothing here speaks a wire protocol.
+`components.mysql.io` and `components.postgres.io` describe a query's columns as `Column`s
+and offer one or more `Reader`s (fast columnar first, a text fallback after);
+`extract_into` streams the first reader that can read the data into the step's output
+table, batch by batch, in one DuckDB transaction. For writers, `export_csv` streams an
+input table out as ordered CSV files of `batch_size` rows for the servers' bulk loaders.
+Nothing here speaks a wire protocol.
 """
 
 from __future__ import annotations

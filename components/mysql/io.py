@@ -17,42 +17,24 @@ from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pyarrow as pa
 import pymysql
 import pymysql.converters
 import pymysql.cursors
-from pymysql.constants import COMMAND, FIELD_TYPE, FLAG
+from pymysql.constants import COMMAND
 
 from components.common.quoting import quote_identifier
-from components.db_errors import DRIVER_HINTS, mysql_category, mysql_retryable
+from components.mysql.connect import connect, connectorx_url
+from components.mysql.types import export_expression, mysql_column, mysql_type, row_expression
 from components.protocol import DriverError, StepContext, StepResult
-from components.sql_io import (
-    Column,
-    Reader,
-    Unreadable,
-    batch_size,
-    check_write_config,
-    connection_fields,
-    count_rows,
-    export_csv,
-    extract_into,
-    input_columns,
-    is_panic,
-    native_stderr,
-    progress,
-    read_time_limit,
-    scrub,
-    single_input,
-    split_table,
-    tagged,
-    text_batch,
-    with_native_text,
-    write_by_mode,
-)
+from components.sql import io as sqlio
+from components.sql.errors import DRIVER_HINTS, mysql_category, mysql_retryable
+from components.sql.params import FieldError
 
 FIELDS = ("host", "port", "user", "password", "database")
+#: How long a driver waits for the server to accept a connection.
+CONNECT_TIMEOUT_S = 10
 
 # ------------------------------------------------------------------------------ errors
 
@@ -70,7 +52,7 @@ def driver_error(errno: int, message: str, action: str, fields: Mapping[str, Any
     if errno == 1792:
         hint = "extract queries run in a read-only transaction; write with mysql.writer"
     return DriverError(
-        scrub(f"MySQL {action} failed: {message} (error {errno})", fields),
+        sqlio.scrub(f"MySQL {action} failed: {message} (error {errno})", fields),
         category=category,
         retryable=mysql_retryable(errno),
         hint=hint,
@@ -90,13 +72,15 @@ def _connectorx_error(err: BaseException, fields: Mapping[str, Any]) -> Exceptio
         text,
     ):
         return DriverError(
-            scrub(f"MySQL read failed: {text.splitlines()[0]}", fields),
+            sqlio.scrub(f"MySQL read failed: {text.splitlines()[0]}", fields),
             category="network",
             retryable=True,
             hint=_HINTS["network"],
         )
     first_line = text.splitlines()[0] if text else type(err).__name__
-    return Unreadable(scrub(f"connectorx cannot read a value exactly: {first_line}", fields))
+    return sqlio.Unreadable(
+        sqlio.scrub(f"connectorx cannot read a value exactly: {first_line}", fields)
+    )
 
 
 # ------------------------------------------------------------------------------ server
@@ -111,30 +95,21 @@ class MySQLServer:
     @classmethod
     def for_step(cls, ctx: StepContext, config: Mapping[str, Any]) -> MySQLServer:
         """The step's server: the resolved connection, inline connection fields on top."""
-        return cls(connection_fields(ctx, config, FIELDS))
+        return cls(sqlio.connection_fields(ctx, config, FIELDS))
 
     def connect(self, **options: Any) -> pymysql.connections.Connection:
-        """A PyMySQL connection speaking utf8mb4."""
-        return pymysql.connect(
-            host=str(self.fields.get("host") or "localhost"),
-            port=int(self.fields.get("port") or 3306),
-            user=self.fields.get("user"),
-            password=str(self.fields.get("password") or ""),
-            database=self.fields.get("database") or None,
-            charset="utf8mb4",
-            connect_timeout=10,
-            **options,
-        )
+        """A PyMySQL connection speaking utf8mb4 (`components.mysql.connect`)."""
+        try:
+            return connect(self.fields, CONNECT_TIMEOUT_S, **options)
+        except FieldError as err:
+            raise DriverError(err.message, category="config", hint=err.hint) from None
 
     def connectorx_url(self) -> str:
         """The connection as a connectorx URL (TCP even for localhost, so the same account)."""
-        host = str(self.fields.get("host") or "localhost")
-        host = f"[{host}]" if ":" in host else host
-        user = quote(str(self.fields.get("user") or ""), safe="")
-        password = quote(str(self.fields.get("password") or ""), safe="")
-        database = quote(str(self.fields.get("database") or ""), safe="")
-        port = int(self.fields.get("port") or 3306)
-        return f"mysql://{user}:{password}@{host}:{port}/{database}?prefer_socket=false"
+        try:
+            return connectorx_url(self.fields)
+        except FieldError as err:
+            raise DriverError(err.message, category="config", hint=err.hint) from None
 
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:
@@ -175,85 +150,10 @@ def qualified(database: str | None, table: str) -> str:
 
 # ------------------------------------------------------------------------------ reading
 
-_INTEGERS = {
-    FIELD_TYPE.TINY: ("TINYINT", "UTINYINT"),
-    FIELD_TYPE.SHORT: ("SMALLINT", "USMALLINT"),
-    FIELD_TYPE.INT24: ("INTEGER", "UINTEGER"),
-    FIELD_TYPE.LONG: ("INTEGER", "UINTEGER"),
-    FIELD_TYPE.LONGLONG: ("BIGINT", "UBIGINT"),
-    FIELD_TYPE.YEAR: ("SMALLINT", "SMALLINT"),
-}
-_STRINGS = {
-    FIELD_TYPE.VARCHAR,
-    FIELD_TYPE.VAR_STRING,
-    FIELD_TYPE.STRING,
-    FIELD_TYPE.ENUM,
-    FIELD_TYPE.SET,
-    FIELD_TYPE.TINY_BLOB,
-    FIELD_TYPE.MEDIUM_BLOB,
-    FIELD_TYPE.LONG_BLOB,
-    FIELD_TYPE.BLOB,
-}
-_BINARY_CHARSET = 63
 #: PyMySQL converters without decoders: result values stay the server's text (or bytes).
 _ENCODERS_ONLY = {k: v for k, v in pymysql.converters.conversions.items() if not isinstance(k, int)}
 
 
-def _cast(name: str, duck_type: str, fast: bool = True) -> Column:
-    load = f"CAST({{c}} AS {duck_type})"
-    return Column(name, duck_type, text_load=load, fast_load=load if fast else None)
-
-
-def _decimal(name: str, precision: int, scale: int) -> Column:
-    # connectorx reads DECIMAL as decimal128(38, 10) through rust_decimal (28 digits):
-    # wider or finer decimals would lose digits there, so they take the text path.
-    if precision > 38:
-        return Column(name, "VARCHAR", text_load="{c}")
-    return _cast(name, f"DECIMAL({precision},{scale})", fast=precision <= 28 and scale <= 10)
-
-
-def mysql_column(field: Any) -> Column:
-    """The output column for one field of a MySQL result (PyMySQL's `Field`)."""
-    name, kind = field.name, field.type_code
-    unsigned = bool(field.flags & FLAG.UNSIGNED)
-    if kind in _INTEGERS:
-        return _cast(name, _INTEGERS[kind][unsigned])
-    if kind in (FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL):
-        precision = field.length - (1 if field.scale else 0) - (0 if unsigned else 1)
-        return _decimal(name, precision, field.scale)
-    if kind in (FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE):
-        return _cast(name, "FLOAT" if kind == FIELD_TYPE.FLOAT else "DOUBLE")
-    if kind in (FIELD_TYPE.DATE, FIELD_TYPE.NEWDATE, FIELD_TYPE.DATETIME):
-        duck = "DATE" if kind != FIELD_TYPE.DATETIME else "TIMESTAMP"
-        # Zero dates ('0000-00-00') have no value in any other system: they read as NULL.
-        return Column(name, duck, text_load=f"TRY_CAST({{c}} AS {duck})", fast_load="{c}")
-    if kind == FIELD_TYPE.TIMESTAMP:
-        # The session runs in UTC, so a TIMESTAMP arrives as its UTC wall time.
-        return Column(
-            name,
-            "TIMESTAMP WITH TIME ZONE",
-            text_load="timezone('UTC', TRY_CAST({c} AS TIMESTAMP))",
-            fast_load="timezone('UTC', {c})",
-        )
-    if kind == FIELD_TYPE.TIME:  # a signed duration up to 838 hours, not a time of day
-        return _cast(name, "INTERVAL", fast=False)
-    if kind == FIELD_TYPE.JSON:
-        return _cast(name, "JSON")
-    if kind == FIELD_TYPE.BIT:
-        return Column(name, "BLOB", text_load="{c}", fast_load="{c}", binary=True)
-    if kind in _STRINGS:
-        if field.charsetnr == _BINARY_CHARSET:
-            return Column(name, "BLOB", text_load="{c}", fast_load="{c}", binary=True)
-        return Column(name, "VARCHAR", text_load="{c}", fast_load="{c}")
-    if kind == FIELD_TYPE.GEOMETRY:
-        return Column(name, "BLOB", text_load="{c}", binary=True)
-    return Column(name, "VARCHAR", text_load="CAST({c} AS VARCHAR)")
-
-
-#: Modes that change how the server reads SQL text — NO_BACKSLASH_ESCAPES makes
-#: `'x\\' AS a, LOAD_FILE(...) -- '` code to the server but one string to the compiler's
-#: checks; ANSI_QUOTES makes "..." a name; the combination modes hold ANSI_QUOTES (and
-#: MariaDB's ORACLE mode a whole other parser). A read drops them from its session.
 _LEXING_MODES = ("NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "ORACLE", "MSSQL", "DB2",
                  "POSTGRESQL", "MAXDB")  # fmt: skip
 
@@ -290,7 +190,7 @@ def source_query(config: Mapping[str, Any]) -> tuple[str, int | None]:
         query = re.sub(r"[\s;]+$", "", str(config["query"]))
         limit = config.get("limit")
         return query, None if limit is None else int(limit)
-    schema, table = split_table(str(config["table"]), config.get("schema"))
+    schema, table = sqlio.split_table(str(config["table"]), config.get("schema"))
     columns = config.get("columns")
     listed = ", ".join(quote_name(column) for column in columns) if columns else "*"
     sql = f"SELECT {listed} FROM {qualified(schema, table)}"
@@ -407,7 +307,7 @@ def connectorx_batches(
 
     tag = f"osiris-read-{uuid.uuid4().hex}"
     reader, finished = None, False
-    with native_stderr.captured(server.fields) as caught:
+    with sqlio.native_stderr.captured(server.fields) as caught:
         try:
             reader = connectorx.read_sql(
                 server.connectorx_url(),
@@ -419,9 +319,9 @@ def connectorx_batches(
             yield from reader
             finished = True
         except BaseException as err:
-            if not (is_panic(err) or isinstance(err, RuntimeError)):
+            if not (sqlio.is_panic(err) or isinstance(err, RuntimeError)):
                 raise
-            raise with_native_text(_connectorx_error(err, server.fields), caught()) from None
+            raise sqlio.with_native_text(_connectorx_error(err, server.fields), caught()) from None
         finally:
             if reader is not None:
                 reader.close()
@@ -446,7 +346,7 @@ def kill_tagged_query(server: MySQLServer, tag: str) -> None:
 
 def text_batches(
     server: MySQLServer, sql: str, session: Sequence[str], size: int
-) -> tuple[list[Column], Iterator[pa.RecordBatch]]:
+) -> tuple[list[sqlio.Column], Iterator[pa.RecordBatch]]:
     """The rows as text through PyMySQL's unbuffered cursor, with no Python conversions."""
     conn = server.connect(conv=_ENCODERS_ONLY, cursorclass=pymysql.cursors.SSCursor)
     try:
@@ -466,7 +366,7 @@ def text_batches(
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             while rows := cursor.fetchmany(size):
-                yield text_batch(rows, columns)
+                yield sqlio.text_batch(rows, columns)
         finally:
             conn.close()  # not cursor.close(), which would first read every remaining row
 
@@ -477,13 +377,13 @@ def extract(ctx: StepContext, config: Mapping[str, Any]) -> StepResult:
     """Read the step's table or query into `ctx.output_table`."""
     server = MySQLServer.for_step(ctx, config)
     sql, limit = source_query(config)
-    sql = tagged(ctx, sql)  # every statement of the read can be found and stopped by a cancel
-    size = batch_size(config)
+    sql = sqlio.tagged(ctx, sql)  # every statement of the read can be found and stopped by a cancel
+    size = sqlio.batch_size(config)
     with server.errors("read"):
         session, fields = probe(
             server,
             sql,
-            read_time_limit(ctx, config),
+            sqlio.read_time_limit(ctx, config),
             on_estimate=lambda n: ctx.emit("read.start", estimate=n),
         )
         readers = []
@@ -491,109 +391,22 @@ def extract(ctx: StepContext, config: Mapping[str, Any]) -> StepResult:
             columns = [mysql_column(field) for field in fields]
             if all(column.fast_load for column in columns):
                 readers.append(
-                    Reader(
+                    sqlio.Reader(
                         "connectorx",
                         text=False,
                         open=lambda: (columns, connectorx_batches(server, sql, session, size)),
                     )
                 )
         readers.append(
-            Reader("pymysql", text=True, open=lambda: text_batches(server, sql, session, size))
+            sqlio.Reader(
+                "pymysql", text=True, open=lambda: text_batches(server, sql, session, size)
+            )
         )
-        return extract_into(ctx, readers, limit=limit)
+        return sqlio.extract_into(ctx, readers, limit=limit)
 
 
 # ------------------------------------------------------------------------------ writing
 
-_MYSQL_TYPES = {
-    "BOOLEAN": "BOOLEAN",
-    "TINYINT": "TINYINT",
-    "SMALLINT": "SMALLINT",
-    "INTEGER": "INT",
-    "BIGINT": "BIGINT",
-    "UTINYINT": "TINYINT UNSIGNED",
-    "USMALLINT": "SMALLINT UNSIGNED",
-    "UINTEGER": "INT UNSIGNED",
-    "UBIGINT": "BIGINT UNSIGNED",
-    "HUGEINT": "DECIMAL(39,0)",
-    "UHUGEINT": "DECIMAL(39,0)",
-    "FLOAT": "FLOAT",
-    "DOUBLE": "DOUBLE",
-    "DATE": "DATE",
-    "TIME": "TIME(6)",
-    "TIMESTAMP": "DATETIME(6)",
-    "TIMESTAMP_S": "DATETIME",
-    "TIMESTAMP_MS": "DATETIME(3)",
-    "TIMESTAMP_NS": "DATETIME(6)",
-    "TIMESTAMP WITH TIME ZONE": "DATETIME(6)",  # holds the UTC wall time
-    "INTERVAL": "TIME(6)",
-    "BLOB": "LONGBLOB",
-    "UUID": "CHAR(36)",
-    "JSON": "JSON",
-    "VARCHAR": "LONGTEXT",  # TEXT stops at 64 KB
-}
-#: Longest VARCHAR key InnoDB can index in utf8mb4 (3072 bytes / 4).
-_MAX_KEY_CHARS = 768
-
-
-def _nested(duck_type: str) -> bool:
-    return duck_type.endswith("]") or duck_type.startswith(("STRUCT", "MAP", "UNION"))
-
-
-def mysql_type(duck_type: str, key_length: int | None = None) -> str:
-    """MySQL column type for a DuckDB type; `key_length` sizes a key column's VARCHAR."""
-    if key_length is not None and duck_type in ("VARCHAR", "BLOB"):
-        if key_length > _MAX_KEY_CHARS:
-            raise DriverError(
-                f"a primary_key value is {key_length} characters long; MySQL indexes at "
-                f"most {_MAX_KEY_CHARS}",
-                category="data",
-            )
-        size = max(255, key_length)
-        return f"VARCHAR({size})" if duck_type == "VARCHAR" else f"VARBINARY({size})"
-    if duck_type.startswith("DECIMAL"):
-        return duck_type
-    if _nested(duck_type):
-        return "JSON"
-    return _MYSQL_TYPES.get(duck_type, "LONGTEXT")
-
-
-def export_expression(name: str, duck_type: str) -> tuple[str, str | None]:
-    """(DuckDB expression writing the column as LOAD DATA text, MySQL SET expression or None).
-
-    The SET expression turns the user variable `{v}` into the value: hex for bytes,
-    seconds for durations. Everything else loads as the text DuckDB writes.
-    """
-    column = '"' + name.replace('"', '""') + '"'
-    if duck_type in ("BLOB", "BIT"):
-        return f"hex({column})", "UNHEX({v})"
-    if duck_type == "INTERVAL":
-        return f"epoch({column})", "SEC_TO_TIME({v})"
-    if duck_type == "BOOLEAN":
-        return f"CAST({column} AS TINYINT)", None
-    if duck_type == "TIMESTAMP WITH TIME ZONE":
-        return f"timezone('UTC', {column})", None
-    if _nested(duck_type):
-        return f"to_json({column})", None
-    if duck_type == "TIME WITH TIME ZONE":
-        return f"CAST({column} AS VARCHAR)", None
-    return column, None
-
-
-def row_expression(name: str, duck_type: str) -> str:
-    """DuckDB expression giving the column as a Python value PyMySQL can send."""
-    column = '"' + name.replace('"', '""') + '"'
-    if duck_type == "TIMESTAMP WITH TIME ZONE":
-        return f"timezone('UTC', {column})"
-    if _nested(duck_type):
-        return f"CAST(to_json({column}) AS VARCHAR)"
-    if duck_type in ("UUID", "TIME WITH TIME ZONE", "BIT") or duck_type.startswith("ENUM"):
-        return f"CAST({column} AS VARCHAR)"
-    return column
-
-
-# The CSV DuckDB writes for LOAD DATA: every value quoted, NULL an unquoted word, so that
-# NULL, '' and 'NULL' stay three different things. ESCAPED BY '' keeps backslashes literal.
 _CSV_OPTIONS = "FORMAT csv, HEADER false, NULLSTR 'NULL', FORCE_QUOTE *"
 _LOAD_FORMAT = (
     "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' "
@@ -714,11 +527,11 @@ class TableWriter:
         tail = f"({', '.join(fields)})" + (f" SET {', '.join(sets)}" if sets else "")
         plane, expressions = self.ctx.data_plane, [expression for expression, _ in exports]
         rows = 0
-        with export_csv(plane, self.source, expressions, _CSV_OPTIONS, self.size) as files:
+        with sqlio.export_csv(plane, self.source, expressions, _CSV_OPTIONS, self.size) as files:
             for path in files:
                 rows += self.load_file(path, into, tail)
                 path.unlink()
-                progress(self.ctx, rows, self.target)
+                sqlio.progress(self.ctx, rows, self.target)
         return rows
 
     def load_file(self, path: Path, into: str, tail: str) -> int:
@@ -747,7 +560,7 @@ class TableWriter:
                 while batch := reader.fetchmany(self.size):
                     cursor.executemany(statement, batch)
                     rows += len(batch)
-                    progress(self.ctx, rows, self.target)
+                    sqlio.progress(self.ctx, rows, self.target)
         finally:
             reader.close()
         return rows
@@ -903,19 +716,21 @@ def write_session(conn: pymysql.connections.Connection) -> None:
 def write(ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]) -> StepResult:
     """Write the step's one input into its MySQL table in `write_mode`."""
     server = MySQLServer.for_step(ctx, config)
-    source = single_input(inputs)
-    columns = input_columns(ctx.data_plane, source)
-    mode, key = check_write_config(config, [name for name, _ in columns])
-    database, table = split_table(str(config["table"]), config.get("schema"))
+    source = sqlio.single_input(inputs)
+    columns = sqlio.input_columns(ctx.data_plane, source)
+    mode, key = sqlio.check_write_config(config, [name for name, _ in columns])
+    database, table = sqlio.split_table(str(config["table"]), config.get("schema"))
     database = database or server.fields.get("database")
     if not database:
         raise DriverError("no database to write to", category="config", hint=_HINTS["config"])
-    rows_in = count_rows(ctx.data_plane, source)
+    rows_in = sqlio.count_rows(ctx.data_plane, source)
     ctx.emit("write.start", total=rows_in, table=f"{database}.{table}")
     with server.errors("write"), closing(server.connect(local_infile=True)) as conn:
         write_session(conn)
-        writer = TableWriter(ctx, conn, source, columns, str(database), table, batch_size(config))
+        writer = TableWriter(
+            ctx, conn, source, columns, str(database), table, sqlio.batch_size(config)
+        )
         writer.claim_staging()
-        rows, created = write_by_mode(writer, config, mode, key, writer.append)
+        rows, created = sqlio.write_by_mode(writer, config, mode, key, writer.append)
     details = {"table": f"{database}.{table}", "write_mode": mode, "created": created}
     return StepResult(rows_read=rows_in, rows_written=rows, details=details)

@@ -22,34 +22,13 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from components.db_errors import DRIVER_HINTS, postgres_category, postgres_retryable
-from components.db_params import FieldError, postgres_params
 from components.protocol import DriverError, StepContext, StepResult
-from components.sql_io import (
-    Column,
-    Reader,
-    Unreadable,
-    batch_size,
-    check_write_config,
-    connection_fields,
-    count_rows,
-    export_csv,
-    extract_into,
-    input_columns,
-    is_panic,
-    native_stderr,
-    progress,
-    quote_ident,
-    read_time_limit,
-    scrub,
-    single_input,
-    split_table,
-    tagged,
-    write_by_mode,
-)
-from components.sql_io import (
+from components.sql import io as sqlio
+from components.sql.errors import DRIVER_HINTS, postgres_category, postgres_retryable
+from components.sql.io import (
     with_native_text as _with_native_text,
 )
+from components.sql.params import FieldError, postgres_params
 
 FIELDS = ("host", "port", "user", "password", "database", "schema", "sslmode")
 SUPABASE_FIELDS = (*FIELDS, "url", "project_id", "pg_dsn")
@@ -80,7 +59,7 @@ def driver_error(
     category = postgres_category(sqlstate, message) or "sql"
     code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
     return DriverError(
-        scrub(f"PostgreSQL {action} failed: {message.strip()}{code}", fields),
+        sqlio.scrub(f"PostgreSQL {action} failed: {message.strip()}{code}", fields),
         category=category,
         retryable=postgres_retryable(sqlstate, category),
         hint=_SPECIFIC_HINTS.get(sqlstate or "", _HINTS.get(category)),
@@ -97,7 +76,9 @@ def _connectorx_error(err: BaseException, fields: Mapping[str, Any]) -> Exceptio
         first_line = text.splitlines()[0]
         return driver_error(None, f"connection lost: {first_line}", "read", fields)
     first_line = text.splitlines()[0] if text else type(err).__name__
-    return Unreadable(scrub(f"connectorx cannot read a value exactly: {first_line}", fields))
+    return sqlio.Unreadable(
+        sqlio.scrub(f"connectorx cannot read a value exactly: {first_line}", fields)
+    )
 
 
 # ------------------------------------------------------------------------------ server
@@ -144,8 +125,8 @@ class PostgresServer:
     ) -> PostgresServer:
         """The step's server; Supabase fields are turned into PostgreSQL ones first."""
         if family == "supabase":
-            return cls(supabase_fields(connection_fields(ctx, config, SUPABASE_FIELDS)))
-        return cls(connection_fields(ctx, config, FIELDS))
+            return cls(supabase_fields(sqlio.connection_fields(ctx, config, SUPABASE_FIELDS)))
+        return cls(sqlio.connection_fields(ctx, config, FIELDS))
 
     @property
     def schema(self) -> str:
@@ -199,7 +180,7 @@ class PostgresServer:
 
 def qualified(schema: str, table: str) -> str:
     """ "schema"."table"."""
-    return f"{quote_ident(schema)}.{quote_ident(table)}"
+    return f"{sqlio.quote_ident(schema)}.{sqlio.quote_ident(table)}"
 
 
 # ------------------------------------------------------------------------------ reading
@@ -223,42 +204,44 @@ _BYTEA, _NUMERIC = 17, 1700
 _VIA_TEXT = {114: "JSON", 3802: "JSON", 1186: "INTERVAL", 1266: "TIME WITH TIME ZONE"}
 
 
-def _cast(name: str, duck_type: str, select: str | None = None, fast: bool = True) -> Column:
+def _cast(name: str, duck_type: str, select: str | None = None, fast: bool = True) -> sqlio.Column:
     load = f"CAST({{c}} AS {duck_type})"
-    return Column(name, duck_type, text_load=load, fast_load=load if fast else None, select=select)
+    return sqlio.Column(
+        name, duck_type, text_load=load, fast_load=load if fast else None, select=select
+    )
 
 
-def _numeric(name: str, precision: int | None, scale: int | None) -> Column:
+def _numeric(name: str, precision: int | None, scale: int | None) -> sqlio.Column:
     # connectorx reads numeric as decimal128(38, 10) through rust_decimal (28 digits), so
     # anything wider or finer is sent as its exact text instead.
     if precision is None or scale is None or scale < 0:
-        return Column(
+        return sqlio.Column(
             name, "VARCHAR", text_load="{c}", fast_load="{c}", select="{}::text", narrow=True
         )
     if precision > 38:
-        return Column(name, "VARCHAR", text_load="{c}", fast_load="{c}", select="{}::text")
+        return sqlio.Column(name, "VARCHAR", text_load="{c}", fast_load="{c}", select="{}::text")
     duck = f"DECIMAL({precision},{scale})"
     if precision <= 28 and scale <= 10:
         return _cast(name, duck)
     return _cast(name, duck, select="{}::text")
 
 
-def postgres_column(column: Any, category: str) -> Column:
+def postgres_column(column: Any, category: str) -> sqlio.Column:
     """The output column for one column of a result (psycopg's `Column`, pg_type category)."""
     name, oid = column.name, column.type_code
     if oid in _DIRECT:
         return _cast(name, _DIRECT[oid])
     if oid in _TEXT:
-        return Column(name, "VARCHAR", text_load="{c}", fast_load="{c}")
+        return sqlio.Column(name, "VARCHAR", text_load="{c}", fast_load="{c}")
     if oid == _BYTEA:
-        return Column(name, "BLOB", text_load="from_hex(substr({c}, 3))", fast_load="{c}")
+        return sqlio.Column(name, "BLOB", text_load="from_hex(substr({c}, 3))", fast_load="{c}")
     if oid == _NUMERIC:
         return _numeric(name, column.precision, column.scale)
     if oid in _VIA_TEXT:
         return _cast(name, _VIA_TEXT[oid], select="{}::text")
     if category == "A":  # arrays arrive as JSON lists: exact, whatever the element type
         return _cast(name, "JSON", select="to_json({})::text")
-    return Column(name, "VARCHAR", text_load="{c}", fast_load="{c}", select="{}::text")
+    return sqlio.Column(name, "VARCHAR", text_load="{c}", fast_load="{c}", select="{}::text")
 
 
 def read_settings(schema: str, timeout_s: float | None) -> dict[str, str]:
@@ -271,7 +254,7 @@ def read_settings(schema: str, timeout_s: float | None) -> dict[str, str]:
         "bytea_output": "hex",
         # a backslash in '...' is a plain character, as the compiler's checks read it
         "standard_conforming_strings": "on",
-        "search_path": ", ".join(dict.fromkeys([quote_ident(schema), "public"])),
+        "search_path": ", ".join(dict.fromkeys([sqlio.quote_ident(schema), "public"])),
     }
     if timeout_s:
         settings["statement_timeout"] = str(int(float(timeout_s) * 1000))
@@ -285,9 +268,9 @@ def source_query(config: Mapping[str, Any], schema: str) -> str:
         if config.get("limit") is not None:
             sql = f"SELECT * FROM (\n{sql}\n) AS _osiris_q LIMIT {int(config['limit'])}"
         return sql
-    table_schema, table = split_table(str(config["table"]), config.get("schema"))
+    table_schema, table = sqlio.split_table(str(config["table"]), config.get("schema"))
     columns = config.get("columns")
-    listed = ", ".join(quote_ident(column) for column in columns) if columns else "*"
+    listed = ", ".join(sqlio.quote_ident(column) for column in columns) if columns else "*"
     sql = f"SELECT {listed} FROM {qualified(table_schema or schema, table)}"
     if config.get("limit") is not None:
         sql += f" LIMIT {int(config['limit'])}"
@@ -331,7 +314,7 @@ def probe(
     sql: str,
     settings: Mapping[str, str],
     on_estimate: Callable[[int], None] | None = None,
-) -> list[Column]:
+) -> list[sqlio.Column]:
     """The result's columns, from `SELECT * FROM (query) LIMIT 0` (not run, only planned).
 
     Sent over the extended protocol (`binary=True`), which takes exactly one statement:
@@ -370,7 +353,7 @@ def probe(
 
 def planned_rows(conn: psycopg.Connection[Any], sql: str) -> int | None:
     """The planner's row estimate for the query (EXPLAIN plans, never runs it), for
-    progress percent and ETA; None when it cannot say."""
+    sqlio.progress percent and ETA; None when it cannot say."""
     try:
         (plan,) = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", binary=True).fetchone() or (None,)
         rows = plan[0]["Plan"]["Plan Rows"] if plan else None
@@ -380,14 +363,14 @@ def planned_rows(conn: psycopg.Connection[Any], sql: str) -> int | None:
     return int(rows) if isinstance(rows, int | float) and rows > 0 else None
 
 
-def server_query(sql: str, columns: Sequence[Column]) -> str:
+def server_query(sql: str, columns: Sequence[sqlio.Column]) -> str:
     """The query as sent: wrapped only when some column is cast on the server."""
     if not any(column.select for column in columns):
         return sql
     aliases = [f"c{i}" for i in range(len(columns))]
     selects = [
         (column.select.format(alias) if column.select else alias)
-        + f" AS {quote_ident(column.name)}"
+        + f" AS {sqlio.quote_ident(column.name)}"
         for column, alias in zip(columns, aliases, strict=True)
     ]
     return f"SELECT {', '.join(selects)} FROM (\n{sql}\n) AS _osiris_q({', '.join(aliases)})"
@@ -419,7 +402,7 @@ def connectorx_batches(
         "BEGIN READ ONLY",
     ]
     reader, finished = None, False
-    with native_stderr.captured(server.fields) as caught:
+    with sqlio.native_stderr.captured(server.fields) as caught:
         try:
             reader = connectorx.read_sql(
                 url,
@@ -432,7 +415,7 @@ def connectorx_batches(
             yield from reader
             finished = True
         except BaseException as err:
-            if not (is_panic(err) or isinstance(err, RuntimeError)):
+            if not (sqlio.is_panic(err) or isinstance(err, RuntimeError)):
                 raise
             raise _with_native_text(_connectorx_error(err, server.fields), caught()) from None
         finally:
@@ -484,7 +467,7 @@ class CopyStream:
 
 
 def copy_batches(
-    server: PostgresServer, sql: str, settings: Mapping[str, str], columns: Sequence[Column]
+    server: PostgresServer, sql: str, settings: Mapping[str, str], columns: Sequence[sqlio.Column]
 ) -> Iterator[pa.RecordBatch]:
     """The rows as text through `COPY (query) TO STDOUT (FORMAT csv)`, parsed by pyarrow.
 
@@ -520,9 +503,9 @@ def copy_batches(
 def extract(ctx: StepContext, config: Mapping[str, Any], family: str = "postgres") -> StepResult:
     """Read the step's table or query into `ctx.output_table`."""
     server = PostgresServer.for_step(ctx, config, family)
-    sql = tagged(ctx, source_query(config, server.schema))  # found and stopped by a cancel
-    settings = read_settings(server.schema, read_time_limit(ctx, config))
-    size = batch_size(config)
+    sql = sqlio.tagged(ctx, source_query(config, server.schema))  # found and stopped by a cancel
+    settings = read_settings(server.schema, sqlio.read_time_limit(ctx, config))
+    size = sqlio.batch_size(config)
     with server.errors("read"):
         role = reading_role(server)
         if role is not None:
@@ -535,20 +518,20 @@ def extract(ctx: StepContext, config: Mapping[str, Any], family: str = "postgres
         url = server.connectorx_url()
         if url and all(column.fast_load for column in columns):
             readers.append(
-                Reader(
+                sqlio.Reader(
                     "connectorx",
                     text=False,
                     open=lambda: (columns, connectorx_batches(server, url, sent, settings, size)),
                 )
             )
         readers.append(
-            Reader(
+            sqlio.Reader(
                 "copy_csv",
                 text=True,
                 open=lambda: (columns, copy_batches(server, sent, settings, columns)),
             )
         )
-        return extract_into(ctx, readers)
+        return sqlio.extract_into(ctx, readers)
 
 
 # ------------------------------------------------------------------------------ writing
@@ -598,7 +581,7 @@ def postgres_type(duck_type: str) -> str:
 
 def export_expression(name: str, duck_type: str) -> str:
     """DuckDB expression writing the column as text COPY reads back exactly."""
-    column = quote_ident(name)
+    column = sqlio.quote_ident(name)
     if duck_type == "BLOB":
         return f"'\\x' || hex({column})"
     if _nested(duck_type):
@@ -646,12 +629,14 @@ class TableWriter:
         # A lone `\.` line would end COPY's data: quote every value of a one-column table.
         options = "FORMAT csv, HEADER false" + (", FORCE_QUOTE *" if len(targets) == 1 else "")
         statement = (
-            f"COPY {into} ({', '.join(quote_ident(name) for name in targets)}) "
+            f"COPY {into} ({', '.join(sqlio.quote_ident(name) for name in targets)}) "
             "FROM STDIN (FORMAT csv)"
         )
         rows = 0
         with (
-            export_csv(self.ctx.data_plane, self.source, expressions, options, self.size) as files,
+            sqlio.export_csv(
+                self.ctx.data_plane, self.source, expressions, options, self.size
+            ) as files,
             self.conn.cursor() as cursor,
         ):
             for path in files:
@@ -660,22 +645,22 @@ class TableWriter:
                         copy.write(block)
                 rows += max(cursor.rowcount, 0)
                 path.unlink()
-                progress(self.ctx, rows, self.target)
+                sqlio.progress(self.ctx, rows, self.target)
         return rows
 
     def create(self, key: Sequence[str]) -> int:
         columns = [
-            f"{quote_ident(name)} {postgres_type(kind)}" for name, kind in self.source_columns
+            f"{sqlio.quote_ident(name)} {postgres_type(kind)}" for name, kind in self.source_columns
         ]
         if key:
-            columns.append(f"PRIMARY KEY ({', '.join(quote_ident(name) for name in key)})")
+            columns.append(f"PRIMARY KEY ({', '.join(sqlio.quote_ident(name) for name in key)})")
         self.conn.execute(f"CREATE TABLE {self.target} ({', '.join(columns)})")
         return self.copy_rows(self.target, self.source_names)
 
     def stage(self, targets: Sequence[str]) -> tuple[str, int]:
         """COPY the rows into a temporary table shaped like the target's columns."""
-        staging = quote_ident("_osiris_stg")
-        listed = ", ".join(quote_ident(name) for name in targets)
+        staging = sqlio.quote_ident("_osiris_stg")
+        listed = ", ".join(sqlio.quote_ident(name) for name in targets)
         self.conn.execute(
             f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
             f"SELECT {listed} FROM {self.target} WITH NO DATA"
@@ -694,7 +679,7 @@ class TableWriter:
         self.conn.execute(
             f"{'DELETE FROM' if referenced and referenced[0] else 'TRUNCATE'} {self.target}"
         )
-        listed = ", ".join(quote_ident(name) for name in targets)
+        listed = ", ".join(sqlio.quote_ident(name) for name in targets)
         self.conn.execute(f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging}")
         return rows
 
@@ -702,15 +687,15 @@ class TableWriter:
         """INSERT ... ON CONFLICT (primary_key) DO UPDATE from staging."""
         staging, rows = self.stage(targets)
         key_targets = [targets[self.source_names.index(name)] for name in key]
-        listed = ", ".join(quote_ident(name) for name in targets)
+        listed = ", ".join(sqlio.quote_ident(name) for name in targets)
         updates = [
-            f"{quote_ident(name)} = EXCLUDED.{quote_ident(name)}"
+            f"{sqlio.quote_ident(name)} = EXCLUDED.{sqlio.quote_ident(name)}"
             for name in targets
             if name not in key_targets
         ]
         action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
         self.ctx.emit("write.phase", phase="merge", table=self.target)
-        conflict = ", ".join(quote_ident(name) for name in key_targets)
+        conflict = ", ".join(sqlio.quote_ident(name) for name in key_targets)
         self.conn.execute(
             f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging} "
             f"ON CONFLICT ({conflict}) {action}"
@@ -726,17 +711,17 @@ def write(
 ) -> StepResult:
     """Write the step's one input into its PostgreSQL table in `write_mode`, atomically."""
     server = PostgresServer.for_step(ctx, config, family)
-    source = single_input(inputs)
-    columns = input_columns(ctx.data_plane, source)
-    mode, key = check_write_config(config, [name for name, _ in columns])
-    schema, table = split_table(str(config["table"]), config.get("schema"))
+    source = sqlio.single_input(inputs)
+    columns = sqlio.input_columns(ctx.data_plane, source)
+    mode, key = sqlio.check_write_config(config, [name for name, _ in columns])
+    schema, table = sqlio.split_table(str(config["table"]), config.get("schema"))
     schema = schema or server.schema
-    rows_in = count_rows(ctx.data_plane, source)
+    rows_in = sqlio.count_rows(ctx.data_plane, source)
     ctx.emit("write.start", total=rows_in, table=f"{schema}.{table}")
     with server.errors("write"), closing(server.connect()) as conn, conn.transaction():
         conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
-        writer = TableWriter(ctx, conn, source, columns, schema, table, batch_size(config))
-        rows, created = write_by_mode(
+        writer = TableWriter(ctx, conn, source, columns, schema, table, sqlio.batch_size(config))
+        rows, created = sqlio.write_by_mode(
             writer, config, mode, key, lambda targets: writer.copy_rows(writer.target, targets)
         )
     details = {"table": f"{schema}.{table}", "write_mode": mode, "created": created}
