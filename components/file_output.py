@@ -18,8 +18,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.filesystem_csv_extractor.driver import quote_literal, resolve_data_path
-from components.protocol import DriverError, StepContext, no_python_tables
+from components.common.quoting import quote_literal
+from components.file_input import resolve_data_path
+from components.protocol import (
+    DriverError,
+    StepContext,
+    first_paragraph,
+    missing_input,
+    no_python_tables,
+)
 
 
 def target_path(ctx: StepContext, config: Mapping[str, Any]) -> Path:
@@ -69,11 +76,7 @@ def input_columns(cur: Any, table: str) -> list[tuple[Any, ...]]:
     try:
         return list(cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall())
     except duckdb.Error as err:
-        raise DriverError(
-            f"the input table is missing from the data plane: {first_paragraph(err)}",
-            category="config",
-            hint="the upstream step did not produce its table",
-        ) from None
+        raise missing_input(err) from None
 
 
 def copy_atomically(ctx: StepContext, select: str, path: Path, options: str) -> int:
@@ -146,10 +149,6 @@ def remove_orphans(path: Path) -> None:
             candidate.unlink(missing_ok=True)
         except PermissionError:
             continue
-
-
-def first_paragraph(err: Exception) -> str:
-    return str(err).strip().split("\n\n")[0].strip()
 
 
 def file_size(path: Path) -> int:

@@ -77,3 +77,17 @@ class DriverError(Exception):
         self.category = category
         self.retryable = retryable
         self.hint = hint
+
+
+def first_paragraph(err: Exception) -> str:
+    """A DuckDB error's first paragraph: the message, without its long explanation."""
+    return str(err).strip().split("\n\n")[0].strip()
+
+
+def missing_input(err: Exception) -> DriverError:
+    """The error for a step whose input table is not on the data plane."""
+    return DriverError(
+        f"an input table is missing from the data plane: {first_paragraph(err)}",
+        category="config",
+        hint="the upstream step did not produce its table",
+    )

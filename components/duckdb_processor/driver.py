@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.common.quoting import quote_identifier
-from components.protocol import DriverError, StepContext, StepResult, no_python_tables
+from components.protocol import (
+    DriverError,
+    StepContext,
+    StepResult,
+    first_paragraph,
+    missing_input,
+    no_python_tables,
+)
 
 
 class DuckDBProcessorDriver:
@@ -44,11 +51,7 @@ class DuckDBProcessorDriver:
                     view = quote_identifier(name)
                     cur.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source}")
             except duckdb.Error as err:
-                raise DriverError(
-                    f"an input table is missing from the data plane: {_first_paragraph(err)}",
-                    category="config",
-                    hint="the upstream step did not produce its table",
-                ) from None
+                raise missing_input(err) from None
             try:
                 cur.execute(f"CREATE OR REPLACE TABLE {ctx.output_table} AS {query}")
             except duckdb.Error as err:
@@ -91,7 +94,7 @@ def _single_select(query: Any) -> str:
         statements = duckdb.extract_statements(text)
     except duckdb.Error as err:
         raise DriverError(
-            f"the query does not parse: {_first_paragraph(err)}", category="sql"
+            f"the query does not parse: {first_paragraph(err)}", category="sql"
         ) from None
     if len(statements) != 1:
         raise DriverError(
@@ -115,7 +118,7 @@ def _query_failure(err: Exception, views: Mapping[str, str]) -> DriverError:
     if isinstance(err, duckdb.CatalogException):
         hint = "the query can read: " + ", ".join(views)
     category = "data" if isinstance(err, duckdb.ConversionException) else "sql"
-    return DriverError(f"the query failed: {_first_paragraph(err)}", category=category, hint=hint)
+    return DriverError(f"the query failed: {first_paragraph(err)}", category=category, hint=hint)
 
 
 def _out_of_memory(err: Exception) -> DriverError:
@@ -134,10 +137,6 @@ def _out_of_memory(err: Exception) -> DriverError:
         hint="raise --memory-limit (or OSIRIS_MEMORY_LIMIT): past it DuckDB spills to disk, "
         "but some work must fit in memory",
     )
-
-
-def _first_paragraph(err: Exception) -> str:
-    return str(err).strip().split("\n\n")[0].strip()
 
 
 def _qualified(cur: Any, table: str) -> str:

@@ -19,15 +19,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from components.common.quoting import quote_identifier
+from components.file_input import resolve_data_path
 from components.file_output import (
     ensure_parent,
-    first_paragraph,
     input_columns,
     input_table,
     remove_orphans,
 )
-from components.filesystem_csv_extractor.driver import quote_identifier, resolve_data_path
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, StepContext, StepResult, first_paragraph
 
 WRITE_MODES = ("append", "replace")
 BATCH_ROWS = 100_000

@@ -11,13 +11,8 @@ NULL and empty string stay apart, as the csv_writer writes them (PostgreSQL's CS
 convention): an empty unquoted field is NULL, a quoted empty field `""` is the empty
 string. `na_values` adds more NULL markers (unquoted only).
 
-`resolve_data_path` is the path rule both file components share: a path is relative to
-the connection's `base_dir` (else the project directory) and may not leave it — not by
-`..`, not as an absolute path, not through a symlink. A `base_dir` written in the step
-itself stays inside the project (a folder elsewhere is a connection the user sets up in
-osiris_connections.yaml). No file component reads or writes a hidden file (`.env`,
-`.osiris/`, `.git/`), and no writer replaces Osiris's own files (osiris_connections.yaml,
-build/, run_logs/, pipelines/).
+Its path is resolved by the rule every file component shares
+(`components.file_input.resolve_data_path`).
 """
 
 from __future__ import annotations
@@ -25,16 +20,15 @@ from __future__ import annotations
 import bz2
 import contextlib
 import lzma
-import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import SimpleNamespace
 from typing import IO, Any
 
 from components.common.quoting import quote_identifier, quote_literal
+from components.file_input import ReadsOneFile, source_path
 from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 #: pandas dtype names the spec accepts, as DuckDB types
@@ -71,7 +65,7 @@ NO_DATE_CANDIDATES = ("BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR")
 DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS")
 
 
-class CSVExtractorDriver:
+class CSVExtractorDriver(ReadsOneFile):
     """Reads `config["path"]` into `ctx.output_table`."""
 
     def run(
@@ -81,13 +75,7 @@ class CSVExtractorDriver:
 
         if ctx.cancelled():
             raise DriverError("cancelled before reading", category="cancelled")
-        path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"))
-        if not path.is_file():
-            raise DriverError(
-                f"no file at {config['path']!r} ({path})",
-                category="config",
-                hint="check `path`: it is relative to the connection's base_dir",
-            )
+        path = source_path(ctx, config)
         columns = config.get("columns")
         select = "*"
         if columns is not None:
@@ -117,76 +105,8 @@ class CSVExtractorDriver:
             details={"path": str(path), "columns": names},
         )
 
-    def files_read(
-        self, config: Mapping[str, Any], connection: Mapping[str, Any] | None, project_dir: Path
-    ) -> list[Path]:
-        """The file this step will read: the run's data plane may read it and no other
-        (runtime/adapters/local.py). Resolved exactly as `run` resolves it."""
-        where = SimpleNamespace(project_dir=project_dir, connection=connection)
-        return [resolve_data_path(where, config.get("path"), config.get("base_dir"))]  # type: ignore[arg-type]
-
 
 DRIVER = CSVExtractorDriver
-
-
-#: Folders and files of a project that belong to Osiris: no file writer replaces them.
-OSIRIS_FILES = ("osiris_connections.yaml", "build", "run_logs", "pipelines")
-
-
-def resolve_data_path(
-    ctx: StepContext, raw: Any, inline_base: Any = None, *, writing: bool = False
-) -> Path:
-    """`raw` resolved against the connection's `base_dir` (else the project directory).
-
-    Symlinks are resolved before the check, and the real path is returned, so nothing
-    outside the base directory is ever read or written. A `base_dir` from the step's own
-    config must lie inside the project. Hidden files are never touched, and a writer
-    (`writing`) never replaces Osiris's own files. Refusals are config errors.
-    """
-    if not isinstance(raw, str) or not raw.strip():
-        raise DriverError("`path` is required: the CSV file's path", category="config")
-    if "\x00" in raw:
-        raise DriverError("`path` contains a NUL character", category="config")
-    project_real = Path(os.path.realpath(ctx.project_dir))
-    connection = ctx.connection or {}
-    base_value = inline_base or connection.get("base_dir")  # inline config wins, as always
-    base = Path(str(base_value)).expanduser() if base_value else Path(ctx.project_dir)
-    if not base.is_absolute():
-        base = Path(ctx.project_dir) / base
-    base_real = Path(os.path.realpath(base))
-    if inline_base and not base_real.is_relative_to(project_real):
-        raise DriverError(
-            f"the step's base_dir {str(inline_base)!r} leads outside the project {ctx.project_dir}",
-            category="config",
-            hint="leave base_dir to the connection: a folder outside the project is a "
-            "filesystem connection in osiris_connections.yaml",
-        )
-    candidate = Path(raw)
-    target = Path(os.path.realpath(candidate if candidate.is_absolute() else base_real / candidate))
-    if not target.is_relative_to(base_real):
-        raise DriverError(
-            f"path {raw!r} leads outside the base directory {base}",
-            category="config",
-            hint="use a path inside the connection's base_dir (no .., no absolute path "
-            "elsewhere, no symlink out of it)",
-        )
-    if target == base_real:
-        raise DriverError(f"path {raw!r} names the base directory itself", category="config")
-    if any(part.startswith(".") for part in target.relative_to(base_real).parts):
-        raise DriverError(
-            f"path {raw!r} names a hidden file or folder",
-            category="config",
-            hint="data files are not hidden: hidden files hold secrets (.env) and state (.osiris/)",
-        )
-    if writing and target.is_relative_to(project_real):
-        inside = target.relative_to(project_real).parts
-        if inside and inside[0] in OSIRIS_FILES:
-            raise DriverError(
-                f"path {raw!r} is Osiris's own {inside[0]}: a writer may not replace it",
-                category="config",
-                hint="write data files elsewhere in the project, e.g. output/",
-            )
-    return target
 
 
 @contextlib.contextmanager

@@ -27,13 +27,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from components.common.quoting import quote_identifier, quote_literal
+from components.file_input import resolve_data_path
 from components.file_output import ensure_parent, move_beside, remove_orphans, staging_dir
-from components.filesystem_csv_extractor.driver import (
-    quote_identifier,
-    quote_literal,
-    resolve_data_path,
+from components.protocol import (
+    DriverError,
+    StepContext,
+    StepResult,
+    first_paragraph,
+    missing_input,
+    no_python_tables,
 )
-from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 NEWLINES = {"lf": "\n", "crlf": "\r\n"}
 QUOTING = ("minimal", "all", "nonnumeric")
@@ -89,11 +93,7 @@ class CSVWriterDriver:
         try:
             columns = cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         except duckdb.Error as err:
-            raise DriverError(
-                f"the input table is missing from the data plane: {_first_paragraph(err)}",
-                category="config",
-                hint="the upstream step did not produce its table",
-            ) from None
+            raise missing_input(err) from None
         remove_orphans(path)
         token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         staged = path.parent / f".{path.name}.{token}.tmp"
@@ -139,7 +139,7 @@ class CSVWriterDriver:
             ) from None
         except duckdb.Error as err:  # the query behind the input failed while copying
             category = "io" if isinstance(err, duckdb.IOException) else "data"
-            message = f"writing {path.name} failed: {_first_paragraph(err)}"
+            message = f"writing {path.name} failed: {first_paragraph(err)}"
             raise DriverError(message, category=category) from None
         finally:
             for temporary in temporaries:
@@ -322,10 +322,6 @@ def _transcode(staged: Path, out: IO[bytes], encoding: str, *, skip_header: bool
         while chunk := src.read(_CHUNK):
             out.write(encoder.encode(chunk))
         out.write(encoder.encode("", final=True))
-
-
-def _first_paragraph(err: Exception) -> str:
-    return str(err).strip().split("\n\n")[0].strip()
 
 
 def _fsync(path: Path) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.file_input import files_read, read_failure, read_into_table, source_path
-from components.filesystem_csv_extractor.driver import quote_literal
+from components.common.quoting import quote_literal
+from components.file_input import ReadsOneFile, read_failure, read_into_table, source_path
 from components.filesystem_parquet_extractor.driver import checked_type
 from components.protocol import DriverError, StepContext, StepResult
 
@@ -24,7 +24,7 @@ FORMATS = {"auto": "auto", "array": "array", "ndjson": "newline_delimited"}
 NDJSON_ENDINGS = (".ndjson", ".jsonl")
 
 
-class JSONExtractorDriver:
+class JSONExtractorDriver(ReadsOneFile):
     """Reads `config["path"]` into `ctx.output_table`."""
 
     def run(
@@ -61,12 +61,6 @@ class JSONExtractorDriver:
             return call + ", columns={" + ", ".join(pairs) + "})"
 
         return read_into_table(ctx, config, path, source, "JSON")
-
-    def files_read(
-        self, config: Mapping[str, Any], connection: Mapping[str, Any] | None, project_dir: Path
-    ) -> list[Path]:
-        """The file this step reads: the run's data plane may read it and no other."""
-        return files_read(config, connection, project_dir)
 
 
 DRIVER = JSONExtractorDriver

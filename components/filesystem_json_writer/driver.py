@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from components.common.quoting import quote_identifier, quote_literal
 from components.file_output import (
     copy_atomically,
     file_size,
@@ -26,7 +27,6 @@ from components.file_output import (
     input_table,
     target_path,
 )
-from components.filesystem_csv_extractor.driver import quote_identifier, quote_literal
 from components.protocol import DriverError, StepContext, StepResult
 
 FORMATS = ("array", "ndjson")

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from components.file_input import files_read, read_into_table, source_path
-from components.filesystem_csv_extractor.driver import quote_identifier, quote_literal
+from components.common.quoting import quote_identifier, quote_literal
+from components.file_input import ReadsOneFile, read_into_table, source_path
 from components.protocol import DriverError, StepContext, StepResult
 
 #: A DuckDB type name as `dtype` may give it: it is spliced into a CAST, so nothing else.
 TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])?")
 
 
-class ParquetExtractorDriver:
+class ParquetExtractorDriver(ReadsOneFile):
     """Reads `config["path"]` into `ctx.output_table`."""
 
     def run(
@@ -39,12 +38,6 @@ class ParquetExtractorDriver:
             return f"(SELECT * REPLACE ({', '.join(casts)}) FROM {call})"
 
         return read_into_table(ctx, config, path, source, "Parquet")
-
-    def files_read(
-        self, config: Mapping[str, Any], connection: Mapping[str, Any] | None, project_dir: Path
-    ) -> list[Path]:
-        """The file this step reads: the run's data plane may read it and no other."""
-        return files_read(config, connection, project_dir)
 
 
 DRIVER = ParquetExtractorDriver

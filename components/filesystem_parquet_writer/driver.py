@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from components.common.quoting import quote_literal
 from components.file_output import (
     copy_atomically,
     file_size,
@@ -19,7 +20,6 @@ from components.file_output import (
     input_table,
     target_path,
 )
-from components.filesystem_csv_extractor.driver import quote_literal
 from components.protocol import DriverError, StepContext, StepResult
 
 COMPRESSIONS = ("zstd", "snappy", "gzip", "uncompressed")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.catalog import Catalog, Column
-from components.filesystem_csv_extractor.driver import OSIRIS_FILES
+from components.file_input import OSIRIS_FILES
 from runtime.discovery import common
 from runtime.discovery.duckdb import _duckdb_normalized, _DuckDBReader
 
