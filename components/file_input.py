@@ -107,6 +107,16 @@ def files_read(
     return [resolve_data_path(where, config.get("path"), config.get("base_dir"))]  # type: ignore[arg-type]
 
 
+def selected_columns(config: Mapping[str, Any]) -> str:
+    """The SELECT list of the step's `columns` (all when unset), each name quoted."""
+    columns = config.get("columns")
+    if columns is None:
+        return "*"
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise DriverError("`columns` must be a list of column names", category="config")
+    return ", ".join(quote_identifier(name) for name in columns)
+
+
 class ReadsOneFile:
     """A driver whose step reads the one file its config names (`path`)."""
 
@@ -134,12 +144,7 @@ def read_into_table(
 
     if ctx.cancelled():
         raise DriverError("cancelled before reading", category="cancelled")
-    columns = config.get("columns")
-    select = "*"
-    if columns is not None:
-        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise DriverError("`columns` must be a list of column names", category="config")
-        select = ", ".join(quote_identifier(name) for name in columns)
+    select = selected_columns(config)
     limit = config.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise DriverError("`limit` must be a whole number ≥ 0", category="config")

@@ -11,10 +11,11 @@ target before the rename; otherwise it is written beside the target directly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,6 @@ def input_columns(cur: Any, table: str) -> list[tuple[Any, ...]]:
 
 def copy_atomically(ctx: StepContext, select: str, path: Path, options: str) -> int:
     """`COPY (select) TO path (options)` through a temporary file; the rows written."""
-    import duckdb
 
     cur = ctx.data_plane
     remove_orphans(path)
@@ -89,18 +89,23 @@ def copy_atomically(ctx: StepContext, select: str, path: Path, options: str) -> 
     staged = path.parent / f".{path.name}.{token}.tmp"
     copied = staging_dir(cur, path) / staged.name
     temporaries = [copied, staged]
-    try:
+    with writing(path, temporaries):
         result = cur.execute(f"COPY ({select}) TO {quote_literal(str(copied))} {options}")
         rows = int(result.fetchone()[0])
         if copied != staged:
             move_beside(copied, staged)
-        if ctx.cancelled():
-            raise DriverError("cancelled: the file was left as it was", category="cancelled")
-        with staged.open("rb") as handle:
-            os.fsync(handle.fileno())
-        if path.exists():
-            shutil.copymode(path, staged)  # a replaced file keeps its permissions
-        os.replace(staged, path)
+        publish(ctx, staged, path)
+    return rows
+
+
+@contextlib.contextmanager
+def writing(path: Path, temporaries: list[Path]) -> Iterator[None]:
+    """Writing `path`: a failure becomes a DriverError that says what went wrong, and the
+    temporary files (which the body may add to) go, whatever happens."""
+    import duckdb
+
+    try:
+        yield
     except DriverError:
         raise
     except OSError as err:
@@ -112,7 +117,18 @@ def copy_atomically(ctx: StepContext, select: str, path: Path, options: str) -> 
     finally:
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
-    return rows
+
+
+def publish(ctx: StepContext, staged: Path, path: Path) -> None:
+    """Rename the finished file over the target, unless the run was cancelled: synced
+    first, with the replaced file's permissions."""
+    if ctx.cancelled():
+        raise DriverError("cancelled: the file was left as it was", category="cancelled")
+    with staged.open("rb") as handle:
+        os.fsync(handle.fileno())
+    if path.exists():
+        shutil.copymode(path, staged)  # a replaced file keeps its permissions
+    os.replace(staged, path)
 
 
 def staging_dir(cur: Any, path: Path) -> Path:

@@ -381,24 +381,18 @@ def _check_constraints(
             continue
         message = str(rule.get("message") or "component constraint not met")
         present = [f for f in rule.get("require", ()) if f not in config]
-        if present:
-            program.report(
-                "OML307",
-                message,
-                f"{path}/config",
-                at_key=True,
-                step=step.id,
-                hint="add: " + ", ".join(present),
-            )
         one_of = rule.get("one_of")
-        if one_of and sum(f in config for f in one_of) != 1:
+        hints = [
+            *(["add: " + ", ".join(present)] if present else []),
+            *(
+                ["give exactly one of: " + ", ".join(one_of)]
+                if one_of and sum(f in config for f in one_of) != 1
+                else []
+            ),
+        ]
+        for hint in hints:
             program.report(
-                "OML307",
-                message,
-                f"{path}/config",
-                at_key=True,
-                step=step.id,
-                hint="give exactly one of: " + ", ".join(one_of),
+                "OML307", message, f"{path}/config", at_key=True, step=step.id, hint=hint
             )
         forbidden = [f for f in rule.get("forbid", ()) if f in config]
         for name in forbidden:

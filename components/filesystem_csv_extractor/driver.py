@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from components.common.quoting import quote_identifier, quote_literal
-from components.file_input import ReadsOneFile, source_path
+from components.file_input import ReadsOneFile, selected_columns, source_path
 from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 #: pandas dtype names the spec accepts, as DuckDB types
@@ -76,12 +76,7 @@ class CSVExtractorDriver(ReadsOneFile):
         if ctx.cancelled():
             raise DriverError("cancelled before reading", category="cancelled")
         path = source_path(ctx, config)
-        columns = config.get("columns")
-        select = "*"
-        if columns is not None:
-            if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-                raise DriverError("`columns` must be a list of column names", category="config")
-            select = ", ".join(quote_identifier(name) for name in columns)
+        select = selected_columns(config)
         limit = _non_negative_int(config, "limit")
         cur = ctx.data_plane
         no_python_tables(cur)

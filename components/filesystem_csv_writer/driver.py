@@ -29,12 +29,18 @@ from typing import IO, Any
 
 from components.common.quoting import quote_identifier, quote_literal
 from components.file_input import resolve_data_path
-from components.file_output import ensure_parent, move_beside, remove_orphans, staging_dir
+from components.file_output import (
+    ensure_parent,
+    move_beside,
+    publish,
+    remove_orphans,
+    staging_dir,
+    writing,
+)
 from components.protocol import (
     DriverError,
     StepContext,
     StepResult,
-    first_paragraph,
     missing_input,
     no_python_tables,
 )
@@ -99,7 +105,7 @@ class CSVWriterDriver:
         staged = path.parent / f".{path.name}.{token}.tmp"
         copied = staging_dir(cur, path) / staged.name
         temporaries = [copied, staged]
-        try:
+        with writing(path, temporaries):
             copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(copied))} "
             copy += _copy_options(options, columns, compression)
             rows = int(cur.execute(copy).fetchone()[0])
@@ -112,38 +118,19 @@ class CSVWriterDriver:
                     final = path.parent / f".{path.name}.{token}.out.tmp"
                     temporaries.append(final)
                     with final.open("wb") as out:
-                        if appending:
-                            _append_onto(out, path, staged, options)
-                        else:
-                            _transcode(staged, out, options.encoding, skip_header=False)
-                if ctx.cancelled():
-                    raise DriverError(
-                        "cancelled: the file was left as it was", category="cancelled"
-                    )
-                _fsync(final)
-                if path.exists():
-                    shutil.copymode(path, final)  # a replaced file keeps its permissions
-                os.replace(final, path)
-        except DriverError:
-            raise
-        except UnicodeEncodeError as err:
-            raise DriverError(
-                f"a value cannot be written in {options.encoding}: {err.reason} "
-                f"({err.object[err.start : err.end]!r})",
-                category="data",
-                hint="write utf-8, or clean the value upstream",
-            ) from None
-        except OSError as err:
-            raise DriverError(
-                f"cannot write {path}: {err.strerror or err}", category="io"
-            ) from None
-        except duckdb.Error as err:  # the query behind the input failed while copying
-            category = "io" if isinstance(err, duckdb.IOException) else "data"
-            message = f"writing {path.name} failed: {first_paragraph(err)}"
-            raise DriverError(message, category=category) from None
-        finally:
-            for temporary in temporaries:
-                temporary.unlink(missing_ok=True)
+                        try:
+                            if appending:
+                                _append_onto(out, path, staged, options)
+                            else:
+                                _transcode(staged, out, options.encoding, skip_header=False)
+                        except UnicodeEncodeError as err:
+                            raise DriverError(
+                                f"a value cannot be written in {options.encoding}: {err.reason} "
+                                f"({err.object[err.start : err.end]!r})",
+                                category="data",
+                                hint="write utf-8, or clean the value upstream",
+                            ) from None
+                publish(ctx, final, path)
         return StepResult(
             rows_read=rows,
             rows_written=rows,
@@ -322,11 +309,6 @@ def _transcode(staged: Path, out: IO[bytes], encoding: str, *, skip_header: bool
         while chunk := src.read(_CHUNK):
             out.write(encoder.encode(chunk))
         out.write(encoder.encode("", final=True))
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
 
 
 def _size(path: Path) -> int:

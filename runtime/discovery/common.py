@@ -345,6 +345,15 @@ class BaseReader:
         """(category, detail[, hint]) of an error the source's library raises, else None."""
         return None
 
+    def _completed(self, drafts: _Drafts, default_schema: str | None) -> Catalog:
+        """The catalog of these tables once their columns, keys and samples are read (a
+        reader of a database defines `_columns` and `_keys`)."""
+        self._columns(drafts)  # type: ignore[attr-defined]
+        self._keys(drafts)  # type: ignore[attr-defined]
+        if self.options.samples:
+            self._samples(drafts)
+        return _catalog(self.connection, drafts, default_schema)
+
     def _fetch(self, sql: str) -> tuple[list[str], list[Any]]:
         """The column names and rows of a query (a DB-API connection with `execute`)."""
         cur = self.conn.execute(sql)

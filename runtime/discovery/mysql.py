@@ -139,11 +139,7 @@ class _MySQLReader(common.BaseReader):
                     row_estimate=None if view or rows is None else int(rows),
                     size_bytes=None if view or size is None else int(size),
                 )  # fmt: skip
-        self._columns(drafts)
-        self._keys(drafts)
-        if self.options.samples:
-            self._samples(drafts)
-        return common._catalog(self.connection, drafts, self.schemas[0])
+        return self._completed(drafts, self.schemas[0])
 
     def _columns(self, drafts: common._Drafts) -> None:
         rows = self._query(_MYSQL_COLUMNS)

@@ -144,11 +144,7 @@ class _PostgresReader(common.BaseReader):
                     row_estimate=None if relkind == "v" or reltuples < 0 else int(reltuples),
                     size_bytes=None if relkind == "v" or reltuples < 0 else int(size),
                 )  # fmt: skip
-        self._columns(drafts)
-        self._keys(drafts)
-        if self.options.samples:
-            self._samples(drafts)
-        return common._catalog(self.connection, drafts, self.schemas[0])
+        return self._completed(drafts, self.schemas[0])
 
     def _check_schemas(self) -> None:
         found: dict[str, bool] = dict(
