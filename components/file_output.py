@@ -84,10 +84,7 @@ def copy_atomically(ctx: StepContext, select: str, path: Path, options: str) -> 
     """`COPY (select) TO path (options)` through a temporary file; the rows written."""
 
     cur = ctx.data_plane
-    remove_orphans(path)
-    token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    staged = path.parent / f".{path.name}.{token}.tmp"
-    copied = staging_dir(cur, path) / staged.name
+    staged, copied = staged_paths(cur, path)
     temporaries = [copied, staged]
     with writing(path, temporaries):
         result = cur.execute(f"COPY ({select}) TO {quote_literal(str(copied))} {options}")
@@ -96,6 +93,15 @@ def copy_atomically(ctx: StepContext, select: str, path: Path, options: str) -> 
             move_beside(copied, staged)
         publish(ctx, staged, path)
     return rows
+
+
+def staged_paths(cur: Any, path: Path) -> tuple[Path, Path]:
+    """Where a write of `path` is staged: a hidden file beside it (renamed over it at the
+    end), and where DuckDB writes it first (`staging_dir`). Orphans of killed runs go."""
+    remove_orphans(path)
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    staged = path.parent / f".{path.name}.{token}.tmp"
+    return staged, staging_dir(cur, path) / staged.name
 
 
 @contextlib.contextmanager

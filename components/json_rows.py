@@ -31,8 +31,9 @@ flattened are stored as their JSON text. A key a page lacks is NULL in that page
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -112,6 +113,17 @@ class JsonTable:
 
     def types(self) -> list[tuple[str, str]]:
         return [(name, kind or "VARCHAR") for name, kind in self.columns.items()]
+
+    @contextlib.contextmanager
+    def loading(self) -> Iterator[JsonTable]:
+        """One transaction for every page: a failed page leaves no half-filled table."""
+        self.plane.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+            self.plane.execute("COMMIT")
+        except BaseException:
+            self.plane.execute("ROLLBACK")
+            raise
 
     def add_page(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Append one page of (already flat) records; returns how many rows it held."""

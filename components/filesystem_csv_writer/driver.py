@@ -22,7 +22,6 @@ import codecs
 import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -33,8 +32,7 @@ from components.file_output import (
     ensure_parent,
     move_beside,
     publish,
-    remove_orphans,
-    staging_dir,
+    staged_paths,
     writing,
 )
 from components.protocol import (
@@ -100,10 +98,7 @@ class CSVWriterDriver:
             columns = cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         except duckdb.Error as err:
             raise missing_input(err) from None
-        remove_orphans(path)
-        token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-        staged = path.parent / f".{path.name}.{token}.tmp"
-        copied = staging_dir(cur, path) / staged.name
+        staged, copied = staged_paths(cur, path)
         temporaries = [copied, staged]
         with writing(path, temporaries):
             copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(copied))} "
@@ -115,7 +110,7 @@ class CSVWriterDriver:
             with _writers_of(path):  # read the old file and rename over it as one step
                 appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
                 if appending or options.encoding != "utf-8":
-                    final = path.parent / f".{path.name}.{token}.out.tmp"
+                    final = staged.with_suffix(".out.tmp")
                     temporaries.append(final)
                     with final.open("wb") as out:
                         try:

@@ -53,11 +53,8 @@ class GraphQLExtractorDriver:
             verify=settings.get("validate_ssl", True) is not False,
             cancelled=ctx.cancelled,
         )
-        table = JsonTable(ctx.data_plane, ctx.output_table)
         pages = 0
-        plane = ctx.data_plane
-        plane.execute("BEGIN TRANSACTION")  # a failed page leaves no half-filled table
-        try:
+        with JsonTable(ctx.data_plane, ctx.output_table).loading() as table:
             with client:
                 for answer in _pages(client, endpoint, query, settings, secrets):
                     pages += 1
@@ -68,10 +65,6 @@ class GraphQLExtractorDriver:
                     table.add_page(rows)
                     ctx.emit("read.progress", rows=table.rows, pages=pages, table=ctx.output_table)
             table.finish()
-            plane.execute("COMMIT")
-        except BaseException:
-            plane.execute("ROLLBACK")
-            raise
         ctx.metric("pages_fetched", pages)
         ctx.metric("requests_made", client.requests)
         return StepResult(

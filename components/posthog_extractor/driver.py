@@ -72,11 +72,8 @@ class PostHogExtractorDriver:
         dedup = kind == "events" and settings.get("deduplication_enabled", True) is not False
         seen: deque[str] = deque(maxlen=DEDUP_WINDOW)
         skipped = 0
-        table = JsonTable(ctx.data_plane, ctx.output_table)
         pages = 0
-        plane = ctx.data_plane
-        plane.execute("BEGIN TRANSACTION")  # a failed page leaves no half-filled table
-        try:
+        with JsonTable(ctx.data_plane, ctx.output_table).loading() as table:
             with client:
                 build = QUERIES[kind]
                 for rows in _pages(client, url, build, since, until, settings, page_size):
@@ -93,10 +90,6 @@ class PostHogExtractorDriver:
                     table.add_page(flat)
                     ctx.emit("read.progress", rows=table.rows, pages=pages, table=ctx.output_table)
             table.finish(EMPTY_COLUMNS[kind])
-            plane.execute("COMMIT")
-        except BaseException:
-            plane.execute("ROLLBACK")
-            raise
         ctx.metric("pages_fetched", pages)
         ctx.metric("rows_deduplicated", skipped)
         return StepResult(
