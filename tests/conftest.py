@@ -36,6 +36,29 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
+#: The files of `osiris init --example quickstart`: connections, the example data, the pipeline.
+QUICKSTART_FILES = (
+    "osiris_connections.yaml",
+    "data/orders.csv",
+    "data/customers.csv",
+    "pipelines/quickstart.yaml",
+)
+
+
+def lay_out_quickstart(root: Path, *more_pipelines: str) -> Path:
+    """The quick-start project in `root` (created), plus other shipped pipelines by file name."""
+    for name in (*QUICKSTART_FILES, *(f"pipelines/{p}" for p in more_pipelines)):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes((ROOT / "examples" / name).read_bytes())
+    return root
+
+
+@pytest.fixture
+def quickstart_project(tmp_path: Path) -> Path:
+    """A project folder holding the quick-start example, as `osiris init --example` makes it."""
+    return lay_out_quickstart(tmp_path / "quickstart")
+
+
 @pytest.fixture
 def mysql_db() -> Iterator[dict[str, Any]]:
     """A fresh MariaDB database; yields connection fields for it."""

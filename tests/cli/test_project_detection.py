@@ -14,7 +14,6 @@ import pytest
 from osiris_mcp.cli import main
 from runtime.app import project_root
 
-ROOT = Path(__file__).resolve().parents[2]
 OSIRIS = Path(sys.executable).with_name("osiris")
 
 # A pipeline whose connection the project above must know: without a connections file
@@ -40,15 +39,9 @@ def no_osiris_home(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(quickstart_project: Path) -> Path:
     """The quick-start project, with an empty subfolder two levels down."""
-    root = tmp_path / "shop"
-    for name in ("osiris_connections.yaml", "pipelines/quickstart.yaml"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes((ROOT / "examples" / name).read_bytes())
-    (root / "data").mkdir()
-    for name in ("orders.csv", "customers.csv"):
-        (root / "data" / name).write_bytes((ROOT / "examples" / "data" / name).read_bytes())
+    root = quickstart_project
     (root / "pipelines" / "typo.yaml").write_text(UNKNOWN_ALIAS, "utf-8")
     (root / "notes" / "2026").mkdir(parents=True)
     return root

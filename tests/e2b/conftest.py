@@ -8,7 +8,6 @@ the wheel of this checkout). The virtual environment is built once per test sess
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from runtime.adapters.local import run_build
 from runtime.adapters.sandbox import LocalProcessTransport
 from runtime.builds import write_build
 from runtime.sessions import read_jsonl
+from tests.conftest import lay_out_quickstart
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -49,15 +49,7 @@ def keeping_transport(sandbox_cache: Path, tmp_path: Path) -> LocalProcessTransp
 @pytest.fixture
 def quickstart(tmp_path: Path) -> Iterator[Path]:
     """A project with the quick-start pipeline, its data and the example connections."""
-    project = tmp_path / "project"
-    (project / "data").mkdir(parents=True)
-    (project / "pipelines").mkdir()
-    shutil.copy(EXAMPLES / "osiris_connections.yaml", project / "osiris_connections.yaml")
-    for name in ("orders.csv", "customers.csv"):
-        shutil.copy(EXAMPLES / "data" / name, project / "data" / name)
-    for name in ("quickstart.yaml", "params_and_profiles.yaml"):
-        shutil.copy(EXAMPLES / "pipelines" / name, project / "pipelines" / name)
-    yield project
+    yield lay_out_quickstart(tmp_path / "project", "params_and_profiles.yaml")
 
 
 def build(project: Path, source: str, **context: Any) -> Path:

@@ -13,24 +13,12 @@ import pytest
 
 from osiris_mcp.cli import main
 from runtime.redaction import Redactor
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import lay_out_quickstart
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "osiris_connections.yaml").write_text(
-        (ROOT / "examples" / "osiris_connections.yaml").read_text()
-    )
-    (tmp_path / "data").mkdir()
-    for name in ("orders.csv", "customers.csv"):
-        (tmp_path / "data" / name).write_text((ROOT / "examples" / "data" / name).read_text())
-    (tmp_path / "pipelines").mkdir()
-    for name in ("quickstart.yaml", "params_and_profiles.yaml"):
-        (tmp_path / "pipelines" / name).write_text(
-            (ROOT / "examples" / "pipelines" / name).read_text()
-        )
-    return tmp_path
+    return lay_out_quickstart(tmp_path, "params_and_profiles.yaml")
 
 
 def test_run_json_and_logs(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
