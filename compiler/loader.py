@@ -364,28 +364,15 @@ class _TreeBuilder:
         mapping = Mapping(path, start.line + 1, start.column + 1, 0, 0)
         while not isinstance(event := next(self.events), yaml.MappingEndEvent):
             key = self._node(event, path)
-            if not isinstance(key, Scalar) or key.kind in ("null",):
+            refusal = _refused_key(key)
+            if refusal is not None:
+                code, message, hint = refusal
                 raise _Refused(
                     Diagnostic(
-                        "OML104",
-                        "a key must be a plain name",
-                        path=path,
-                        line=key.line,
-                        column=key.column,
-                        hint="keys are words such as 'name' or 'steps'",
+                        code, message, path=path, line=key.line, column=key.column, hint=hint
                     )
                 )
-            if key.kind == "merge":
-                raise _Refused(
-                    Diagnostic(
-                        "OML008",
-                        "YAML merge key '<<' is not allowed in OML",
-                        path=path,
-                        line=key.line,
-                        column=key.column,
-                        hint="write the keys out in full",
-                    )
-                )
+            assert isinstance(key, Scalar)
             name = key.text
             key.path = pointer(path, name)
             value = self._node(next(self.events), key.path)
@@ -436,6 +423,15 @@ class _TreeBuilder:
 def _position(event: Any) -> tuple[int, int]:
     mark = event.start_mark
     return (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+
+
+def _refused_key(key: Node) -> tuple[str, str, str] | None:
+    """Why `key` cannot be a mapping key in OML (code, message, hint), or None."""
+    if not isinstance(key, Scalar) or key.kind in ("null",):
+        return ("OML104", "a key must be a plain name", "keys are words such as 'name' or 'steps'")
+    if key.kind == "merge":
+        return ("OML008", "YAML merge key '<<' is not allowed in OML", "write the keys out in full")
+    return None
 
 
 def _end_position(event: Any) -> tuple[int, int]:

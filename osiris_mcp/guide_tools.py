@@ -93,8 +93,7 @@ async def usecases_list(
         )
         for e in guide.examples()
     ]
-    listing = listing_key("usecases_list", args.include_oml)
-    page = page_of(state, rows, listing, args.cursor)
+    page = page_of(state, rows, listing_key("usecases_list", args.include_oml), args.cursor)
     return m.UsecasesListResult(usecases=page.rows, **paged_fields(page, "usecases_list"))
 
 

@@ -38,28 +38,27 @@ from runtime.builds import BuildIndex
 
 logger = logging.getLogger("osiris_mcp.tools")
 
-# Honest hints, named for what the tool does to the world.
-READS_PROJECT = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
-READS_SOURCE = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
-WRITES_PROJECT = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
-OVERWRITES_PROJECT = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
-)
-APPENDS_PROJECT = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
-)
-RUNS_PLAN = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
-)
-STOPS_RUN = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+
+def _hints(
+    read_only: bool, destructive: bool, idempotent: bool, open_world: bool
+) -> ToolAnnotations:
+    return ToolAnnotations(
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=open_world,
+    )
+
+
+# Honest hints, named for what the tool does to the world. The flags, in order:
+# read_only, destructive, idempotent, open_world.
+READS_PROJECT = _hints(True, False, True, False)
+READS_SOURCE = _hints(True, False, True, True)
+WRITES_PROJECT = _hints(False, False, True, False)
+OVERWRITES_PROJECT = _hints(False, True, True, False)
+APPENDS_PROJECT = _hints(False, False, False, False)
+RUNS_PLAN = _hints(False, True, False, True)
+STOPS_RUN = _hints(False, False, True, False)
 
 
 @dataclass
