@@ -159,8 +159,13 @@ def read_into_table(
         cur.execute(sql + (f" LIMIT {limit}" if limit is not None else ""))
     except duckdb.Error as err:
         raise read_failure(err, cur, source({}) if types else None, kind, path) from None
-    rows = int(cur.execute(f"SELECT count(*) FROM {ctx.output_table}").fetchone()[0])
-    names = [d[0] for d in cur.execute(f"SELECT * FROM {ctx.output_table} LIMIT 0").description]
+    return table_read(cur, ctx.output_table, path)
+
+
+def table_read(cur: Any, table: str, path: Path) -> StepResult:
+    """What a reader reports: the rows now in `table`, its columns, the file they came from."""
+    rows = int(cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    names = [d[0] for d in cur.execute(f"SELECT * FROM {table} LIMIT 0").description]
     return StepResult(
         rows_read=rows, rows_written=rows, details={"path": str(path), "columns": names}
     )
@@ -174,17 +179,13 @@ def read_failure(
 
     text = first_paragraph(err).split("\nLINE ")[0].strip()
     if isinstance(err, duckdb.BinderException | duckdb.CatalogException):
-        available = _columns_of(cur, untyped_source) if untyped_source else []
+        available = columns_of(cur, untyped_source) if untyped_source else []
         hint = "columns in the file: " + ", ".join(available) if available else None
         if hint is None and "not found" in text:
             hint = "check `columns` and `dtype` against the file's column names"
         return DriverError(f"cannot read the {kind} file: {text}", category="config", hint=hint)
-    if isinstance(err, duckdb.ConversionException) or "Conversion Error" in text:
-        return DriverError(
-            f"a value does not fit its column type: {text}",
-            category="data",
-            hint="pin the column's type with dtype (e.g. {column: VARCHAR})",
-        )
+    if misfit := type_misfit(err, text):
+        return misfit
     if isinstance(err, duckdb.IOException) and "permission" in text.lower():
         return DriverError(f"cannot read {path.name}: {text}", category="permission")
     return DriverError(
@@ -194,7 +195,22 @@ def read_failure(
     )
 
 
-def _columns_of(cur: Any, source: str) -> list[str]:
+PIN_TYPE_HINT = "pin the column's type with dtype (e.g. {column: VARCHAR})"
+
+
+def type_misfit(err: Exception, text: str, hint: str = PIN_TYPE_HINT) -> DriverError | None:
+    """A DuckDB conversion error (`text`, its first paragraph) as a data error; None for
+    any other error."""
+    import duckdb
+
+    if isinstance(err, duckdb.ConversionException) or "Conversion Error" in text:
+        message = f"a value does not fit its column type: {text}"
+        return DriverError(message, category="data", hint=hint)
+    return None
+
+
+def columns_of(cur: Any, source: str) -> list[str]:
+    """The columns `source` reads; none when it cannot be read."""
     try:
         return [str(d[0]) for d in cur.execute(f"SELECT * FROM {source} LIMIT 0").description]
     except Exception:  # the file itself may be what fails; the hint is then left out

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from components.common.quoting import quote_literal
+from components.common.quoting import quote_identifier, quote_literal
 from components.file_input import resolve_data_path
 from components.protocol import (
     DriverError,
@@ -28,6 +28,9 @@ from components.protocol import (
     missing_input,
     no_python_tables,
 )
+
+#: DuckDB's timestamp types without a time zone
+TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 
 
 def target_path(ctx: StepContext, config: Mapping[str, Any]) -> Path:
@@ -78,6 +81,27 @@ def input_columns(cur: Any, table: str) -> list[tuple[Any, ...]]:
         return list(cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall())
     except duckdb.Error as err:
         raise missing_input(err) from None
+
+
+def export_select(table: str, columns: list[tuple[Any, ...]], naive: str, utc: str) -> str:
+    """SELECT over the input in its column order, timestamps as text. `naive` and `utc` are
+    SQL with a `{name}` slot: the text of a timestamp, of one with a time zone in UTC (an
+    infinite one prints as DuckDB prints it)."""
+    kinds = [(quote_identifier(str(column[0])), str(column[1]).upper()) for column in columns]
+    if not any(kind in (*TIMESTAMPS, "TIMESTAMP WITH TIME ZONE") for _, kind in kinds):
+        return f"SELECT * FROM {table}"
+    parts = []
+    for name, kind in kinds:
+        if kind in TIMESTAMPS:
+            parts.append(f"{naive.format(name=name)} AS {name}")
+        elif kind == "TIMESTAMP WITH TIME ZONE":
+            parts.append(
+                f"CASE WHEN isfinite({name}) THEN {utc.format(name=name)} "
+                f"ELSE CAST({name} AS VARCHAR) END AS {name}"
+            )
+        else:
+            parts.append(name)
+    return f"SELECT {', '.join(parts)} FROM {table}"
 
 
 def copy_atomically(ctx: StepContext, select: str, path: Path, options: str) -> int:

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from components.common.quoting import quote_identifier, quote_literal
-from components.file_input import ReadsOneFile, selected_columns, source_path
+from components.file_input import (
+    ReadsOneFile,
+    columns_of,
+    selected_columns,
+    source_path,
+    table_read,
+    type_misfit,
+)
 from components.protocol import DriverError, StepContext, StepResult, no_python_tables
 
 #: pandas dtype names the spec accepts, as DuckDB types
@@ -92,13 +99,7 @@ class CSVExtractorDriver(ReadsOneFile):
             except duckdb.Error as err:
                 untyped = _read_csv_call(readable, {**config, "dtype": None})
                 raise _csv_failure(err, cur, untyped, config.get("parse_dates")) from None
-        rows = int(cur.execute(f"SELECT count(*) FROM {ctx.output_table}").fetchone()[0])
-        names = [d[0] for d in cur.execute(f"SELECT * FROM {ctx.output_table} LIMIT 0").description]
-        return StepResult(
-            rows_read=rows,
-            rows_written=rows,
-            details={"path": str(path), "columns": names},
-        )
+        return table_read(cur, ctx.output_table, path)
 
 
 DRIVER = CSVExtractorDriver
@@ -315,25 +316,18 @@ def _csv_failure(
     import duckdb
 
     text = str(err).strip().split("\n\n")[0].strip()
-    if isinstance(parse_dates, list) and (
-        isinstance(err, duckdb.ConversionException) or "Conversion Error" in text
-    ):
-        return DriverError(
-            f"a value does not fit its column type: {text}",
-            category="data",
-            hint="a column listed in parse_dates holds a value that is not a date or "
-            "timestamp; remove the column from parse_dates or pin its type with dtype",
-        )
+    dates_hint = (
+        "a column listed in parse_dates holds a value that is not a date or "
+        "timestamp; remove the column from parse_dates or pin its type with dtype"
+    )
+    if isinstance(parse_dates, list) and (misfit := type_misfit(err, text, dates_hint)):
+        return misfit
     if isinstance(err, duckdb.BinderException | duckdb.CatalogException):
-        available = _columns_of(cur, untyped_source)
+        available = columns_of(cur, untyped_source)
         hint = "columns in the file: " + ", ".join(available) if available else None
         return DriverError(f"cannot read the CSV file: {text}", category="config", hint=hint)
-    if isinstance(err, duckdb.ConversionException) or "Conversion Error" in text:
-        return DriverError(
-            f"a value does not fit its column type: {text}",
-            category="data",
-            hint="pin the column's type with dtype (e.g. {column: VARCHAR})",
-        )
+    if misfit := type_misfit(err, text):
+        return misfit
     if isinstance(err, duckdb.IOException):
         return DriverError(f"cannot read the CSV file: {text}", category="io")
     return DriverError(
@@ -341,10 +335,3 @@ def _csv_failure(
         category="data",
         hint="check delimiter, header, encoding and skip_rows against the file",
     )
-
-
-def _columns_of(cur: Any, source: str) -> list[str]:
-    try:
-        return [str(d[0]) for d in cur.execute(f"SELECT * FROM {source} LIMIT 0").description]
-    except Exception:  # the file itself may be what fails; the hint is then left out
-        return []

@@ -30,6 +30,8 @@ from components.common.quoting import quote_identifier, quote_literal
 from components.file_input import resolve_data_path
 from components.file_output import (
     ensure_parent,
+    export_select,
+    file_size,
     move_beside,
     publish,
     staged_paths,
@@ -51,7 +53,6 @@ WRITE_MODES = ("replace", "append")
 #: a target named *.csv.gz or *.csv.zst is written compressed, as the extractor infers it
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd"}
 
-_TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 _NUMERIC = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
     "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
@@ -101,14 +102,16 @@ class CSVWriterDriver:
         staged, copied = staged_paths(cur, path)
         temporaries = [copied, staged]
         with writing(path, temporaries):
-            copy = f"COPY ({_export_select(table, columns)}) TO {quote_literal(str(copied))} "
+            select = export_select(table, columns, _ISO_NAIVE, _ISO_UTC)
+            copy = f"COPY ({select}) TO {quote_literal(str(copied))} "
             copy += _copy_options(options, columns, compression)
             rows = int(cur.execute(copy).fetchone()[0])
             if copied != staged:
                 move_beside(copied, staged)
             final = staged
             with _writers_of(path):  # read the old file and rename over it as one step
-                appending = options.write_mode == "append" and path.is_file() and _size(path) > 0
+                appending = options.write_mode == "append"
+                appending = appending and path.is_file() and file_size(path) > 0
                 if appending or options.encoding != "utf-8":
                     final = staged.with_suffix(".out.tmp")
                     temporaries.append(final)
@@ -129,7 +132,7 @@ class CSVWriterDriver:
         return StepResult(
             rows_read=rows,
             rows_written=rows,
-            details={"path": str(path), "write_mode": options.write_mode, "bytes": _size(path)},
+            details={"path": str(path), "write_mode": options.write_mode, "bytes": file_size(path)},
         )
 
 
@@ -195,28 +198,10 @@ class _Options:
         return options
 
 
-def _export_select(table: str, columns: list[tuple[Any, ...]]) -> str:
-    """SELECT over the input in its column order, timestamps as ISO 8601 text."""
-    if not any(
-        _type_of(column) in (*_TIMESTAMPS, "TIMESTAMP WITH TIME ZONE") for column in columns
-    ):
-        return f"SELECT * FROM {table}"
-    parts = []
-    for column in columns:
-        name, kind = quote_identifier(str(column[0])), _type_of(column)
-        if kind in _TIMESTAMPS:
-            # DuckDB prints `2024-01-02 03:04:05.5`; ISO 8601 wants a T (first space only:
-            # a BC date prints `... (BC) ...`)
-            parts.append(f"regexp_replace(CAST({name} AS VARCHAR), ' ', 'T') AS {name}")
-        elif kind == "TIMESTAMP WITH TIME ZONE":
-            utc = f"regexp_replace(CAST(timezone('UTC', {name}) AS VARCHAR), ' ', 'T')"
-            parts.append(
-                f"CASE WHEN isfinite({name}) THEN {utc} || '+00:00' "
-                f"ELSE CAST({name} AS VARCHAR) END AS {name}"
-            )
-        else:
-            parts.append(name)
-    return f"SELECT {', '.join(parts)} FROM {table}"
+#: a timestamp as ISO 8601 text: DuckDB prints `2024-01-02 03:04:05.5`, ISO wants a T
+#: (first space only: a BC date prints `... (BC) ...`); with a time zone, in UTC
+_ISO_NAIVE = "regexp_replace(CAST({name} AS VARCHAR), ' ', 'T')"
+_ISO_UTC = "regexp_replace(CAST(timezone('UTC', {name}) AS VARCHAR), ' ', 'T') || '+00:00'"
 
 
 def _type_of(column: tuple[Any, ...]) -> str:
@@ -282,7 +267,7 @@ def _decode_header(line: bytes, encoding: str) -> str:
 
 def _ends_with_newline(path: Path, encoding: str) -> bool:
     newline = "\n".encode(encoding)
-    if _size(path) < len(newline):
+    if file_size(path) < len(newline):
         return False
     with path.open("rb") as handle:
         handle.seek(-len(newline), os.SEEK_END)
@@ -304,10 +289,3 @@ def _transcode(staged: Path, out: IO[bytes], encoding: str, *, skip_header: bool
         while chunk := src.read(_CHUNK):
             out.write(encoder.encode(chunk))
         out.write(encoder.encode("", final=True))
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.common.quoting import quote_identifier, quote_literal
+from components.common.quoting import quote_literal
 from components.file_output import (
     copy_atomically,
+    export_select,
     file_size,
     input_columns,
     input_table,
@@ -31,9 +32,9 @@ from components.protocol import DriverError, StepContext, StepResult
 
 FORMATS = ("array", "ndjson")
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd"}
-_TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
-_NAIVE = "'%Y-%m-%d %H:%M:%S.%f'"
-_UTC = "'%Y-%m-%dT%H:%M:%S.%f'"
+#: timestamps as RFC 3339 text, the layouts DuckDB's JSON reader detects again
+_NAIVE = "strftime(CAST({name} AS TIMESTAMP), '%Y-%m-%d %H:%M:%S.%f')"
+_UTC = "strftime(timezone('UTC', {name}), '%Y-%m-%dT%H:%M:%S.%f') || '+00:00'"
 
 
 class JSONWriterDriver:
@@ -53,7 +54,7 @@ class JSONWriterDriver:
             f"(FORMAT json, ARRAY {'true' if form == 'array' else 'false'}, "
             f"COMPRESSION {quote_literal(compression)})"
         )
-        rows = copy_atomically(ctx, export_select(table, columns), path, options)
+        rows = copy_atomically(ctx, export_select(table, columns, _NAIVE, _UTC), path, options)
         return StepResult(
             rows_read=rows,
             rows_written=rows,
@@ -91,20 +92,3 @@ def output_format(config: Mapping[str, Any], path: Path) -> str:
             f"unknown JSON format {form!r}", category="config", hint="one of: array, ndjson"
         )
     return str(form)
-
-
-def export_select(table: str, columns: list[tuple[Any, ...]]) -> str:
-    """SELECT over the input in its column order, timestamps as ISO 8601 text."""
-    parts = []
-    for column in columns:
-        name, kind = quote_identifier(str(column[0])), str(column[1]).upper()
-        if kind in _TIMESTAMPS:
-            parts.append(f"strftime(CAST({name} AS TIMESTAMP), {_NAIVE}) AS {name}")
-        elif kind == "TIMESTAMP WITH TIME ZONE":
-            utc = f"strftime(timezone('UTC', {name}), {_UTC}) || '+00:00'"
-            parts.append(
-                f"CASE WHEN isfinite({name}) THEN {utc} ELSE CAST({name} AS VARCHAR) END AS {name}"
-            )
-        else:
-            parts.append(name)
-    return f"SELECT {', '.join(parts)} FROM {table}"
