@@ -184,52 +184,55 @@ def cursor_time(value: Any) -> str:
 Query = Callable[[Mapping[str, Any], dt.datetime, dt.datetime, Any, int], str]
 
 
-def _after(time_column: str, id_column: str, last: Any) -> str:
-    if last is None:
-        return ""
-    at, key = literal(cursor_time(last[0])), literal(str(last[1]))
-    return f" AND ({time_column} > {at} OR ({time_column} = {at} AND {id_column} > {key}))"
+def _page(
+    columns: str, table: str, conditions: list[str], key: tuple[str, str], last: Any, size: int
+) -> str:
+    """`size` rows of `table` matching `conditions`, in (time, id) `key` order, past the
+    cursor `last` (the previous page's last row; None on the first page)."""
+    time_column, id_column = key
+    if last is not None:
+        at, after = literal(cursor_time(last[0])), literal(str(last[1]))
+        conditions = [
+            *conditions,
+            f"({time_column} > {at} OR ({time_column} = {at} AND {id_column} > {after}))",
+        ]
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    return (
+        f"SELECT {columns} FROM {table}{where} "
+        f"ORDER BY {time_column} ASC, {id_column} ASC LIMIT {size}"
+    )
+
+
+def _within(column: str, since: dt.datetime, until: dt.datetime) -> list[str]:
+    return [
+        f"{column} >= toDateTime('{_moment(since)}')",
+        f"{column} < toDateTime('{_moment(until)}')",
+    ]
 
 
 def _events(
     settings: Mapping[str, Any], since: dt.datetime, until: dt.datetime, last: Any, size: int
 ) -> str:
-    where = (
-        f"timestamp >= toDateTime('{_moment(since)}') "
-        f"AND timestamp < toDateTime('{_moment(until)}')"
-    )
+    conditions = _within("timestamp", since, until)
     names = settings.get("event_types") or []
     if names:
-        where += " AND event IN (" + ", ".join(literal(str(n)) for n in names) + ")"
-    where += _after("timestamp", "uuid", last)
-    return (
-        "SELECT uuid, event, timestamp, distinct_id, person_id, properties FROM events "
-        f"WHERE {where} ORDER BY timestamp ASC, uuid ASC LIMIT {size}"
-    )
+        conditions.append("event IN (" + ", ".join(literal(str(n)) for n in names) + ")")
+    columns = "uuid, event, timestamp, distinct_id, person_id, properties"
+    return _page(columns, "events", conditions, CURSOR["events"], last, size)
 
 
 def _persons(
     settings: Mapping[str, Any], since: dt.datetime, until: dt.datetime, last: Any, size: int
 ) -> str:
-    after = _after("created_at", "id", last).removeprefix(" AND ")
-    where = f" WHERE {after}" if after else ""
-    return (
-        f"SELECT id, created_at, properties, is_identified FROM persons{where} "
-        f"ORDER BY created_at ASC, id ASC LIMIT {size}"
-    )
+    columns = "id, created_at, properties, is_identified"
+    return _page(columns, "persons", [], CURSOR["persons"], last, size)
 
 
 def _sessions(
     settings: Mapping[str, Any], since: dt.datetime, until: dt.datetime, last: Any, size: int
 ) -> str:
-    where = (
-        f"$start_timestamp >= toDateTime('{_moment(since)}') "
-        f"AND $start_timestamp < toDateTime('{_moment(until)}')"
-    ) + _after("$start_timestamp", "session_id", last)
-    return (
-        f"SELECT * FROM sessions WHERE {where} "
-        f"ORDER BY $start_timestamp ASC, session_id ASC LIMIT {size}"
-    )
+    conditions = _within("$start_timestamp", since, until)
+    return _page("*", "sessions", conditions, CURSOR["sessions"], last, size)
 
 
 def _distinct_ids(
