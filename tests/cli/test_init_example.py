@@ -12,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from osiris_mcp.cli import main
+from tests.conftest import QUICKSTART_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 OSIRIS = Path(sys.executable).with_name("osiris")
-QUICKSTART_FILES = [
-    "osiris_connections.yaml",
-    "pipelines/quickstart.yaml",
-    "data/customers.csv",
-    "data/orders.csv",
-]
 #: output/revenue_by_customer.csv of the quick start: paid revenue per customer.
 REVENUE = """\
 customer_id,name,country,paid_orders,revenue
