@@ -18,43 +18,23 @@ from compiler.emit import compile_source
 from compiler.manifest import Manifest, verify
 from runtime.adapters import RunRequest
 from runtime.adapters.local import run_build
-from runtime.builds import Build, PlanError, read_build, write_build
+from runtime.builds import Build, PlanError, read_build
+from tests.runtime.test_runner import CONNECTIONS, EXTRACT, ORDERS, PAID, WRITE, build, pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "pipelines").glob("*.yaml"))
-CSV_PIPELINE = """oml_version: "0.1.0"
-name: typed
-steps:
-  - id: orders
-    component: filesystem.csv_extractor
-    mode: read
-    config: {path: orders.csv}
-  - id: paid
-    component: duckdb.processor
-    mode: transform
-    inputs: {orders: "${orders.df}"}
-    config: {query: "SELECT id FROM orders WHERE amount > 6 ORDER BY id"}
-  - id: write
-    component: filesystem.csv_writer
-    mode: write
-    inputs: {df: "${paid.df}"}
-    config: {path: out/paid.csv}
-"""
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "osiris_connections.yaml").write_text(
-        "connections:\n  filesystem:\n    local: {default: true, base_dir: .}\n"
-    )
-    (tmp_path / "orders.csv").write_text("id,amount\n1,5\n2,7\n3,9\n")
+    (tmp_path / "osiris_connections.yaml").write_text(CONNECTIONS)
+    (tmp_path / "orders.csv").write_text(ORDERS)
     return tmp_path
 
 
 def compiled(project: Path) -> Path:
-    result = compile_source(CSV_PIPELINE, default_context())
-    assert result.ok, result.diagnostics
-    return write_build(result.files, project / "build" / "typed")
+    """The runner tests' CSV -> transform -> CSV plan, built in `project`."""
+    return build(project, pipeline(EXTRACT, PAID, WRITE))
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
@@ -71,13 +51,13 @@ def test_every_example_manifest_round_trips_through_the_type_to_the_same_bytes(
 
 
 def test_a_build_loads_typed_with_its_configs_and_targets(project: Path) -> None:
-    build = Build.load(compiled(project))
-    assert [s.id for s in build.steps()] == ["orders", "paid", "write"]
-    assert build.steps()[1].input_tables["orders"] == "orders"  # and 0.5.7's df_orders
-    assert build.configs["write"]["path"] == "out/paid.csv"
-    assert [(t["step"], t["kind"]) for t in build.write_targets()] == [("write", "file")]
-    assert not build.writes_tables
-    assert build.stale() is None
+    loaded = Build.load(compiled(project))
+    assert [s.id for s in loaded.steps()] == ["orders", "paid", "write"]
+    assert loaded.steps()[1].input_tables["orders"] == "orders"  # and 0.5.7's df_orders
+    assert loaded.configs["write"]["path"] == "out/paid.csv"
+    assert [(t["step"], t["kind"]) for t in loaded.write_targets()] == [("write", "file")]
+    assert not loaded.writes_tables
+    assert loaded.stale() is None
 
 
 def test_a_build_asked_for_by_another_hash_is_refused(project: Path) -> None:
@@ -134,4 +114,4 @@ def test_the_runner_returns_what_status_json_says(project: Path) -> None:
     assert collected.status == status["status"] == "success"
     assert collected.steps == status["steps"]
     assert collected.duration_ms == status["duration_ms"]
-    assert (project / "out" / "paid.csv").read_text().split() == ["id", "2", "3"]
+    assert (project / "out" / "paid.csv").read_text().split() == ["id,amount", "1,10.50", "3,5.00"]
