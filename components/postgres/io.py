@@ -22,6 +22,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from components.postgres.connect import connect_params
 from components.protocol import DriverError, StepContext, StepResult
 from components.sql import io as sqlio
 from components.sql.errors import DRIVER_HINTS, postgres_category, postgres_retryable
@@ -142,12 +143,10 @@ class PostgresServer:
 
     def connect(self) -> psycopg.Connection[Any]:
         """A psycopg connection (no automatic prepared statements: poolers dislike them)."""
-        return psycopg.connect(
-            **self.libpq_params(),
-            connect_timeout=10,
-            application_name="osiris",
-            prepare_threshold=None,
+        params = connect_params(
+            self.fields, 10, application_name="osiris", base=self.libpq_params()
         )
+        return psycopg.connect(**params, prepare_threshold=None)
 
     def connectorx_url(self) -> str | None:
         """The connection as a connectorx URL, or None when connectorx should not be used.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import math
 import os
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from components.mysql.connect import connect_params
+from components.postgres.connect import connect_params as postgres_connect_params
 from components.sql.errors import (
     ConnectCategory,
     connect_category,
@@ -157,19 +157,13 @@ def _check_mysql(fields: Mapping[str, Any], timeout_s: float) -> str:
 
 def _check_postgres(fields: Mapping[str, Any], timeout_s: float) -> str:
     import psycopg
-    from psycopg.conninfo import make_conninfo
 
     params = postgres_params(fields)
     if not params.get("host") or not params.get("user"):
         _required({**fields, **params}, "host", "user")
-    conninfo = make_conninfo(
-        "",
-        connect_timeout=max(2, math.ceil(timeout_s)),  # libpq's minimum is 2 s
-        application_name="osiris-doctor",
-        **params,
-    )
+    params = postgres_connect_params(fields, timeout_s, application_name="osiris-doctor")
     try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        with psycopg.connect(**params, autocommit=True) as conn:
             version = conn.execute("SHOW server_version").fetchone()
             schema = _text(fields.get("schema"))
             if schema:

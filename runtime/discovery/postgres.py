@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from compiler.catalog import Catalog, Column
+from components.postgres.connect import connect_params
 from components.sql.errors import connect_category, postgres_category
-from components.sql.params import postgres_params
 from runtime.discovery import common
 
 _POSTGRES_FAMILIES = ("postgres", "postgresql", "supabase")
@@ -103,21 +101,15 @@ class _PostgresReader(common.BaseReader):
         self, connection: common.SourceConnection, options: common.DiscoveryOptions
     ) -> None:
         import psycopg
-        from psycopg.conninfo import make_conninfo
 
         self.connection, self.options = connection, options
-        params = {
-            "host": "localhost",
-            "connect_timeout": str(max(2, math.ceil(options.timeout_s))),  # libpq's minimum: 2 s
-            "application_name": "osiris-discovery",
-            # the connection's own settings win (a DSN may carry connect_timeout)
-            **postgres_params(connection.fields),
-        }
+        params = connect_params(
+            connection.fields, options.timeout_s, application_name="osiris-discovery"
+        )
         self.schemas: tuple[str, ...] = options.schemas or (
             common._text(connection.fields.get("schema")) or "public",
         )
-        conninfo = make_conninfo("", **params)
-        self.conn = psycopg.connect(conninfo, autocommit=True)
+        self.conn = psycopg.connect(**params, autocommit=True)
         try:  # SET rather than startup options: poolers (Supabase's included) reject those
             self.conn.execute(
                 "SET default_transaction_read_only = on; "
