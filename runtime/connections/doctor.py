@@ -3,7 +3,7 @@
 `osiris connections doctor` and the MCP tool `connections_doctor` call `doctor` (one
 resolved connection) or `doctor_all` (every one the file defines). Each family's check
 opens the connection the family's drivers open (`components/mysql/connect.py`,
-`components/sql/params.py` `postgres_params`), runs one trivial query, and maps a
+`components/postgres/connect.py`), runs one trivial query, and maps a
 failure to a category and a hint (`components.sql.errors`); secrets never reach the
 message (the run's redactor masks them).
 """
