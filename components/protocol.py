@@ -5,7 +5,7 @@ A driver imports nothing of Osiris: every service reaches it through the `StepCo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +58,36 @@ class Driver(Protocol):
         ...
 
 
+class RowStream(Protocol):
+    """A read step's rows handed straight to the one writer that consumes them.
+
+    When a read step's only consumer is a writer, the runner runs the two together: the
+    reader's `stream(ctx, config)` gives this, the writer's `write_stream(ctx, config,
+    stream)` consumes it, and no data-plane table holds the rows in between (it would
+    spill past the memory limit and be read back: measured 1.7x slower at 5M rows).
+    """
+
+    #: The rows' columns as (name, DuckDB type), in order: what the table would have held.
+    columns: list[tuple[str, str]]
+    #: Rows delivered so far; all of them once `finished`.
+    rows: int
+    #: Every row was delivered (`relations` ran to its end).
+    finished: bool
+    #: What the reader reports (reader name, columns...), as a StepResult's details.
+    details: dict[str, Any]
+
+    def relations(self, plane: Any, restart: Callable[[], None]) -> Iterator[Any]:
+        """The rows as DuckDB relations on `plane`, batch by batch, typed as `columns`:
+        at least one (an empty one when there are no rows), so a consumer always sees the
+        columns. `columns` is set once the first relation is given.
+
+        A reader that meets a value it cannot read exactly starts again with the next one:
+        `restart()` is called first, and the consumer drops what it has written so far.
+        A failure of the read is raised as `ReadFailed`.
+        """
+        ...
+
+
 class DriverError(Exception):
     """A step failed for a reason the user can act on.
 
@@ -77,6 +107,15 @@ class DriverError(Exception):
         self.category = category
         self.retryable = retryable
         self.hint = hint
+
+
+class ReadFailed(Exception):
+    """Raised out of a `RowStream` when its reader failed: the read step failed (with
+    `error`), not the writer that was consuming its rows."""
+
+    def __init__(self, error: DriverError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def first_paragraph(err: Exception) -> str:

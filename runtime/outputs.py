@@ -9,7 +9,7 @@ many rows the table had, its columns and whether the file is a sample.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,21 @@ OUTPUT_FILE = "output.parquet"
 OUTPUT_INFO = "output.json"
 
 
-def keep_outputs(plane: Any, session: Any, step_ids: Iterable[str], whole: bool = False) -> None:
+def keep_outputs(
+    plane: Any,
+    session: Any,
+    step_ids: Iterable[str],
+    whole: bool = False,
+    rows: Mapping[str, int] | None = None,
+) -> None:
     """Copy each step's table (those that made one) into its artifacts folder.
 
     Two catalog queries for all steps, and a count only where the sample was cut: a
     plan of thousands of small steps spends milliseconds here, not a query per column.
+    `rows` gives the row count of steps whose table holds only their sample (a read
+    step that streamed its rows into its writer, runtime/streams.py).
     """
+    rows = rows or {}
     columns: dict[str, list[list[str]]] = {}
     for table, column, kind in plane.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() "
@@ -43,16 +52,16 @@ def keep_outputs(plane: Any, session: Any, step_ids: Iterable[str], whole: bool 
         select = f"SELECT * FROM {name}" + ("" if whole else f" LIMIT {SAMPLE_ROWS}")
         try:
             kept = _write_parquet(plane, select, target)
-            rows = kept
-            if not whole and kept == SAMPLE_ROWS:  # cut: how many there were
-                (rows,) = plane.execute(f"SELECT count(*) FROM {name}").fetchone()
+            count = rows.get(step_id, kept)
+            if not whole and kept == SAMPLE_ROWS and step_id not in rows:  # cut: how many
+                (count,) = plane.execute(f"SELECT count(*) FROM {name}").fetchone()
         except Exception as err:  # keeping a sample must never fail the run
             session.event("artifact.error", step_id=step_id, error=str(err)[:500])
             continue
         info = {
-            "rows": int(rows),
+            "rows": int(count),
             "kept_rows": kept,
-            "whole": whole or kept == int(rows),
+            "whole": kept == int(count),
             "columns": columns.get(step_id, []),
             "file": OUTPUT_FILE,
         }

@@ -22,10 +22,12 @@ from typing import Any
 from compiler.manifest import ManifestStep
 from compiler.model import MAX_BACKOFF_MS
 from components.common.quoting import quote_identifier
-from components.protocol import DriverError, StepResult
+from components.protocol import DriverError, ReadFailed, StepResult
 from runtime.builds import Build
+from runtime.outputs import SAMPLE_ROWS
 from runtime.packages import missing_package
 from runtime.sessions import Session, peak_rss_mb, utc_now
+from runtime.streams import streamed_pairs
 
 STEP_STATUSES = ("pending", "running", "success", "failed", "skipped", "cancelled")
 #: Longest step error kept: a driver's message may quote the data (a huge CSV line, a
@@ -108,6 +110,40 @@ class ContextForStep:
 
     def cancelled(self) -> bool:
         return self._cancel.is_set() or self.timed_out.is_set()
+
+
+class _ReadError(DriverError):
+    """The error of a read step whose rows were streaming into a writer (`ReadFailed`)."""
+
+    def __init__(self, error: DriverError) -> None:
+        super().__init__(str(error), category=error.category)
+        self.error = error
+
+
+def _guarded(cancel: threading.Event, call: Any) -> tuple[Any, DriverError | None]:
+    """`call()`'s result, or the DriverError it failed with: a cancel's own error when the
+    run was cancelled meanwhile, an `internal` one for anything but a DriverError."""
+    try:
+        return call(), None
+    except ReadFailed as failed:
+        error = failed.error
+        if cancel.is_set():
+            error = DriverError("run cancelled", category="cancelled")
+        return None, _ReadError(error)
+    except DriverError as failure:
+        if cancel.is_set():  # an interrupted query reports itself as an error
+            return None, DriverError("run cancelled", category="cancelled")
+        return None, failure
+    except Exception as err:  # a bug in a driver or an unmapped library error
+        if cancel.is_set():
+            return None, DriverError("run cancelled", category="cancelled")
+        return None, DriverError(f"{type(err).__name__}: {err}", category="internal")
+
+
+def _record(outcome: StepOutcome, result: StepResult) -> None:
+    outcome.rows_read = int(result.rows_read)
+    outcome.rows_written = int(result.rows_written)
+    outcome.details = dict(result.details)
 
 
 def bounded(message: str, limit: int = MAX_ERROR_CHARS) -> str:
@@ -198,8 +234,12 @@ class Runner:
         parallel: int = 1,
         cancel: threading.Event | None = None,
         selection: Any = None,
+        streaming: bool = False,
     ) -> None:
         self.plan = plan
+        #: whether a read step may hand its rows straight to its writer (runtime/streams.py):
+        #: not when every step's whole table is to be kept, nor with `--select`
+        self.streaming = streaming and selection is None
         #: runtime.selection.Selection of `--select`: the steps to run, the ones to reuse
         self.selection = selection
         self.session = session
@@ -265,6 +305,9 @@ class Runner:
         pending = [] if self._drivers_missing(steps) else list(steps)
         if self.selection is not None:
             pending = [step for step in pending if not self._left_out(step)]
+        streams = {}
+        if self.streaming and pending:
+            streams = streamed_pairs(pending, self.plan.configs, load_driver)
         running: dict[Future[None], str] = {}
         with ThreadPoolExecutor(
             max_workers=self.parallel, thread_name_prefix="osiris-step"
@@ -280,7 +323,11 @@ class Runner:
                         if verdict == "wait":
                             continue
                         pending.remove(step)
-                        if verdict == "run":
+                        writer = streams.get(step.id)
+                        if verdict == "run" and writer is not None:
+                            pending.remove(writer)  # runs with its reader, rows streaming
+                            running[pool.submit(self._run_streamed, step, writer)] = step.id
+                        elif verdict == "run":
                             running[pool.submit(self._run_step, step)] = step.id
                     if not running:
                         if self.cancel.is_set() or not pending:
@@ -423,10 +470,7 @@ class Runner:
             if up_status in ("failed", "cancelled") or (
                 up_status == "skipped" and up in step.input_tables.values()
             ):
-                outcome.status = "skipped"
-                outcome.reason = f"upstream step '{up}' {up_status}"
-                self.session.event("execution.step.skipped", step_id=step.id, reason=outcome.reason)
-                self.write_status("running")
+                self._skip(step, f"upstream step '{up}' {up_status}")
                 return "decided"
         when = step.when
         if when:
@@ -507,19 +551,25 @@ class Runner:
                 if not self.cancel.wait(delay):
                     continue
                 error = DriverError("run cancelled while waiting to retry", category="cancelled")
-            outcome.status = "cancelled" if error.category == "cancelled" else "failed"
-            outcome.error = bounded(self.session.redactor.text(str(error)))
-            outcome.category = error.category
-            event = "execution.step.error"
-            data: dict[str, Any] = {
-                "error": outcome.error,
-                "category": error.category,
-                "attempt": attempt,
-            }
-            if error.hint:
-                data["hint"] = error.hint
-            self.session.event(event, step_id=step.id, **data)
+            self._failed(step, outcome, error)
             break
+        self._ended(step, outcome, t0)
+
+    def _failed(self, step: ManifestStep, outcome: StepOutcome, error: DriverError) -> None:
+        outcome.status = "cancelled" if error.category == "cancelled" else "failed"
+        outcome.error = bounded(self.session.redactor.text(str(error)))
+        outcome.category = error.category
+        data: dict[str, Any] = {
+            "error": outcome.error,
+            "category": error.category,
+            "attempt": outcome.attempts,
+        }
+        if error.hint:
+            data["hint"] = error.hint
+        self.session.event("execution.step.error", step_id=step.id, **data)
+
+    def _ended(self, step: ManifestStep, outcome: StepOutcome, t0: float) -> None:
+        """Record a step that has ended: its time; its metrics when it succeeded."""
         outcome.duration_ms = int((time.monotonic() - t0) * 1000)
         if outcome.status == "success":
             self.session.metric("rows_read", outcome.rows_read, "rows", step.id, step.component)
@@ -538,6 +588,101 @@ class Runner:
                 duration_ms=outcome.duration_ms,
                 **({"details": outcome.details} if outcome.details else {}),
             )
+        self.write_status("running")
+
+    def _run_streamed(self, reader: ManifestStep, writer: ManifestStep) -> None:
+        """Run a read step and the one writer of its rows together (runtime/streams.py):
+        the rows pass from one to the other batch by batch, through no data-plane table.
+        A failure of the read fails the reader and skips the writer, as if run apart."""
+        read = self.outcomes[reader.id]
+        t0 = time.monotonic()
+        read_ctx = self._begin(reader, read)
+        try:
+            driver = load_driver(reader.component)
+            config = self.plan.configs[reader.id]
+            stream, error = _guarded(
+                self.cancel, lambda: driver.stream(read_ctx, config, sample_rows=SAMPLE_ROWS)
+            )
+            if stream is None and error is None:  # rows that must be loaded whole first
+                result, error = _guarded(self.cancel, lambda: driver.run(read_ctx, config, {}))
+                if error is None:
+                    _record(read, result)
+            if error is not None:
+                self._drop_output(read_ctx.data_plane, read_ctx.output_table)
+                self._failed(reader, read, error)
+            elif stream is None:
+                read.status = "success"
+            else:
+                self._stream(reader, writer, stream, read_ctx, t0)
+                return
+        finally:
+            self._end_context(read_ctx)
+        self._ended(reader, read, t0)
+        if read.status == "success":
+            self._run_step(writer)
+        else:
+            self._skip(writer, f"upstream step '{reader.id}' {read.status}")
+
+    def _stream(
+        self,
+        reader: ManifestStep,
+        writer: ManifestStep,
+        stream: Any,
+        read_ctx: ContextForStep,
+        read_t0: float,
+    ) -> None:
+        read, write = self.outcomes[reader.id], self.outcomes[writer.id]
+        t0 = time.monotonic()
+        write_ctx = self._begin(writer, write)
+        config = self.plan.configs[writer.id]
+        try:
+            driver = load_driver(writer.component)
+            result, error = _guarded(
+                self.cancel, lambda: driver.write_stream(write_ctx, config, stream)
+            )
+        finally:
+            self._end_context(write_ctx)
+        read.rows_read = read.rows_written = stream.rows
+        read.details = {**stream.details, "streamed_to": writer.id}
+        if isinstance(error, _ReadError):
+            self._drop_output(self.data_plane, read_ctx.output_table)
+            self._failed(reader, read, error.error)
+            self._ended(reader, read, read_t0)
+            self._skip(writer, f"upstream step '{reader.id}' {read.status}")
+            return
+        if error is None or stream.finished:
+            read.status = "success"
+        else:  # the writer failed before the rows were all read: the read stopped there
+            read.status = "cancelled"
+            read.reason = f"stopped: the writer '{writer.id}' failed"
+        self._ended(reader, read, read_t0)
+        if error is None:
+            _record(write, result)
+            write.status = "success"
+        else:
+            self._failed(writer, write, error)
+        self._ended(writer, write, t0)
+
+    def _begin(self, step: ManifestStep, outcome: StepOutcome) -> ContextForStep:
+        """A step starts: its status, its start event, a data-plane cursor of its own."""
+        outcome.status, outcome.attempts = "running", 1
+        self.write_status("running")
+        self.session.event(
+            "execution.step.start", step_id=step.id, component=step.component, attempt=1
+        )
+        cursor = self.data_plane.cursor()
+        self._cursors[step.id] = cursor
+        connection = self.connections.get(step.id)
+        return ContextForStep(step, cursor, connection, self.session, self.project_dir, self.cancel)
+
+    def _end_context(self, ctx: ContextForStep) -> None:
+        self._cursors.pop(ctx.step_id, None)
+        ctx.data_plane.close()
+
+    def _skip(self, step: ManifestStep, reason: str) -> None:
+        outcome = self.outcomes[step.id]
+        outcome.status, outcome.reason = "skipped", reason
+        self.session.event("execution.step.skipped", step_id=step.id, reason=reason)
         self.write_status("running")
 
     def _attempt(self, step: ManifestStep, outcome: StepOutcome) -> DriverError | None:
@@ -593,9 +738,7 @@ class Runner:
                 timer.cancel()
             self._cursors.pop(step_id, None)
             cursor.close()
-        outcome.rows_read = int(result.rows_read)
-        outcome.rows_written = int(result.rows_written)
-        outcome.details = dict(result.details)
+        _record(outcome, result)
         return None
 
     def _drop_output(self, cursor: Any, table: str) -> None:

@@ -22,7 +22,7 @@ import codecs
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +39,7 @@ from components.file_output import (
 )
 from components.protocol import (
     DriverError,
+    RowStream,
     StepContext,
     StepResult,
     missing_input,
@@ -61,7 +62,7 @@ _CHUNK = 1 << 20
 
 
 class CSVWriterDriver:
-    """Writes the one input table to `config["path"]`."""
+    """Writes the one input table, or the rows streamed from a read step, to `config["path"]`."""
 
     def run(
         self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
@@ -76,64 +77,130 @@ class CSVWriterDriver:
                 hint="connect one upstream step with inputs or needs",
             )
         table = tables.pop()
-        options = _Options.of(config)
-        path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
-        if path.is_dir():
-            raise DriverError(f"{config['path']!r} is a directory", category="config")
-        compression = COMPRESSIONS.get(path.suffix.lower(), "none")
-        if compression != "none" and (
-            options.encoding != "utf-8" or options.write_mode == "append"
-        ):
-            raise DriverError(
-                f"{path.name} is written {compression}-compressed: utf-8 and replace only",
-                category="config",
-                hint="drop the .gz/.zst suffix to append or to write another encoding",
-            )
-        ensure_parent(path, options.create_dirs)
-        if ctx.cancelled():
-            raise DriverError("cancelled before writing", category="cancelled")
 
-        cur = ctx.data_plane
-        no_python_tables(cur)
-        try:
-            columns = cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
-        except duckdb.Error as err:
-            raise missing_input(err) from None
-        staged, copied = staged_paths(cur, path)
-        temporaries = [copied, staged]
-        with writing(path, temporaries):
+        def copy(copied: Path, options: _Options, compression: str) -> int:
+            cur = ctx.data_plane
+            no_python_tables(cur)
+            try:
+                columns = cur.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+            except duckdb.Error as err:
+                raise missing_input(err) from None
             select = export_select(table, columns, _ISO_NAIVE, _ISO_UTC)
             copy = f"COPY ({select}) TO {quote_literal(str(copied))} "
             copy += _copy_options(options, columns, compression)
-            rows = int(cur.execute(copy).fetchone()[0])
-            if copied != staged:
-                move_beside(copied, staged)
-            final = staged
-            with _writers_of(path):  # read the old file and rename over it as one step
-                appending = options.write_mode == "append"
-                appending = appending and path.is_file() and file_size(path) > 0
-                if appending or options.encoding != "utf-8":
-                    final = staged.with_suffix(".out.tmp")
-                    temporaries.append(final)
-                    with final.open("wb") as out:
-                        try:
-                            if appending:
-                                _append_onto(out, path, staged, options)
-                            else:
-                                _transcode(staged, out, options.encoding, skip_header=False)
-                        except UnicodeEncodeError as err:
-                            raise DriverError(
-                                f"a value cannot be written in {options.encoding}: {err.reason} "
-                                f"({err.object[err.start : err.end]!r})",
-                                category="data",
-                                hint="write utf-8, or clean the value upstream",
-                            ) from None
-                publish(ctx, final, path)
-        return StepResult(
-            rows_read=rows,
-            rows_written=rows,
-            details={"path": str(path), "write_mode": options.write_mode, "bytes": file_size(path)},
+            return int(cur.execute(copy).fetchone()[0])
+
+        return _write(ctx, config, copy)
+
+    def takes_stream(self, config: Mapping[str, Any]) -> bool:
+        """Rows can stream in unless the file is compressed (one compressed stream is
+        written by one COPY)."""
+        path = str(config.get("path") or "")
+        return not path.lower().endswith(tuple(COMPRESSIONS))
+
+    def write_stream(
+        self, ctx: StepContext, config: Mapping[str, Any], stream: RowStream
+    ) -> StepResult:
+        """Write the rows a read step streams (see `components.protocol.RowStream`)."""
+
+        def copy(copied: Path, options: _Options, compression: str) -> int:
+            return _copy_stream(ctx.data_plane, stream, copied, options)
+
+        return _write(ctx, config, copy)
+
+
+def _write(
+    ctx: StepContext, config: Mapping[str, Any], copy: Callable[[Path, _Options, str], int]
+) -> StepResult:
+    """Check the config, `copy` the rows into a temporary file, and publish it at the
+    target: replaced, or appended onto the old file's rows; in the file's encoding."""
+    options = _Options.of(config)
+    path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
+    if path.is_dir():
+        raise DriverError(f"{config['path']!r} is a directory", category="config")
+    compression = COMPRESSIONS.get(path.suffix.lower(), "none")
+    if compression != "none" and (options.encoding != "utf-8" or options.write_mode == "append"):
+        raise DriverError(
+            f"{path.name} is written {compression}-compressed: utf-8 and replace only",
+            category="config",
+            hint="drop the .gz/.zst suffix to append or to write another encoding",
         )
+    ensure_parent(path, options.create_dirs)
+    if ctx.cancelled():
+        raise DriverError("cancelled before writing", category="cancelled")
+    staged, copied = staged_paths(ctx.data_plane, path)
+    temporaries = [copied, staged]
+    with writing(path, temporaries):
+        rows = copy(copied, options, compression)
+        if copied != staged:
+            move_beside(copied, staged)
+        final = staged
+        with _writers_of(path):  # read the old file and rename over it as one step
+            appending = options.write_mode == "append"
+            appending = appending and path.is_file() and file_size(path) > 0
+            if appending or options.encoding != "utf-8":
+                final = staged.with_suffix(".out.tmp")
+                temporaries.append(final)
+                with final.open("wb") as out:
+                    try:
+                        if appending:
+                            _append_onto(out, path, staged, options)
+                        else:
+                            _transcode(staged, out, options.encoding, skip_header=False)
+                    except UnicodeEncodeError as err:
+                        raise DriverError(
+                            f"a value cannot be written in {options.encoding}: {err.reason} "
+                            f"({err.object[err.start : err.end]!r})",
+                            category="data",
+                            hint="write utf-8, or clean the value upstream",
+                        ) from None
+            publish(ctx, final, path)
+    return StepResult(
+        rows_read=rows,
+        rows_written=rows,
+        details={"path": str(path), "write_mode": options.write_mode, "bytes": file_size(path)},
+    )
+
+
+#: The view each streamed batch is written from, on the writer's own cursor.
+_BATCH_VIEW = "_osiris_streamed_batch"
+
+
+def _copy_stream(plane: Any, stream: RowStream, copied: Path, options: _Options) -> int:
+    """The streamed rows into `copied`, as one `COPY` of the whole table would write them:
+    each batch is copied into a part file (the header with the first) and appended."""
+    part = copied.with_name(copied.name + ".part")
+    out = copied.open("wb")
+    rows = 0
+
+    def restart() -> None:  # the reader starts again: so does the file
+        nonlocal rows
+        out.seek(0)
+        out.truncate()
+        rows = 0
+
+    try:
+        for relation in stream.relations(plane, restart):
+            columns = stream.columns
+            relation.create_view(_BATCH_VIEW, replace=True)
+            header = options.header and out.tell() == 0
+            rows += _copy_part(plane, columns, part, options, header)
+            with part.open("rb") as data:
+                shutil.copyfileobj(data, out, _CHUNK)
+    finally:
+        out.close()
+        part.unlink(missing_ok=True)
+        plane.execute(f"DROP VIEW IF EXISTS {_BATCH_VIEW}")
+    return rows
+
+
+def _copy_part(
+    plane: Any, columns: list[tuple[str, str]], part: Path, options: _Options, header: bool
+) -> int:
+    select = export_select(_BATCH_VIEW, list(columns), _ISO_NAIVE, _ISO_UTC)
+    copy = f"COPY ({select}) TO {quote_literal(str(part))} "
+    copy += _copy_options(options, list(columns), "none", header=header)
+    return int(plane.execute(copy).fetchone()[0])
 
 
 DRIVER = CSVWriterDriver
@@ -208,12 +275,16 @@ def _type_of(column: tuple[Any, ...]) -> str:
     return str(column[1]).upper()
 
 
-def _copy_options(options: _Options, columns: list[tuple[Any, ...]], compression: str) -> str:
+def _copy_options(
+    options: _Options, columns: list[tuple[Any, ...]], compression: str, header: bool | None = None
+) -> str:
+    """COPY's options for the file; `header` overrides the config's (a streamed part)."""
+    header = options.header if header is None else header
     parts = [
         "FORMAT csv",
         # set, not inferred: the temporary file's name does not end in .gz
         f"COMPRESSION {quote_literal(compression)}",
-        f"HEADER {'true' if options.header else 'false'}",
+        f"HEADER {'true' if header else 'false'}",
         f"DELIMITER {quote_literal(options.delimiter)}",
         "QUOTE '\"'",
         "ESCAPE '\"'",

@@ -27,7 +27,7 @@ from pymysql.constants import COMMAND
 from components.common.quoting import quote_identifier
 from components.mysql.connect import connect, connectorx_url
 from components.mysql.types import export_expression, mysql_column, mysql_type, row_expression
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, RowStream, StepContext, StepResult
 from components.sql import io as sqlio
 from components.sql.errors import DRIVER_HINTS, mysql_category, mysql_retryable
 from components.sql.params import FieldError
@@ -376,33 +376,50 @@ def text_batches(
 def extract(ctx: StepContext, config: Mapping[str, Any]) -> StepResult:
     """Read the step's table or query into `ctx.output_table`."""
     server = MySQLServer.for_step(ctx, config)
+    with server.errors("read"):
+        readers, limit = _readers(ctx, config, server)
+        return sqlio.extract_into(ctx, readers, limit=limit)
+
+
+def stream(ctx: StepContext, config: Mapping[str, Any], sample_rows: int = 0) -> RowStream:
+    """The step's rows for the one writer that consumes them (see `sqlio.ReaderStream`)."""
+    server = MySQLServer.for_step(ctx, config)
+    with server.errors("read"):
+        readers, limit = _readers(ctx, config, server)
+    return sqlio.ReaderStream(
+        ctx, readers, lambda: server.errors("read"), limit=limit, sample_rows=sample_rows
+    )
+
+
+def _readers(
+    ctx: StepContext, config: Mapping[str, Any], server: MySQLServer
+) -> tuple[list[sqlio.Reader], int | None]:
+    """The readers of the step's rows, fastest first, after a probe of the query; the
+    row limit the query could not say itself."""
     sql, limit = source_query(config)
     sql = sqlio.tagged(ctx, sql)  # every statement of the read can be found and stopped by a cancel
     size = sqlio.batch_size(config)
-    with server.errors("read"):
-        session, fields = probe(
-            server,
-            sql,
-            sqlio.read_time_limit(ctx, config),
-            on_estimate=lambda n: ctx.emit("read.start", estimate=n),
-        )
-        readers = []
-        if fields is not None:
-            columns = [mysql_column(field) for field in fields]
-            if all(column.fast_load for column in columns):
-                readers.append(
-                    sqlio.Reader(
-                        "connectorx",
-                        text=False,
-                        open=lambda: (columns, connectorx_batches(server, sql, session, size)),
-                    )
+    session, fields = probe(
+        server,
+        sql,
+        sqlio.read_time_limit(ctx, config),
+        on_estimate=lambda n: ctx.emit("read.start", estimate=n),
+    )
+    readers = []
+    if fields is not None:
+        columns = [mysql_column(field) for field in fields]
+        if all(column.fast_load for column in columns):
+            readers.append(
+                sqlio.Reader(
+                    "connectorx",
+                    text=False,
+                    open=lambda: (columns, connectorx_batches(server, sql, session, size)),
                 )
-        readers.append(
-            sqlio.Reader(
-                "pymysql", text=True, open=lambda: text_batches(server, sql, session, size)
             )
-        )
-        return sqlio.extract_into(ctx, readers, limit=limit)
+    readers.append(
+        sqlio.Reader("pymysql", text=True, open=lambda: text_batches(server, sql, session, size))
+    )
+    return readers, limit
 
 
 # ------------------------------------------------------------------------------ writing

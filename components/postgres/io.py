@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from components.postgres.connect import connect_params
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, RowStream, StepContext, StepResult
 from components.sql import io as sqlio
 from components.sql.errors import DRIVER_HINTS, postgres_category, postgres_retryable
 from components.sql.io import (
@@ -502,35 +502,72 @@ def copy_batches(
 def extract(ctx: StepContext, config: Mapping[str, Any], family: str = "postgres") -> StepResult:
     """Read the step's table or query into `ctx.output_table`."""
     server = PostgresServer.for_step(ctx, config, family)
+    with server.errors("read"):
+        return sqlio.extract_into(ctx, _readers(ctx, config, server)[1])
+
+
+def stream(
+    ctx: StepContext, config: Mapping[str, Any], family: str = "postgres", sample_rows: int = 0
+) -> RowStream | None:
+    """The step's rows for the one writer that consumes them (see `sqlio.ReaderStream`),
+    or None when they must be loaded whole first: an unconstrained numeric column takes
+    its scale from all of its values (`sqlio.narrow_decimal`)."""
+    server = PostgresServer.for_step(ctx, config, family)
+    with server.errors("read"):
+        columns, readers = _readers(ctx, config, server)
+    if any(column.narrow for column in columns):
+        return None
+    return sqlio.ReaderStream(ctx, readers, lambda: server.errors("read"), sample_rows=sample_rows)
+
+
+class Extractor:
+    """The driver of postgres.extractor and supabase.extractor: `family` says which
+    connection fields the step has."""
+
+    family = "postgres"
+
+    def run(
+        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
+    ) -> StepResult:
+        return extract(ctx, config, self.family)
+
+    def stream(
+        self, ctx: StepContext, config: Mapping[str, Any], sample_rows: int = 0
+    ) -> RowStream | None:
+        """The rows for the one writer that consumes them, not loaded into a table."""
+        return stream(ctx, config, self.family, sample_rows)
+
+
+def _readers(
+    ctx: StepContext, config: Mapping[str, Any], server: PostgresServer
+) -> tuple[list[sqlio.Column], list[sqlio.Reader]]:
+    """The query's columns (probed) and the readers of its rows, fastest first."""
     sql = sqlio.tagged(ctx, source_query(config, server.schema))  # found and stopped by a cancel
     settings = read_settings(server.schema, sqlio.read_time_limit(ctx, config))
     size = sqlio.batch_size(config)
-    with server.errors("read"):
-        role = reading_role(server)
-        if role is not None:
-            settings["role"] = role
-        columns = probe(
-            server, sql, settings, on_estimate=lambda n: ctx.emit("read.start", estimate=n)
-        )
-        sent = server_query(sql, columns)
-        readers = []
-        url = server.connectorx_url()
-        if url and all(column.fast_load for column in columns):
-            readers.append(
-                sqlio.Reader(
-                    "connectorx",
-                    text=False,
-                    open=lambda: (columns, connectorx_batches(server, url, sent, settings, size)),
-                )
-            )
+    role = reading_role(server)
+    if role is not None:
+        settings["role"] = role
+    columns = probe(server, sql, settings, on_estimate=lambda n: ctx.emit("read.start", estimate=n))
+    sent = server_query(sql, columns)
+    readers = []
+    url = server.connectorx_url()
+    if url and all(column.fast_load for column in columns):
         readers.append(
             sqlio.Reader(
-                "copy_csv",
-                text=True,
-                open=lambda: (columns, copy_batches(server, sent, settings, columns)),
+                "connectorx",
+                text=False,
+                open=lambda: (columns, connectorx_batches(server, url, sent, settings, size)),
             )
         )
-        return sqlio.extract_into(ctx, readers)
+    readers.append(
+        sqlio.Reader(
+            "copy_csv",
+            text=True,
+            open=lambda: (columns, copy_batches(server, sent, settings, columns)),
+        )
+    )
+    return columns, readers
 
 
 # ------------------------------------------------------------------------------ writing

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from components.postgres.io import extract
-from components.protocol import StepContext, StepResult
+from components.postgres.io import Extractor
 
 
-class PostgresExtractor:
-    """Streams rows read-only into `ctx.output_table`; see `components/postgres/io.py`."""
-
-    def run(
-        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
-    ) -> StepResult:
-        return extract(ctx, config)
+class PostgresExtractor(Extractor):
+    """Streams rows read-only into `ctx.output_table` (or straight into the one writer
+    that consumes them); see `components/postgres/io.py`."""

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ import pyarrow as pa
 from components.common.quoting import quote_identifier as quote_ident
 from components.common.quoting import quote_literal
 from components.common.secrets import is_secret_key, mask
-from components.protocol import DriverError, StepContext, StepResult
+from components.protocol import DriverError, ReadFailed, StepContext, StepResult
 
 #: Fewest rows per bulk-load file: each file costs a statement, and files live on disk,
 #: so a tiny batch_size would only add round trips without saving memory.
@@ -220,21 +220,10 @@ def _load(
     limit: int | None,
 ) -> int:
     plane = ctx.data_plane
-    names = [column.name for column in columns]
-    if len(set(names)) != len(names):
-        duplicated = sorted({name for name in names if names.count(name) > 1})
-        raise DriverError(
-            f"the query returns more than one column named {', '.join(duplicated)}",
-            category="sql",
-            hint="give each column a distinct alias (SELECT a.id AS order_id, b.id AS ...)",
-        )
+    _require_distinct(columns)
     definition = ", ".join(f"{quote_ident(c.name)} {c.duck_type}" for c in columns)
     plane.execute(f"CREATE OR REPLACE TABLE {ctx.output_table} ({definition})")
-    loads = [
-        (c.text_load if text else c.fast_load or c.text_load).format(c=f"c{i}")
-        for i, c in enumerate(columns)
-    ]
-    projection = ", ".join(loads)
+    projection = ", ".join(_wire_load(c, i, text) for i, c in enumerate(columns))
     wire_names = [f"c{i}" for i in range(len(columns))]
     rows = 0
     for batch in batches:
@@ -254,6 +243,133 @@ def _load(
         if limit is not None and rows >= limit:
             break
     return rows
+
+
+class ReaderStream:
+    """The rows of the first of `readers` that can read them, as a `RowStream` for the one
+    writer that consumes them (the runner runs the two together, see runtime/runner.py).
+
+    What `extract_into` would have loaded, relation by relation and typed the same, with
+    the same fallback: a reader raising `Unreadable` makes the consumer `restart()` and
+    the next reader start. The first `sample_rows` rows still go into the step's output
+    table, so the run keeps a sample of what was read, as for any other step.
+    `errors()` is the family's context translating its driver's errors (`server.errors`).
+    """
+
+    def __init__(
+        self,
+        ctx: StepContext,
+        readers: Sequence[Reader],
+        errors: Callable[[], AbstractContextManager[None]],
+        *,
+        limit: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        sample_rows: int = 0,
+    ) -> None:
+        self.ctx, self.readers, self.errors = ctx, readers, errors
+        self.limit, self.sample_rows = limit, sample_rows
+        self.columns: list[tuple[str, str]] = []
+        self.rows = 0
+        self.finished = False
+        self.details: dict[str, Any] = dict(details or {})
+
+    def relations(self, plane: Any, restart: Callable[[], None]) -> Iterator[Any]:
+        for position, reader in enumerate(self.readers):
+            try:
+                yield from self._read(plane, reader)
+            except Unreadable as err:
+                if position == len(self.readers) - 1:
+                    raise ReadFailed(DriverError(str(err), category="data")) from err
+                self.ctx.emit("read.fallback", reader=reader.name, reason=str(err))
+                self.rows = 0
+                restart()
+                continue
+            self.details = {
+                "reader": reader.name,
+                "columns": [list(column) for column in self.columns],
+                **self.details,
+            }
+            self.finished = True
+            return
+
+    def _read(self, plane: Any, reader: Reader) -> Iterator[Any]:
+        ctx, sample = self.ctx, self.sample_rows
+        with self._failures():
+            columns, batches = reader.open()
+        try:
+            _require_distinct(columns)
+            self.columns = [(column.name, column.duck_type) for column in columns]
+            projection = ", ".join(
+                f"CAST(({_wire_load(column, i, reader.text)}) AS {column.duck_type}) "
+                f"AS {quote_ident(column.name)}"
+                for i, column in enumerate(columns)
+            )
+            plane.execute(f"CREATE OR REPLACE TABLE {ctx.output_table} AS {_empty(columns)}")
+            wire_names = _wire(columns)
+            given = 0
+            while True:
+                with self._failures():
+                    batch = next(batches, None)
+                    if ctx.cancelled():
+                        raise cancelled()
+                if batch is None:
+                    break
+                if self.limit is not None and self.rows + batch.num_rows > self.limit:
+                    batch = batch.slice(0, self.limit - self.rows)
+                if batch.num_rows:
+                    relation = plane.from_arrow(batch.rename_columns(wire_names)).project(
+                        projection
+                    )
+                    if self.rows < sample:
+                        relation.limit(sample - self.rows).insert_into(ctx.output_table)
+                    self.rows += batch.num_rows
+                    given += 1
+                    yield relation
+                    del relation
+                    ctx.emit("read.progress", rows=self.rows, table=ctx.output_table)
+                if self.limit is not None and self.rows >= self.limit:
+                    break
+            if not given:
+                yield plane.sql(_empty(columns))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """The reader's errors as `ReadFailed`; `Unreadable` passes (the next reader tries)."""
+        try:
+            with self.errors():
+                yield
+        except (Unreadable, ReadFailed):
+            raise
+        except DriverError as err:
+            raise ReadFailed(err) from err
+
+
+def _wire_load(column: Column, position: int, text: bool) -> str:
+    load = column.text_load if text else column.fast_load or column.text_load
+    return load.format(c=f"c{position}")
+
+
+def _empty(columns: Sequence[Column]) -> str:
+    """A SELECT of no rows with the columns' names and types."""
+    typed = ", ".join(
+        f"CAST(NULL AS {column.duck_type}) AS {quote_ident(column.name)}" for column in columns
+    )
+    return f"SELECT {typed} LIMIT 0"
+
+
+def _require_distinct(columns: Sequence[Column]) -> None:
+    names = [column.name for column in columns]
+    if len(set(names)) != len(names):
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        raise DriverError(
+            f"the query returns more than one column named {', '.join(duplicated)}",
+            category="sql",
+            hint="give each column a distinct alias (SELECT a.id AS order_id, b.id AS ...)",
+        )
 
 
 def narrow_decimal(ctx: StepContext, column: str) -> None:

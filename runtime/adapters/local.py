@@ -258,6 +258,8 @@ class LocalAdapter:
                 parallel=prepared.request.parallel,
                 cancel=prepared.request.cancel,
                 selection=prepared.selection,
+                # a step's whole table is kept only when it was made
+                streaming=not (prepared.request.keep_outputs or prepared.request.keep_data_plane),
             )
             prepared.outcome = runner.run()
             prepared.status = prepared.outcome.status
@@ -265,9 +267,18 @@ class LocalAdapter:
                 from runtime.outputs import keep_outputs
 
                 step_ids = [step.id for step in prepared.plan.steps()]
+                streamed = {
+                    step.id: step.rows_read
+                    for step in prepared.outcome.steps
+                    if "streamed_to" in step.details
+                }
                 try:
                     keep_outputs(
-                        data_plane, prepared.session, step_ids, whole=prepared.request.keep_outputs
+                        data_plane,
+                        prepared.session,
+                        step_ids,
+                        whole=prepared.request.keep_outputs,
+                        rows=streamed,
                     )
                 except OSError as err:  # the targets are written: only the samples are lost
                     prepared.session.event(
