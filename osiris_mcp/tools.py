@@ -139,13 +139,8 @@ async def connections_list(
     """
     file = connections_file(state)
     rows = [
-        m.ConnectionInfo(
-            ref=info.ref,
-            family=info.family,
-            alias=info.alias,
-            default=info.is_default,
-            fields=state.secrets.data(dict(info.fields)),
-            missing_variables=list(info.missing_variables),
+        m.ConnectionInfo.model_validate(
+            {**info.to_dict(), "fields": state.secrets.data(dict(info.fields))}
         )
         for info in file.aliases()
         if args.family is None or info.family == args.family

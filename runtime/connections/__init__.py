@@ -155,6 +155,17 @@ class ConnectionInfo:
     def ref(self) -> str:
         return f"@{self.family}.{self.alias}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The alias as `osiris connections list --json` and the connections_list tool show it."""
+        return {
+            "ref": self.ref,
+            "family": self.family,
+            "alias": self.alias,
+            "default": self.is_default,
+            "fields": self.fields,
+            "missing_variables": list(self.missing_variables),
+        }
+
 
 @dataclass(frozen=True, repr=False)
 class ResolvedConnection:
