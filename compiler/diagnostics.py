@@ -139,6 +139,19 @@ def sort_key(d: Diagnostic) -> tuple[int, int, str, str]:
     return (d.line, d.column, d.code, d.message)
 
 
+#: A JSON Schema type as a message names what a value must be ("must be a mapping"): the
+#: same words whether the OML model (structure) or a component's config schema refused it.
+TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> tuple[str, ...]:
     """Close matches for a misspelled name, best first."""
     pool = sorted(set(candidates))

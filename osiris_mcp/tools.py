@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -32,6 +32,9 @@ from osiris_mcp.tool_adapter import (
     paged_fields,
     tool,
 )
+
+if TYPE_CHECKING:
+    from components.registry import ComponentSpec
 
 
 def _digest(data: bytes) -> str:
@@ -136,13 +139,8 @@ async def connections_list(
     """
     file = connections_file(state)
     rows = [
-        m.ConnectionInfo(
-            ref=info.ref,
-            family=info.family,
-            alias=info.alias,
-            default=info.is_default,
-            fields=state.secrets.data(dict(info.fields)),
-            missing_variables=list(info.missing_variables),
+        m.ConnectionInfo.model_validate(
+            {**info.to_dict(), "fields": state.secrets.data(dict(info.fields))}
         )
         for info in file.aliases()
         if args.family is None or info.family == args.family
@@ -220,11 +218,7 @@ async def components_list(
 
     rows = [
         m.ComponentSummary(
-            name=spec.name,
-            version=spec.version,
-            title=spec.title,
-            family=spec.family,
-            modes=list(spec.modes),
+            **_component_identity(spec),
             summary=spec.description.split(". ")[0].rstrip(".") + ".",
         )
         for spec in default_registry()
@@ -256,12 +250,8 @@ async def component_describe(
             (suggestion_hint(suggestions) or "") + " components_list shows every component.",
         )
     return m.ComponentDescribeResult(
-        name=spec.name,
-        version=spec.version,
-        title=spec.title,
+        **_component_identity(spec),
         description=spec.description,
-        family=spec.family,
-        modes=list(spec.modes),
         config_schema=dict(spec.config_schema),
         required=list(spec.required),
         secret_fields=sorted({pointer.split("/")[1] for pointer in spec.secrets}),
@@ -281,6 +271,17 @@ async def component_describe(
         hints=list(spec.llm_hints),
         spec_uri=f"osiris://components/{spec.name}",
     )
+
+
+def _component_identity(spec: ComponentSpec) -> dict[str, Any]:
+    """What components_list and component_describe both say of a component first."""
+    return {
+        "name": spec.name,
+        "version": spec.version,
+        "title": spec.title,
+        "family": spec.family,
+        "modes": list(spec.modes),
+    }
 
 
 # -- discovery ---------------------------------------------------------------------------------

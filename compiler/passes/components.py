@@ -21,23 +21,13 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from compiler.diagnostics import did_you_mean
+from compiler.diagnostics import TYPE_WORDS, did_you_mean
 from compiler.loader import Scalar, pointer
 from compiler.model import Step
 from compiler.program import CompileContext, Program
 
 if TYPE_CHECKING:
     from components.registry import ComponentSpec, Migration
-
-_TYPE_WORDS = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "a mapping",
-    "null": "null",
-}
 
 
 def components(program: Program, context: CompileContext) -> Program:
@@ -301,7 +291,7 @@ def _report_value(program: Program, step: Step, error: ValidationError, key_path
                 step=step.id,
             )
             return
-        words = " or ".join(_TYPE_WORDS.get(w, w) for w in wants)
+        words = " or ".join(TYPE_WORDS.get(w, w) for w in wants)
         message = f"'{name}' must be {words}"
     elif kind == "enum":
         allowed: Any = error.validator_value

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from compiler.diagnostics import did_you_mean
+from compiler.diagnostics import TYPE_WORDS, did_you_mean
 from compiler.loader import Mapping, Node, Scalar, Sequence, pointer
 from compiler.model import (
     FORBIDDEN_TOP_LEVEL,
@@ -43,15 +43,16 @@ _BOUNDS = {
     "less_than_equal": ("at most", "le"),
 }
 _PARAM_TYPES = ("string", "integer", "number", "boolean", "date")
-_TYPE_WORDS = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "float_type": "a number",
-    "bool_type": "true or false",
-    "dict_type": "a mapping",
-    "list_type": "a list",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
+#: pydantic's error type for a value of the wrong type -> the JSON Schema type wanted
+_WANTED_TYPES = {
+    "string_type": "string",
+    "int_type": "integer",
+    "float_type": "number",
+    "bool_type": "boolean",
+    "dict_type": "object",
+    "list_type": "array",
+    "model_type": "object",
+    "model_attributes_type": "object",
 }
 
 
@@ -170,8 +171,8 @@ def _report_validation_error(program: Program, error: Any) -> None:
             path,
             hint="add a step with id, component, mode and config",
         )
-    elif kind in _TYPE_WORDS:
-        _report_type(program, path, node, _TYPE_WORDS[kind], step)
+    elif kind in _WANTED_TYPES:
+        _report_type(program, path, node, TYPE_WORDS[_WANTED_TYPES[kind]], step)
     elif kind in _BOUNDS:
         word, key = _BOUNDS[kind]
         limit = error.get("ctx", {}).get(key)

@@ -91,9 +91,9 @@ def _check_sql_tokens(text: str, dialect: str, role: str, trusted: frozenset[str
         tokens = Dialect.get_or_raise(dialect).tokenize(text)
     except TokenError as err:
         return Checked(None, (_token_error(err, text),))
-    problems = _check_tokens(tokens, text, dialect)
-    if problems:
-        return Checked(None, tuple(problems))
+    problem = _check_tokens(tokens, text, dialect)
+    if problem is not None:
+        return Checked(None, (problem,))
     try:
         parsed = Dialect.get_or_raise(dialect).parser().parse(tokens, text)
     except ParseError as err:
@@ -224,7 +224,7 @@ def _parse_error(err: ParseError, text: str) -> Problem:
     return Problem("SQL400", f"SQL syntax error: {description}{near}", span)
 
 
-def _check_tokens(tokens: list[Token], text: str, dialect: str) -> list[Problem]:
+def _check_tokens(tokens: list[Token], text: str, dialect: str) -> Problem | None:
     """What the token stream alone shows: stacked statements, executable comments, INTO."""
     statements: list[list[Token]] = [[]]
     for token in tokens:
@@ -234,57 +234,54 @@ def _check_tokens(tokens: list[Token], text: str, dialect: str) -> list[Problem]
             statements[-1].append(token)
     statements = [s for s in statements if s]
     if not statements:
-        return [Problem("SQL400", "no SQL statement", None, hint="write one SELECT")]
+        return Problem("SQL400", "no SQL statement", None, hint="write one SELECT")
     if len(statements) > 1:
         second = statements[1][0]
-        return [
-            Problem(
-                "SQL401",
-                f"more than one SQL statement: a second one starts with {second.text!r}",
-                (second.start, second.end + 1),
-                hint="write exactly one SELECT; remove the ';' and what follows",
-            )
-        ]
+        return Problem(
+            "SQL401",
+            f"more than one SQL statement: a second one starts with {second.text!r}",
+            (second.start, second.end + 1),
+            hint="write exactly one SELECT; remove the ';' and what follows",
+        )
     if dialect == "postgres":
         escaped = _unicode_identifier(tokens)
         if escaped is not None:
-            return [
-                Problem(
-                    "SQL404",
-                    'a Unicode-escaped name U&"..." is not allowed: it can spell any name, '
-                    "a forbidden function's included",
-                    escaped,
-                    hint="write the name plainly, its characters as they are",
-                )
-            ]
+            return Problem(
+                "SQL404",
+                'a Unicode-escaped name U&"..." is not allowed: it can spell any name, '
+                "a forbidden function's included",
+                escaped,
+                hint="write the name plainly, its characters as they are",
+            )
     if dialect == "mysql":
         for token in tokens:
             if any(c.startswith(("!", "M!")) for c in token.comments):
                 start = _comment_start(text, tokens)
-                return [
-                    Problem(
-                        "SQL404",
-                        "MySQL executable comment '/*! ... */' is not allowed: "
-                        "the server runs its content as SQL",
-                        (start, start + 3) if start is not None else None,
-                        hint="remove the comment",
-                    )
-                ]
+                return Problem(
+                    "SQL404",
+                    "MySQL executable comment '/*! ... */' is not allowed: "
+                    "the server runs its content as SQL",
+                    (start, start + 3) if start is not None else None,
+                    hint="remove the comment",
+                )
     first = statements[0][0]
     if first.token_type not in QUERY_START:
         word = first.text.upper()
         following = statements[0][1].text.upper() if len(statements[0]) > 1 else ""
         if following in SECOND_WORD:
             word = f"{word} {following}"
-        return [
-            Problem(
-                "SQL402",
-                f"{word} is not a read-only query: only one SELECT is allowed",
-                (first.start, first.end + 1),
-                hint="write a SELECT (WITH ... SELECT, UNION and VALUES are fine)",
-            )
-        ]
-    return []
+        return _not_read_only(word, (first.start, first.end + 1))
+    return None
+
+
+def _not_read_only(word: str, span: tuple[int, int] | None) -> Problem:
+    """SQL402 for a statement that starts with `word`: the token and the tree check agree."""
+    return Problem(
+        "SQL402",
+        f"{word} is not a read-only query: only one SELECT is allowed",
+        span,
+        hint="write a SELECT (WITH ... SELECT, UNION and VALUES are fine)",
+    )
 
 
 def _unicode_identifier(tokens: list[Token]) -> tuple[int, int] | None:
@@ -345,14 +342,8 @@ def _check_tree(tree: exp.Expr, source: _Source) -> list[Problem]:
     ):
         word = str(tree.this if isinstance(tree, exp.Command) else tree.key).upper()
         first = next((t for t in source.tokens if t.text.upper() == word), None)
-        return [
-            Problem(
-                "SQL402",
-                f"{word} is not a read-only query: only one SELECT is allowed",
-                (first.start, first.end + 1) if first is not None else node_span(tree),
-                hint="write a SELECT (WITH ... SELECT, UNION and VALUES are fine)",
-            )
-        ]
+        span = (first.start, first.end + 1) if first is not None else node_span(tree)
+        return [_not_read_only(word, span)]
     problems: list[Problem] = []
     stack = [tree]
     while stack:

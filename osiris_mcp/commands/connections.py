@@ -109,22 +109,11 @@ def _chosen(
 def _list(file: ConnectionsFile, as_json: bool) -> int:
     infos = file.aliases()
     if as_json:
-        rows = [
-            {
-                "ref": info.ref,
-                "family": info.family,
-                "alias": info.alias,
-                "default": info.is_default,
-                "fields": info.fields,
-                "missing_variables": list(info.missing_variables),
-            }
-            for info in infos
-        ]
         unknown = file.unknown_families()
         _print_json(
             {
                 "connections_file": str(file.path),
-                "connections": rows,
+                "connections": [info.to_dict() for info in infos],
                 # families no Osiris component uses (kept for other tools), when there are any
                 **({"unknown_families": unknown} if unknown else {}),
             }

@@ -79,6 +79,8 @@ ENVIRONMENT = "(environment)"
 MASK = "***"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+#: `_NAME` in words, for the hint when a family or alias is refused.
+_NAME_RULE = "a letter or _, then letters, digits, _ or -"
 _REF = re.compile(
     r"^@?(?P<family>[A-Za-z_][A-Za-z0-9_-]*)(?:\.(?P<alias>[A-Za-z_][A-Za-z0-9_-]*))?$"
 )
@@ -152,6 +154,17 @@ class ConnectionInfo:
     @property
     def ref(self) -> str:
         return f"@{self.family}.{self.alias}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alias as `osiris connections list --json` and the connections_list tool show it."""
+        return {
+            "ref": self.ref,
+            "family": self.family,
+            "alias": self.alias,
+            "default": self.is_default,
+            "fields": self.fields,
+            "missing_variables": list(self.missing_variables),
+        }
 
 
 @dataclass(frozen=True, repr=False)
@@ -581,13 +594,8 @@ def _parse(
         line = lines.get(("connections", family))
         # A family without an Osiris component is kept: 0.5.7 files hold graphql:, shopify:
         # and the like, and components for new families arrive later.
-        if not isinstance(family, str) or not _NAME.match(family):
-            raise ConnectionsFileError(
-                path,
-                line,
-                f"invalid connection family {family!r}",
-                hint="a family is a letter or _, then letters, digits, _ or - (e.g. mysql)",
-            )
+        problem = f"invalid connection family {family!r}"
+        _check_name(path, line, family, problem, f"a family is {_NAME_RULE} (e.g. mysql)")
         if aliases is None:
             entries[family] = {}
             continue
@@ -598,13 +606,8 @@ def _parse(
         entries[family] = {}
         for alias, fields in aliases.items():
             line = lines.get(("connections", family, alias))
-            if not isinstance(alias, str) or not _NAME.match(alias):
-                raise ConnectionsFileError(
-                    path,
-                    line,
-                    f"invalid alias {alias!r} under `{family}`",
-                    hint="an alias is a letter or _, then letters, digits, _ or -",
-                )
+            problem = f"invalid alias {alias!r} under `{family}`"
+            _check_name(path, line, alias, problem, f"an alias is {_NAME_RULE}")
             if not isinstance(fields, dict):
                 raise ConnectionsFileError(
                     path, line, f"@{family}.{alias} must be a mapping of fields", hint=example
@@ -625,6 +628,12 @@ def _parse(
                 if field_line:
                     alias_lines[family, alias, name] = field_line
     return entries, alias_lines
+
+
+def _check_name(path: Path, line: int | None, key: object, problem: str, hint: str) -> None:
+    """Refuse a family or alias key that `_NAME` does not accept."""
+    if not isinstance(key, str) or not _NAME.match(key):
+        raise ConnectionsFileError(path, line, problem, hint=hint)
 
 
 def _key_lines(node: Any) -> dict[tuple[Any, ...], int]:

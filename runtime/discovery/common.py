@@ -219,6 +219,19 @@ class _Draft:
             }
         )
 
+    def add_key(
+        self, primary: bool, columns: Sequence[str], ref: tuple[str, str], refs: Sequence[str]
+    ) -> None:
+        """The primary key, or a foreign key to `ref` (schema, table) and its `refs` columns;
+        the referenced table is named without its schema when it lies in this one."""
+        if primary:
+            self.primary_key = list(columns)
+            return
+        ref_schema, ref_table = ref
+        name = ref_table if ref_schema in ("", self.schema) else f"{ref_schema}.{ref_table}"
+        key = ForeignKey(columns=tuple(columns), ref_table=name, ref_columns=tuple(refs))
+        self.foreign_keys.append(key)
+
 
 _Drafts = dict[tuple[str, str], _Draft]
 
@@ -237,14 +250,6 @@ def _digest(rows: Iterable[Row], options: DiscoveryOptions) -> str:
     """One digest over the per-table digests (schema, table, digest) the filter keeps."""
     lines = sorted(f"{s}\t{t}\t{d}" for s, t, d in rows if options.wants(str(s), str(t)))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _foreign_key(
-    schema: str, columns: list[str], ref: tuple[str, str], refs: list[str]
-) -> ForeignKey:
-    ref_schema, ref_table = ref
-    name = ref_table if ref_schema in ("", schema) else f"{ref_schema}.{ref_table}"
-    return ForeignKey(columns=tuple(columns), ref_table=name, ref_columns=tuple(refs))
 
 
 def _text(value: object) -> str:

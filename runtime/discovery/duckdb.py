@@ -109,15 +109,9 @@ class _DuckDBReader(common.BaseReader):
                     )
                 )
         for schema, table, kind, columns, ref_table, refs in self._query(_DUCKDB_KEYS):
-            draft = drafts.get((schema, table))
-            if draft is None:
-                continue
-            if kind == "PRIMARY KEY":
-                draft.primary_key = list(columns)
-            else:
-                draft.foreign_keys.append(
-                    common._foreign_key(schema, columns, (schema, ref_table), refs)
-                )
+            if (schema, table) in drafts:
+                primary = kind == "PRIMARY KEY"
+                drafts[schema, table].add_key(primary, columns, (schema, ref_table), refs)
         if self.options.samples:
             self._samples(drafts)
         return common._catalog(self.connection, drafts, self.schemas[0])

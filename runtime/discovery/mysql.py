@@ -196,9 +196,7 @@ class _MySQLReader(common.BaseReader):
             columns.append(column)
             refs.append(ref_column)
         for (schema, table, _), (columns, ref, refs) in sorted(foreign.items()):
-            drafts[schema, table].foreign_keys.append(
-                common._foreign_key(schema, columns, ref, refs)
-            )
+            drafts[schema, table].add_key(False, columns, ref, refs)
 
     @staticmethod
     def failure_of(err: Exception) -> common.Failure | None:

@@ -173,14 +173,8 @@ class _PostgresReader(common.BaseReader):
 
     def _keys(self, drafts: common._Drafts) -> None:
         for schema, table, kind, columns, ref_schema, ref_table, refs in self._query(_PG_KEYS):
-            draft = drafts.get((schema, table))
-            if draft is None:
-                continue
-            if kind == "p":
-                draft.primary_key = list(columns)
-            else:
-                fk = common._foreign_key(schema, list(columns), (ref_schema, ref_table), list(refs))
-                draft.foreign_keys.append(fk)
+            if (schema, table) in drafts:
+                drafts[schema, table].add_key(kind == "p", columns, (ref_schema, ref_table), refs)
 
     @staticmethod
     def failure_of(err: Exception) -> common.Failure | None:
