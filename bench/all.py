@@ -38,6 +38,11 @@ SUITES: list[tuple[str, str, list[str]]] = [
         "Data movement, 5M rows",
         ["bench/run.py", "--rows", "5000000", "--runs", "5", "--only", "mysql_csv,pg_csv"],
     ),
+    (
+        "floors",
+        "Data movement against the physical floor, 5M rows (upsert 2M)",
+        ["bench/floors.py", "--rows", "5000000", "--upsert-rows", "2000000", "--runs", "5"],
+    ),
     ("discover", "Discovery", ["bench/discover.py"]),
     ("mcp", "MCP server (real stdio client)", ["bench/mcp.py"]),
     ("e2b", "E2B adapter (local process sandbox)", ["bench/e2b.py"]),
@@ -112,6 +117,15 @@ def ratio(figure: dict[str, Any]) -> str:
     return f"{value:.1f}× faster" if value >= 1 else f"{1 / value:.1f}× slower"
 
 
+def floor_ratio(figure: dict[str, Any]) -> str:
+    """Osiris's time over the floor's: 1.00× would be the database client itself."""
+    ours, floor = figure.get("osiris"), figure.get("floor")
+    if not ours or not floor:
+        return "—"
+    value = floor / ours if figure["unit"] == "rows/s" else ours / floor
+    return f"{value:.2f}×"
+
+
 def verdict(figure: dict[str, Any]) -> str:
     if not figure.get("target"):
         return ""
@@ -144,10 +158,11 @@ def render() -> str:
             ]
             continue
         figures = json.loads(path.read_text())
-        lines += [
-            "| figure | Osiris | peak RSS | reference | reference peak | ratio | floor | target |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
+        # only suites that measured a floor get the column of Osiris against it
+        with_floor = any(f.get("floor") for f in figures)
+        head = ["figure", "Osiris", "peak RSS", "reference", "reference peak", "ratio", "floor"]
+        head += ["Osiris ÷ floor", "target"] if with_floor else ["target"]
+        lines += [f"| {' | '.join(head)} |", f"|{'---|' * len(head)}"]
         for f in figures:
             unit = f["unit"]
             floor = (
@@ -155,11 +170,10 @@ def render() -> str:
             )
             peak = f"{f['peak_mb']:.0f} MB" if f.get("peak_mb") else "—"
             ref_peak = f"{f['reference_peak_mb']:.0f} MB" if f.get("reference_peak_mb") else "—"
-            lines.append(
-                f"| {f['name']} | {cell(f.get('osiris'), unit)} | {peak} | "
-                f"{cell(f.get('reference'), unit)} | {ref_peak} | {ratio(f)} | {floor} | "
-                f"{verdict(f)} |"
-            )
+            row = [f["name"], cell(f.get("osiris"), unit), peak, cell(f.get("reference"), unit)]
+            row += [ref_peak, ratio(f), floor]
+            row += [floor_ratio(f), verdict(f)] if with_floor else [verdict(f)]
+            lines.append(f"| {' | '.join(row)} |")
         notes = [f"- {f['name']}: {f['note']}" for f in figures if f.get("note")]
         rates = [
             f"- {f['name']}: {f['extra']['rows_per_s']:,} rows/s"

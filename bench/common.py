@@ -50,6 +50,15 @@ class Figure:
             return self.reference / self.osiris
         return None
 
+    @property
+    def floor_ratio(self) -> float | None:
+        """How many times the floor's time Osiris took (1.0 is the floor itself)."""
+        if self.osiris and self.floor:
+            if self.unit == "rows/s":
+                return self.floor / self.osiris
+            return self.osiris / self.floor
+        return None
+
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
@@ -164,7 +173,9 @@ def print_figures(title: str, figures: Sequence[Figure]) -> None:
         target = f"target {f.target}: {'PASS' if f.met else 'MISS'}" if f.target else ""
         mem = f"  peak {f.peak_mb:.0f} MB" if f.peak_mb else ""
         refmem = f" (ref {f.reference_peak_mb:.0f} MB)" if f.reference_peak_mb else ""
-        floor = f"  floor {_fmt(f.floor, f.unit)} ({f.floor_label})" if f.floor else ""
+        floor = ""
+        if f.floor_ratio:
+            floor = f"  floor {_fmt(f.floor, f.unit)} ({f.floor_label}) {f.floor_ratio:.2f}x"
         head = f"  {f.name:<46} osiris {ours:>12}  reference {ref:>12}  {ratio:>7}"
         print(f"{head}{mem}{refmem}{floor}  {target}")
         if f.note:
