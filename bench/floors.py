@@ -194,7 +194,7 @@ def mysql_pg(root: Path, rows: int, ref: Path | None) -> Route:
         "MySQL → PostgreSQL (replace)",
         folder,
         f"{dump} | {load}",
-        "mysql -B | psql COPY",
+        "mysql -B into psql COPY",
         lambda: pg_count(f"{TABLE}_copy"),
         lambda: pg_count(REPLACE_FLOOR_TABLE),
         slack=1.3,
@@ -246,10 +246,10 @@ def mysql_pg_upsert(root: Path, rows: int, ref: Path | None) -> Route:
 
     return Route(
         "mysql_pg_upsert",
-        "MariaDB → PostgreSQL (upsert, half new)",
+        "MySQL → PostgreSQL (upsert, half new)",
         folder,
         f"{dump} | {load}",
-        "mysql -B | psql COPY + INSERT ON CONFLICT",
+        "mysql -B into psql COPY, INSERT ON CONFLICT",
         lambda: _upserted(rows),
         lambda: _upserted(rows),
         slack=1.3,
