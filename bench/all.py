@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark script, then write docs/benchmarks.md from their figures.
 
-    python bench/all.py                 # everything (15-25 minutes on 2 cores)
+    python bench/all.py                 # everything (35-50 minutes on 2 cores)
     python bench/all.py --only validate,compile
     python bench/all.py --report-only   # re-render the report from bench/.work/*.json
 
