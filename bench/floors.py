@@ -70,7 +70,6 @@ NO_REFERENCE = "the reference has no PostgreSQL reader or writer (its Supabase o
 class Route:
     """One path: Osiris's project, the floor's shell command, and how to count what each moved."""
 
-    key: str
     title: str
     folder: Path
     floor: str  # a bash command run in `folder`
@@ -123,7 +122,6 @@ def mysql_csv(root: Path, rows: int, ref: Path | None) -> Route:
     folder = project(root, "mysql_csv", text)
     select = f"SELECT {COLUMNS} FROM {DATABASE}.{TABLE}"
     return Route(
-        "mysql_csv",
         "MySQL → CSV",
         folder,
         f"mysql -h127.0.0.1 -uroot -B -e '{select}' > dump.tsv",
@@ -140,7 +138,6 @@ def pg_csv(root: Path, rows: int, ref: Path | None) -> Route:
     folder = project(root, "pg_csv", pipeline("pg-csv", PG_EXTRACT, CSV_WRITE))
     copy = f"\\copy (SELECT {COLUMNS} FROM {TABLE}) TO 'dump.csv' CSV HEADER"
     return Route(
-        "pg_csv",
         "PostgreSQL → CSV",
         folder,
         f'{PSQL} -c "{copy}"',
@@ -166,7 +163,6 @@ def csv_csv(root: Path, rows: int, ref: Path | None) -> Route:
     select = query.replace("df_extract", "read_csv('input.csv')")
     code = f"import duckdb; duckdb.sql(\"COPY ({select}) TO 'floor.csv' (HEADER)\")"
     return Route(
-        "csv_csv",
         "CSV → DuckDB → CSV",
         folder,
         f"{sys.executable} -c {shlex.quote(code)}",
@@ -190,7 +186,6 @@ def mysql_pg(root: Path, rows: int, ref: Path | None) -> Route:
         "COMMIT",
     )
     return Route(
-        "mysql_pg",
         "MySQL → PostgreSQL (replace)",
         folder,
         f"{dump} | {load}",
@@ -245,13 +240,12 @@ def mysql_pg_upsert(root: Path, rows: int, ref: Path | None) -> Route:
         )
 
     return Route(
-        "mysql_pg_upsert",
         "MySQL → PostgreSQL (upsert, half new)",
         folder,
         f"{dump} | {load}",
         "mysql -B into psql COPY, INSERT ON CONFLICT",
-        lambda: _upserted(rows),
-        lambda: _upserted(rows),
+        _upserted,
+        _upserted,
         slack=1.3,
         limit_s=10.0,
         reset=refill,
@@ -265,12 +259,14 @@ def _session(*statements: str) -> str:
     return " ".join([PSQL, *(f"-c {shlex.quote(s)}" for s in statements)])
 
 
-def _upserted(rows: int) -> int:
-    """Rows in the upsert target, or -1 when a stale row survived (an update was lost)."""
+def _upserted() -> int:
+    """Rows in the upsert target; a row still holding its stale values is a lost update."""
     total, stale = psql(
         f"SELECT count(*), count(*) FILTER (WHERE name LIKE 'stale %') FROM {UPSERT_TABLE};"
     ).split("|")
-    return int(total) if int(stale) == 0 else -1
+    if int(stale):
+        raise RuntimeError(f"{UPSERT_TABLE}: {int(stale):,} rows were not updated")
+    return int(total)
 
 
 BUILDERS: dict[str, Callable[[Path, int, Path | None], Route]] = {
