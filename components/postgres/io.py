@@ -659,14 +659,19 @@ class TableWriter:
         ).fetchall()
         return [name for (name,) in names]
 
-    def copy_rows(self, into: str, targets: Sequence[str]) -> int:
-        """COPY every input row into `into` (its columns `targets`), file by file."""
+    def copy_rows(self, into: str, targets: Sequence[str], *, freeze: bool = False) -> int:
+        """COPY every input row into `into` (its columns `targets`), file by file.
+
+        `freeze` loads the rows already frozen, for a table created or emptied by TRUNCATE
+        in this transaction (PostgreSQL refuses it otherwise): no reader or VACUUM has to
+        set their hint bits or freeze them later.
+        """
         expressions = [export_expression(name, kind) for name, kind in self.source_columns]
         # A lone `\.` line would end COPY's data: quote every value of a one-column table.
         options = "FORMAT csv, HEADER false" + (", FORCE_QUOTE *" if len(targets) == 1 else "")
         statement = (
             f"COPY {into} ({', '.join(sqlio.quote_ident(name) for name in targets)}) "
-            "FROM STDIN (FORMAT csv)"
+            f"FROM STDIN (FORMAT csv{', FREEZE' if freeze else ''})"
         )
         rows = 0
         with (
@@ -691,7 +696,7 @@ class TableWriter:
         if key:
             columns.append(f"PRIMARY KEY ({', '.join(sqlio.quote_ident(name) for name in key)})")
         self.conn.execute(f"CREATE TABLE {self.target} ({', '.join(columns)})")
-        return self.copy_rows(self.target, self.source_names)
+        return self.copy_rows(self.target, self.source_names, freeze=True)
 
     def stage(self, targets: Sequence[str]) -> tuple[str, int]:
         """COPY the rows into a temporary table shaped like the target's columns."""
@@ -701,23 +706,24 @@ class TableWriter:
             f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
             f"SELECT {listed} FROM {self.target} WITH NO DATA"
         )
-        return staging, self.copy_rows(staging, targets)
+        return staging, self.copy_rows(staging, targets, freeze=True)
 
     def replace(self, targets: Sequence[str]) -> int:
-        """Empty the target and fill it from staging (TRUNCATE, or DELETE when referenced)."""
-        staging, rows = self.stage(targets)
-        self.ctx.emit("write.phase", phase="replace", table=self.target)
-        referenced = self.conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass(%s) "
-            "AND contype = 'f')",
+        """Empty the target and COPY the rows straight into it, within the one transaction.
+
+        No staging table: a failure rolls the emptying back with the rest, and the rows
+        are loaded once, by COPY's bulk path, instead of twice (COPY, then INSERT ...
+        SELECT). A table other tables reference is emptied by DELETE (TRUNCATE refuses
+        it); only a plain table emptied by TRUNCATE can take its rows frozen (not a
+        partitioned one).
+        """
+        kind, referenced = self.conn.execute(
+            "SELECT c.relkind, EXISTS (SELECT 1 FROM pg_constraint f WHERE f.confrelid = c.oid "
+            "AND f.contype = 'f') FROM pg_class c WHERE c.oid = to_regclass(%s)",
             (self.target,),
-        ).fetchone()
-        self.conn.execute(
-            f"{'DELETE FROM' if referenced and referenced[0] else 'TRUNCATE'} {self.target}"
-        )
-        listed = ", ".join(sqlio.quote_ident(name) for name in targets)
-        self.conn.execute(f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging}")
-        return rows
+        ).fetchall()[0]
+        self.conn.execute(f"{'DELETE FROM' if referenced else 'TRUNCATE'} {self.target}")
+        return self.copy_rows(self.target, targets, freeze=kind == "r" and not referenced)
 
     def upsert(self, targets: Sequence[str], key: Sequence[str]) -> int:
         """INSERT ... ON CONFLICT (primary_key) DO UPDATE from staging."""

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import re
 import shutil
 import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -542,8 +543,10 @@ def export_csv(
     """CSV files of `SELECT expressions FROM table`, `rows_per_file` rows each, in table order.
 
     Each file is written by one DuckDB COPY of a rowid range (no rows pass through Python)
-    into a private temporary directory, removed afterwards. Files are made one at a time as
-    the caller asks, so the disk holds one file (the caller deletes each once loaded).
+    into a private temporary directory, removed afterwards. A thread writes the next file
+    while the caller loads the one before, so DuckDB's export runs beside the server's
+    load instead of before it; the disk holds at most three files (one loading, one
+    ready, one being written: the caller deletes each once loaded).
     A full disk is an `io` DriverError.
     """
     root = bulk_folder()
@@ -554,9 +557,62 @@ def export_csv(
     except OSError as err:
         raise _no_room(root.parent, err.strerror or str(err)) from None
     try:
-        yield _csv_files(plane, table, expressions, options, rows_per_file, workdir)
+        with made_ahead(
+            _csv_files(plane, table, expressions, options, rows_per_file, workdir)
+        ) as files:
+            yield files
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def made_ahead(items: Generator[Path, None, None]) -> Iterator[Iterator[Path]]:
+    """`items`, each made by a thread while the caller works on the one before.
+
+    The thread stays one item ahead (it waits while a made item is not taken); an error
+    it meets is raised to the caller at that item. Leaving the block early stops the
+    thread after the item it is making and waits for it, so nothing uses the data plane
+    or the folder once the block is left.
+    """
+    ready: queue.Queue[tuple[Path | None, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(entry: tuple[Path | None, BaseException | None]) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def make() -> None:
+        try:
+            with closing(items):
+                for item in items:
+                    if stop.is_set():
+                        return
+                    offer((item, None))
+        except BaseException as err:  # raised again in the caller's thread
+            offer((None, err))
+            return
+        offer((None, None))
+
+    def taken() -> Iterator[Path]:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is None:
+                return
+            yield item
+
+    maker = threading.Thread(target=make, name="osiris-bulk-export", daemon=True)
+    maker.start()
+    try:
+        yield taken()
+    finally:
+        stop.set()
+        maker.join()
 
 
 def bulk_folder() -> Path:
@@ -628,7 +684,7 @@ def _csv_files(
     options: str,
     rows_per_file: int,
     workdir: Path,
-) -> Iterator[Path]:
+) -> Generator[Path, None, None]:
     select = f"SELECT {', '.join(expressions)} FROM {table}"
     try:
         (last,) = plane.execute(f"SELECT max(rowid) FROM {table}").fetchone()
