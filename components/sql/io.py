@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -566,7 +566,53 @@ def export_csv(
 
 
 @contextmanager
-def made_ahead(items: Generator[Path, None, None]) -> Iterator[Iterator[Path]]:
+def export_stream_csv(
+    plane: Any,
+    relations: Iterator[Any],
+    restarted: Callable[[], bool],
+    expressions: Sequence[str],
+    options: str,
+) -> Iterator[Iterator[Path | None]]:
+    """CSV files of the relations a read step streams (`RowStream.relations`), one a
+    relation, made ahead by a thread as `export_csv`'s are: the read, the export and the
+    caller's load run side by side. None comes in place of a file when the reader started
+    again (`restarted()` says so since the last relation): the caller drops what it loaded.
+    """
+    root = bulk_folder()
+    remove_orphaned_bulk_dirs(root.parent)
+    try:
+        root.mkdir(exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="load_", dir=root))
+    except OSError as err:
+        raise _no_room(root.parent, err.strerror or str(err)) from None
+
+    def files() -> Generator[Path | None, None, None]:
+        for index, relation in enumerate(relations):
+            if restarted():
+                yield None
+            relation.create_view(_STREAMED_BATCH, replace=True)
+            path = workdir / f"batch_{index}.csv"
+            _copy_to(
+                plane, f"SELECT {', '.join(expressions)} FROM {_STREAMED_BATCH}", path, options
+            )
+            yield path
+
+    try:
+        with made_ahead(files()) as made:
+            yield made
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+#: The view each streamed batch is exported from, on the writer's own cursor.
+_STREAMED_BATCH = "_osiris_streamed_rows"
+
+
+_Made = TypeVar("_Made")
+
+
+@contextmanager
+def made_ahead(items: Generator[_Made, None, None]) -> Iterator[Iterator[_Made]]:
     """`items`, each made by a thread while the caller works on the one before.
 
     The thread stays one item ahead (it waits while a made item is not taken); an error
@@ -574,13 +620,13 @@ def made_ahead(items: Generator[Path, None, None]) -> Iterator[Iterator[Path]]:
     thread after the item it is making and waits for it, so nothing uses the data plane
     or the folder once the block is left.
     """
-    ready: queue.Queue[tuple[Path | None, BaseException | None]] = queue.Queue(maxsize=1)
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
-    def offer(entry: tuple[Path | None, BaseException | None]) -> None:
+    def offer(kind: str, value: Any) -> None:
         while not stop.is_set():
             try:
-                ready.put(entry, timeout=0.05)
+                ready.put((kind, value), timeout=0.05)
                 return
             except queue.Full:
                 continue
@@ -591,20 +637,20 @@ def made_ahead(items: Generator[Path, None, None]) -> Iterator[Iterator[Path]]:
                 for item in items:
                     if stop.is_set():
                         return
-                    offer((item, None))
+                    offer("item", item)
         except BaseException as err:  # raised again in the caller's thread
-            offer((None, err))
+            offer("error", err)
             return
-        offer((None, None))
+        offer("end", None)
 
-    def taken() -> Iterator[Path]:
+    def taken() -> Iterator[_Made]:
         while True:
-            item, error = ready.get()
-            if error is not None:
-                raise error
-            if item is None:
+            kind, value = ready.get()
+            if kind == "error":
+                raise value
+            if kind == "end":
                 return
-            yield item
+            yield value
 
     maker = threading.Thread(target=make, name="osiris-bulk-export", daemon=True)
     maker.start()
