@@ -549,6 +549,16 @@ def export_csv(
     ready, one being written: the caller deletes each once loaded).
     A full disk is an `io` DriverError.
     """
+    with (
+        load_folder() as workdir,
+        made_ahead(_csv_files(plane, table, expressions, options, rows_per_file, workdir)) as files,
+    ):
+        yield files
+
+
+@contextmanager
+def load_folder() -> Iterator[Path]:
+    """A private folder in `bulk_folder()` for one write's files, removed afterwards."""
     root = bulk_folder()
     remove_orphaned_bulk_dirs(root.parent)
     try:
@@ -557,10 +567,7 @@ def export_csv(
     except OSError as err:
         raise _no_room(root.parent, err.strerror or str(err)) from None
     try:
-        with made_ahead(
-            _csv_files(plane, table, expressions, options, rows_per_file, workdir)
-        ) as files:
-            yield files
+        yield workdir
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -578,15 +585,8 @@ def export_stream_csv(
     caller's load run side by side. None comes in place of a file when the reader started
     again (`restarted()` says so since the last relation): the caller drops what it loaded.
     """
-    root = bulk_folder()
-    remove_orphaned_bulk_dirs(root.parent)
-    try:
-        root.mkdir(exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix="load_", dir=root))
-    except OSError as err:
-        raise _no_room(root.parent, err.strerror or str(err)) from None
 
-    def files() -> Generator[Path | None, None, None]:
+    def files(workdir: Path) -> Generator[Path | None, None, None]:
         for index, relation in enumerate(relations):
             if restarted():
                 yield None
@@ -597,11 +597,8 @@ def export_stream_csv(
             )
             yield path
 
-    try:
-        with made_ahead(files()) as made:
-            yield made
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with load_folder() as workdir, made_ahead(files(workdir)) as made:
+        yield made
 
 
 #: The view each streamed batch is exported from, on the writer's own cursor.
