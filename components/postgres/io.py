@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -627,17 +628,23 @@ def export_expression(name: str, duck_type: str) -> str:
     return column
 
 
+#: The input's rows as CSV files, given the column expressions and DuckDB's COPY options
+#: (`sqlio.export_csv` of a table, `sqlio.export_stream_csv` of a stream).
+Export = Callable[[Sequence[str], str], AbstractContextManager[Iterator[Path | None]]]
+
+
 @dataclass
 class TableWriter:
-    """One write of a data-plane table into a PostgreSQL table, in one transaction."""
+    """One write of the step's rows into a PostgreSQL table, in one transaction."""
 
     ctx: StepContext
     conn: psycopg.Connection[Any]
-    source: str
     source_columns: list[tuple[str, str]]
     schema: str
     table: str
-    size: int
+    export: Export
+    #: The rows stream from the read step, whose reader may start again mid-way.
+    streamed: bool = False
 
     @property
     def target(self) -> str:
@@ -659,23 +666,31 @@ class TableWriter:
         ).fetchall()
         return [name for (name,) in names]
 
-    def copy_rows(self, into: str, targets: Sequence[str]) -> int:
-        """COPY every input row into `into` (its columns `targets`), file by file."""
+    def copy_rows(self, into: str, targets: Sequence[str], *, freeze: bool = False) -> int:
+        """COPY every input row into `into` (its columns `targets`), file by file.
+
+        `freeze` loads the rows already frozen, for a table created or emptied by TRUNCATE
+        in this transaction (PostgreSQL refuses it otherwise): no reader or VACUUM has to
+        set their hint bits or freeze them later. Streamed rows load under a savepoint
+        instead, rolled back when the reader starts again (FREEZE refuses a savepoint).
+        """
         expressions = [export_expression(name, kind) for name, kind in self.source_columns]
         # A lone `\.` line would end COPY's data: quote every value of a one-column table.
         options = "FORMAT csv, HEADER false" + (", FORCE_QUOTE *" if len(targets) == 1 else "")
+        freeze = freeze and not self.streamed
         statement = (
             f"COPY {into} ({', '.join(sqlio.quote_ident(name) for name in targets)}) "
-            "FROM STDIN (FORMAT csv)"
+            f"FROM STDIN (FORMAT csv{', FREEZE' if freeze else ''})"
         )
         rows = 0
-        with (
-            sqlio.export_csv(
-                self.ctx.data_plane, self.source, expressions, options, self.size
-            ) as files,
-            self.conn.cursor() as cursor,
-        ):
+        with self.export(expressions, options) as files, self.conn.cursor() as cursor:
+            if self.streamed:
+                cursor.execute("SAVEPOINT osiris_rows")
             for path in files:
+                if path is None:  # the reader started again: so do the rows
+                    cursor.execute("ROLLBACK TO SAVEPOINT osiris_rows")
+                    rows = 0
+                    continue
                 with cursor.copy(statement) as copy, path.open("rb") as data:
                     while block := data.read(1 << 20):
                         copy.write(block)
@@ -691,7 +706,7 @@ class TableWriter:
         if key:
             columns.append(f"PRIMARY KEY ({', '.join(sqlio.quote_ident(name) for name in key)})")
         self.conn.execute(f"CREATE TABLE {self.target} ({', '.join(columns)})")
-        return self.copy_rows(self.target, self.source_names)
+        return self.copy_rows(self.target, self.source_names, freeze=True)
 
     def stage(self, targets: Sequence[str]) -> tuple[str, int]:
         """COPY the rows into a temporary table shaped like the target's columns."""
@@ -701,23 +716,24 @@ class TableWriter:
             f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
             f"SELECT {listed} FROM {self.target} WITH NO DATA"
         )
-        return staging, self.copy_rows(staging, targets)
+        return staging, self.copy_rows(staging, targets, freeze=True)
 
     def replace(self, targets: Sequence[str]) -> int:
-        """Empty the target and fill it from staging (TRUNCATE, or DELETE when referenced)."""
-        staging, rows = self.stage(targets)
-        self.ctx.emit("write.phase", phase="replace", table=self.target)
-        referenced = self.conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass(%s) "
-            "AND contype = 'f')",
+        """Empty the target and COPY the rows straight into it, within the one transaction.
+
+        No staging table: a failure rolls the emptying back with the rest, and the rows
+        are loaded once, by COPY's bulk path, instead of twice (COPY, then INSERT ...
+        SELECT). A table other tables reference is emptied by DELETE (TRUNCATE refuses
+        it); only a plain table emptied by TRUNCATE can take its rows frozen (not a
+        partitioned one).
+        """
+        kind, referenced = self.conn.execute(
+            "SELECT c.relkind, EXISTS (SELECT 1 FROM pg_constraint f WHERE f.confrelid = c.oid "
+            "AND f.contype = 'f') FROM pg_class c WHERE c.oid = to_regclass(%s)",
             (self.target,),
-        ).fetchone()
-        self.conn.execute(
-            f"{'DELETE FROM' if referenced and referenced[0] else 'TRUNCATE'} {self.target}"
-        )
-        listed = ", ".join(sqlio.quote_ident(name) for name in targets)
-        self.conn.execute(f"INSERT INTO {self.target} ({listed}) SELECT {listed} FROM {staging}")
-        return rows
+        ).fetchall()[0]
+        self.conn.execute(f"{'DELETE FROM' if referenced else 'TRUNCATE'} {self.target}")
+        return self.copy_rows(self.target, targets, freeze=kind == "r" and not referenced)
 
     def upsert(self, targets: Sequence[str], key: Sequence[str]) -> int:
         """INSERT ... ON CONFLICT (primary_key) DO UPDATE from staging."""
@@ -749,16 +765,68 @@ def write(
     server = PostgresServer.for_step(ctx, config, family)
     source = sqlio.single_input(inputs)
     columns = sqlio.input_columns(ctx.data_plane, source)
+    rows_in = sqlio.count_rows(ctx.data_plane, source)
+    size = sqlio.batch_size(config)
+
+    def export(expressions: Sequence[str], options: str) -> Any:  # an Export
+        return sqlio.export_csv(ctx.data_plane, source, expressions, options, size)
+
+    rows, details = _write(ctx, config, server, columns, rows_in, export)
+    return StepResult(rows_read=rows_in, rows_written=rows, details=details)
+
+
+def write_stream(
+    ctx: StepContext, config: Mapping[str, Any], stream: RowStream, family: str = "postgres"
+) -> StepResult:
+    """Write the rows a read step streams (`RowStream`) in `write_mode`, atomically: each
+    batch is exported and COPYed while the reader reads the next, so the read and the
+    load overlap and no data-plane table holds the rows in between."""
+    server = PostgresServer.for_step(ctx, config, family)
+    restarts: list[bool] = []
+    relations = stream.relations(ctx.data_plane, lambda: restarts.append(True))
+    try:
+        first = next(relations)  # the columns are known from the first relation on
+        restarts.clear()  # a restart before it dropped nothing
+
+        def restarted() -> bool:
+            happened = bool(restarts)
+            restarts.clear()
+            return happened
+
+        def rest() -> Iterator[Any]:
+            yield first
+            yield from relations
+
+        def export(expressions: Sequence[str], options: str) -> Any:
+            return sqlio.export_stream_csv(ctx.data_plane, rest(), restarted, expressions, options)
+
+        columns = list(stream.columns)
+        rows, details = _write(ctx, config, server, columns, None, export, streamed=True)
+    finally:
+        close = getattr(relations, "close", None)  # the reader's cursors, if it stopped early
+        if close is not None:
+            close()
+    return StepResult(rows_read=stream.rows, rows_written=rows, details=details)
+
+
+def _write(
+    ctx: StepContext,
+    config: Mapping[str, Any],
+    server: PostgresServer,
+    columns: list[tuple[str, str]],
+    rows_in: int | None,
+    export: Export,
+    streamed: bool = False,
+) -> tuple[int, dict[str, Any]]:
+    """The write itself, whichever way the rows come: (rows written, the step's details)."""
     mode, key = sqlio.check_write_config(config, [name for name, _ in columns])
     schema, table = sqlio.split_table(str(config["table"]), config.get("schema"))
     schema = schema or server.schema
-    rows_in = sqlio.count_rows(ctx.data_plane, source)
     ctx.emit("write.start", total=rows_in, table=f"{schema}.{table}")
     with server.errors("write"), closing(server.connect()) as conn, conn.transaction():
         conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
-        writer = TableWriter(ctx, conn, source, columns, schema, table, sqlio.batch_size(config))
+        writer = TableWriter(ctx, conn, columns, schema, table, export, streamed)
         rows, created = sqlio.write_by_mode(
             writer, config, mode, key, lambda targets: writer.copy_rows(writer.target, targets)
         )
-    details = {"table": f"{schema}.{table}", "write_mode": mode, "created": created}
-    return StepResult(rows_read=rows_in, rows_written=rows, details=details)
+    return rows, {"table": f"{schema}.{table}", "write_mode": mode, "created": created}

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import re
 import shutil
 import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -542,10 +543,22 @@ def export_csv(
     """CSV files of `SELECT expressions FROM table`, `rows_per_file` rows each, in table order.
 
     Each file is written by one DuckDB COPY of a rowid range (no rows pass through Python)
-    into a private temporary directory, removed afterwards. Files are made one at a time as
-    the caller asks, so the disk holds one file (the caller deletes each once loaded).
+    into a private temporary directory, removed afterwards. A thread writes the next file
+    while the caller loads the one before, so DuckDB's export runs beside the server's
+    load instead of before it; the disk holds at most three files (one loading, one
+    ready, one being written: the caller deletes each once loaded).
     A full disk is an `io` DriverError.
     """
+    with (
+        load_folder() as workdir,
+        made_ahead(_csv_files(plane, table, expressions, options, rows_per_file, workdir)) as files,
+    ):
+        yield files
+
+
+@contextmanager
+def load_folder() -> Iterator[Path]:
+    """A private folder in `bulk_folder()` for one write's files, removed afterwards."""
     root = bulk_folder()
     remove_orphaned_bulk_dirs(root.parent)
     try:
@@ -554,9 +567,95 @@ def export_csv(
     except OSError as err:
         raise _no_room(root.parent, err.strerror or str(err)) from None
     try:
-        yield _csv_files(plane, table, expressions, options, rows_per_file, workdir)
+        yield workdir
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def export_stream_csv(
+    plane: Any,
+    relations: Iterator[Any],
+    restarted: Callable[[], bool],
+    expressions: Sequence[str],
+    options: str,
+) -> Iterator[Iterator[Path | None]]:
+    """CSV files of the relations a read step streams (`RowStream.relations`), one a
+    relation, made ahead by a thread as `export_csv`'s are: the read, the export and the
+    caller's load run side by side. None comes in place of a file when the reader started
+    again (`restarted()` says so since the last relation): the caller drops what it loaded.
+    """
+
+    def files(workdir: Path) -> Generator[Path | None, None, None]:
+        for index, relation in enumerate(relations):
+            if restarted():
+                yield None
+            relation.create_view(_STREAMED_BATCH, replace=True)
+            path = workdir / f"batch_{index}.csv"
+            _copy_to(
+                plane, f"SELECT {', '.join(expressions)} FROM {_STREAMED_BATCH}", path, options
+            )
+            yield path
+
+    with load_folder() as workdir, made_ahead(files(workdir)) as made:
+        yield made
+
+
+#: The view each streamed batch is exported from, on the writer's own cursor.
+_STREAMED_BATCH = "_osiris_streamed_rows"
+
+
+_Made = TypeVar("_Made")
+
+
+@contextmanager
+def made_ahead(items: Generator[_Made, None, None]) -> Iterator[Iterator[_Made]]:
+    """`items`, each made by a thread while the caller works on the one before.
+
+    The thread stays one item ahead (it waits while a made item is not taken); an error
+    it meets is raised to the caller at that item. Leaving the block early stops the
+    thread after the item it is making and waits for it, so nothing uses the data plane
+    or the folder once the block is left.
+    """
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(kind: str, value: Any) -> None:
+        while not stop.is_set():
+            try:
+                ready.put((kind, value), timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def make() -> None:
+        try:
+            with closing(items):
+                for item in items:
+                    if stop.is_set():
+                        return
+                    offer("item", item)
+        except BaseException as err:  # raised again in the caller's thread
+            offer("error", err)
+            return
+        offer("end", None)
+
+    def taken() -> Iterator[_Made]:
+        while True:
+            kind, value = ready.get()
+            if kind == "error":
+                raise value
+            if kind == "end":
+                return
+            yield value
+
+    maker = threading.Thread(target=make, name="osiris-bulk-export", daemon=True)
+    maker.start()
+    try:
+        yield taken()
+    finally:
+        stop.set()
+        maker.join()
 
 
 def bulk_folder() -> Path:
@@ -628,7 +727,7 @@ def _csv_files(
     options: str,
     rows_per_file: int,
     workdir: Path,
-) -> Iterator[Path]:
+) -> Generator[Path, None, None]:
     select = f"SELECT {', '.join(expressions)} FROM {table}"
     try:
         (last,) = plane.execute(f"SELECT max(rowid) FROM {table}").fetchone()

@@ -284,6 +284,28 @@ def test_round_trip_through_the_data_plane_is_exact(tmp_path: Path, pg_db: dict)
     )
 
 
+def test_replace_of_a_plain_and_of_a_partitioned_table(ctx: RecordingContext, pg_db: dict) -> None:
+    """Replace COPYs straight into the table it emptied, FREEZE for a plain table; PostgreSQL
+    refuses FREEZE for a partitioned one, which loads without it."""
+    sql(
+        pg_db,
+        "CREATE TABLE plain (id int, name text)",
+        "INSERT INTO plain VALUES (0, 'old')",
+        "CREATE TABLE parted (id int, name text) PARTITION BY RANGE (id)",
+        "CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (10)",
+        "CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (10) TO (100)",
+        "INSERT INTO parted VALUES (0, 'old')",
+    )
+    inputs = plane_table(ctx, "SELECT * FROM (VALUES (5, 'low'), (50, 'high')) AS t(id, name)")
+    for table in ("plain", "parted"):
+        PostgresWriter().run(ctx, {"table": table, "write_mode": "replace"}, inputs)
+    assert sql(pg_db, "SELECT * FROM plain ORDER BY id") == [(5, "low"), (50, "high")]
+    assert sql(pg_db, "SELECT tableoid::regclass::text, * FROM parted ORDER BY id") == [
+        ("parted_low", 5, "low"),
+        ("parted_high", 50, "high"),
+    ]
+
+
 def test_upsert_without_a_unique_key_is_the_servers_sql_error(
     ctx: RecordingContext, pg_db: dict
 ) -> None:

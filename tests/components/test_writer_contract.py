@@ -7,6 +7,7 @@ What one family alone does (its types, its dialect, its error wording) is tested
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from components.protocol import DriverError
+from components.sql import io as sqlio
 from tests.components.databases import (
     Family,
     mysql_family,
@@ -126,6 +128,28 @@ def test_a_failure_half_way_leaves_the_table_as_it_was(
         family.writer().run(ctx, config, failing_input(ctx))
     assert raised.value.category == "data" and "name" in str(raised.value)
     assert sum(name == "write.progress" for name in ctx.event_names()) >= 2
+    assert family.sql("SELECT * FROM people") == [(1, "kept")]
+    assert family.tables() == ["people"]
+
+
+@pytest.mark.parametrize("mode", ["append", "replace", "upsert"])
+def test_a_cancel_half_way_leaves_the_table_as_it_was_and_stops_the_export(
+    ctx: RecordingContext, family: Family, mode: str
+) -> None:
+    """The bulk-load files are exported by a thread a file ahead: a cancel between files
+    stops it, and nothing of the write (thread, files, rows) outlives the step."""
+    family.sql(
+        "CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+        "INSERT INTO people VALUES (1, 'kept')",
+    )
+    ctx.cancel_after_events = 1
+    config = {"table": "people", "write_mode": mode, "primary_key": "id", "batch_size": 100}
+    with pytest.raises(DriverError) as raised:
+        family.writer().run(ctx, config, failing_input(ctx))
+    assert raised.value.category == "cancelled"
+    assert sum(name == "write.progress" for name in ctx.event_names()) == 1
+    assert not [t for t in threading.enumerate() if t.name == "osiris-bulk-export"]
+    assert not any(sqlio.bulk_folder().glob("load_*"))
     assert family.sql("SELECT * FROM people") == [(1, "kept")]
     assert family.tables() == ["people"]
 

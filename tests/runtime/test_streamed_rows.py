@@ -226,3 +226,124 @@ def test_no_rows_still_write_the_header(
 
     assert step(streamed, "read")["details"]["streamed_to"] == "write"
     assert streamed_bytes == tabled_bytes == b"id,label\n"
+
+
+# ---- into PostgreSQL: each batch is COPYed while the reader reads the next
+
+
+def into_postgres(
+    tmp_path: Path,
+    family: str,
+    source: dict[str, Any],
+    target: dict[str, Any],
+    query: str,
+    **write: Any,
+) -> Path:
+    """A project reading `query` from `family` and writing it into PostgreSQL's `target`."""
+    connections = {"connections": {family: {"db": {**source, "default": True}}}}
+    if family != "postgres":
+        connections["connections"]["postgres"] = {"db": {**target, "default": True}}
+    (tmp_path / "osiris_connections.yaml").write_text(yaml.safe_dump(connections))
+    read = {"connection": f"@{family}.db", "query": query, "batch_size": 100}
+    text = {
+        "oml_version": "0.1.0",
+        "name": "streamed-into-postgres",
+        "steps": [
+            {"id": "read", "component": f"{family}.extractor", "mode": "read", "config": read},
+            {
+                "id": "write",
+                "component": "postgres.writer",
+                "mode": "write",
+                "inputs": {"df": "${read.df}"},
+                "config": {"connection": "@postgres.db", "table": "target", **write},
+            },
+        ],
+    }
+    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(text, sort_keys=False))
+    return tmp_path
+
+
+@pytest.mark.parametrize("mode", ["replace", "upsert", "append"])
+def test_mysql_rows_stream_into_postgres_exactly_in_every_write_mode(
+    tmp_path: Path,
+    mysql_db: dict[str, Any],
+    pg_db: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+) -> None:
+    mysql_sql(
+        mysql_db,
+        "CREATE TABLE t (id INT PRIMARY KEY, money DECIMAL(20,6), at DATETIME(6), note TEXT)",
+        "INSERT INTO t SELECT seq, seq / 7, '2024-01-02' + INTERVAL seq SECOND, "
+        "IF(seq % 3 = 0, NULL, IF(seq % 3 = 1, '', CONCAT('n', seq))) FROM seq_1_to_1000",
+    )
+    postgres_sql(
+        pg_db,
+        "CREATE TABLE target (id int PRIMARY KEY, money numeric(20,6), at timestamp, note text)",
+        "INSERT INTO target VALUES (0, 0, NULL, 'kept'), (5, 0, NULL, 'stale')"
+        if mode != "append"
+        else "INSERT INTO target VALUES (0, 0, NULL, 'kept')",
+    )
+    folder = into_postgres(
+        tmp_path,
+        "mysql",
+        mysql_db,
+        pg_db,
+        "SELECT * FROM t ORDER BY id",
+        write_mode=mode,
+        primary_key="id",
+    )
+
+    result = run(folder, capsys)
+
+    assert result["code"] == 0, result
+    assert step(result, "read")["details"]["streamed_to"] == "write"
+    assert [(s["status"], s["rows_written"]) for s in result["steps"]] == [("success", 1000)] * 2
+    copied = postgres_sql(pg_db, "SELECT * FROM target WHERE id > 0 ORDER BY id")
+    assert copied == mysql_sql(mysql_db, "SELECT * FROM t ORDER BY id")
+    kept = postgres_sql(pg_db, "SELECT note FROM target WHERE id = 0")
+    assert kept == ([] if mode == "replace" else [("kept",)])
+
+
+def test_a_reader_starting_again_mid_stream_loads_each_row_into_postgres_once(
+    tmp_path: Path,
+    mysql_db: dict[str, Any],
+    pg_db: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mysql_sql(
+        mysql_db,
+        "SET SESSION sql_mode = ''",
+        "CREATE TABLE t (id INT, day DATE)",
+        # three batches of 100 go to the writer before the fast reader meets a zero date
+        "INSERT INTO t SELECT seq, '2024-01-02' + INTERVAL seq DAY FROM seq_1_to_299",
+        "INSERT INTO t VALUES (300, '0000-00-00')",
+    )
+    postgres_sql(pg_db, "CREATE TABLE target (id int, day date)")
+    folder = into_postgres(
+        tmp_path, "mysql", mysql_db, pg_db, "SELECT * FROM t ORDER BY id", write_mode="replace"
+    )
+
+    result = run(folder, capsys)
+
+    assert result["code"] == 0, result
+    assert step(result, "read")["details"]["reader"] == "pymysql"
+    assert '"read.fallback"' in Path(result["session_dir"], "events.jsonl").read_text()
+    rows = postgres_sql(pg_db, "SELECT count(*), count(DISTINCT id), count(day) FROM target")
+    assert rows == [(300, 300, 299)]
+
+
+def test_a_read_failing_midway_leaves_the_postgres_table_as_it_was(
+    tmp_path: Path, pg_db: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    postgres_sql(pg_db, "CREATE TABLE target (g int, q int)", "INSERT INTO target VALUES (0, 0)")
+    # the division fails at the 5,000th row, after batches have gone to the writer
+    query = "SELECT g, 1 / (5000 - g) AS q FROM generate_series(1, 10000) AS g"
+    folder = into_postgres(tmp_path, "postgres", pg_db, pg_db, query, write_mode="replace")
+
+    result = run(folder, capsys)
+
+    read, write = step(result, "read"), step(result, "write")
+    assert (read["status"], write["status"]) == ("failed", "skipped")
+    assert "division by zero" in read["error"]
+    assert postgres_sql(pg_db, "SELECT * FROM target") == [(0, 0)]
