@@ -3,9 +3,11 @@
 Reads go through connectorx (columnar, straight into Arrow) when every column converts
 exactly — columns connectorx would round (wide numerics, json) are cast to text on the
 server and parsed exactly by DuckDB — else through psycopg's `COPY (query) TO STDOUT` as
-CSV, parsed by pyarrow; both read-only. Writes stream the input table out as CSV and
-`COPY ... FROM STDIN` it, all in one transaction (replace and upsert via a temporary
-staging table that vanishes with the transaction).
+CSV, parsed by pyarrow; both read-only. A read whose only consumer is one writer hands
+its rows over batch by batch (`stream`, runtime/streams.py) instead of loading a table.
+Writes stream the input table (or the streamed rows) out as CSV and `COPY ... FROM STDIN`
+it, all in one transaction: replace empties the target and COPYs straight into it, upsert
+goes through a temporary staging table that vanishes with the transaction.
 """
 
 from __future__ import annotations
