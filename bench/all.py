@@ -34,11 +34,6 @@ SUITES: list[tuple[str, str, list[str]]] = [
     ("compile", "Compile", ["bench/compile.py"]),
     ("run_1000000", "Data movement, 1M rows", ["bench/run.py", "--rows", "1000000", "--runs", "5"]),
     (
-        "run_5000000",
-        "Data movement, 5M rows",
-        ["bench/run.py", "--rows", "5000000", "--runs", "5", "--only", "mysql_csv,pg_csv"],
-    ),
-    (
         "floors",
         "Data movement against the physical floor, 5M rows (upsert 2M)",
         ["bench/floors.py", "--rows", "5000000", "--upsert-rows", "2000000", "--runs", "5"],
