@@ -28,9 +28,17 @@ def project(tmp_path: Path, family: str, fields: dict[str, Any]) -> Path:
 
 
 def pipeline(
-    folder: Path, family: str, query: str, target: str = "rows.csv", **extract: Any
+    folder: Path,
+    family: str,
+    query: str,
+    *,
+    writer: str = "filesystem.csv_writer",
+    write: dict[str, Any] | None = None,
+    **extract: Any,
 ) -> Path:
+    """A read of `query` from `family` and its one writer (by default into out/rows.csv)."""
     config = {"connection": f"@{family}.db", "query": query, **extract}
+    write = write or {"connection": "@filesystem.local", "path": "rows.csv"}
     text = {
         "oml_version": "0.1.0",
         "name": "streamed",
@@ -38,10 +46,10 @@ def pipeline(
             {"id": "read", "component": f"{family}.extractor", "mode": "read", "config": config},
             {
                 "id": "write",
-                "component": "filesystem.csv_writer",
+                "component": writer,
                 "mode": "write",
                 "inputs": {"df": "${read.df}"},
-                "config": {"connection": "@filesystem.local", "path": target},
+                "config": write,
             },
         ],
     }
@@ -244,22 +252,8 @@ def into_postgres(
     if family != "postgres":
         connections["connections"]["postgres"] = {"db": {**target, "default": True}}
     (tmp_path / "osiris_connections.yaml").write_text(yaml.safe_dump(connections))
-    read = {"connection": f"@{family}.db", "query": query, "batch_size": 100}
-    text = {
-        "oml_version": "0.1.0",
-        "name": "streamed-into-postgres",
-        "steps": [
-            {"id": "read", "component": f"{family}.extractor", "mode": "read", "config": read},
-            {
-                "id": "write",
-                "component": "postgres.writer",
-                "mode": "write",
-                "inputs": {"df": "${read.df}"},
-                "config": {"connection": "@postgres.db", "table": "target", **write},
-            },
-        ],
-    }
-    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(text, sort_keys=False))
+    into = {"connection": "@postgres.db", "table": "target", **write}
+    pipeline(tmp_path, family, query, writer="postgres.writer", write=into, batch_size=100)
     return tmp_path
 
 
