@@ -14,9 +14,10 @@ from compiler import canonical
 from compiler.compile import check, default_context
 from compiler.connections import recorded_connection
 from compiler.diagnostics import Diagnostic, has_errors
-from compiler.fingerprints import compiler_fingerprint, grammar_hash, oml_fingerprint
+from compiler.fingerprints import oml_fingerprint
 from compiler.manifest import LINEAGE, MANIFEST, META, Fingerprints, Manifest, ManifestStep
 from compiler.program import CompileContext, Program
+from compiler.toolchain import compiler_fingerprint, grammar_hash
 from grammar import StepRef
 
 if TYPE_CHECKING:

@@ -8,32 +8,10 @@ place of param values: params are hashed on their own (`params_fp`).
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from compiler import canonical
 from compiler.program import CompileContext, Program
-from grammar import GRAMMAR_PATH
-
-
-@cache
-def grammar_hash() -> str:
-    """`sha256:<hex>` of the grammar file, read once per process."""
-    return canonical.sha256(GRAMMAR_PATH.read_bytes())
-
-
-@cache
-def compiler_fingerprint() -> str:
-    from compiler.passes import PASSES
-    from compiler.version import __version__
-
-    return canonical.fingerprint(
-        {
-            "osiris": __version__,
-            "grammar": grammar_hash(),
-            "passes": [p.__name__ for p in PASSES],
-        }
-    )
 
 
 def oml_fingerprint(program: Program, context: CompileContext) -> str:

@@ -228,7 +228,7 @@ def compile_to_disk(
     (runtime/sql_verify.py): it asks the servers about now, so it never reuses a build.
     """
     from compiler.emit import compile_source
-    from compiler.fingerprints import compiler_fingerprint
+    from compiler.toolchain import compiler_fingerprint
     from runtime.builds import (
         BuildDirError,
         CompileCache,

@@ -303,7 +303,7 @@ class Build:
     def stale(self) -> str | None:
         """What changed since the plan was compiled, or None when the compiler and the
         specs of its components are the ones installed now."""
-        from compiler.fingerprints import compiler_fingerprint
+        from compiler.toolchain import compiler_fingerprint
         from components.registry import default_registry
 
         prints = self.manifest.fingerprints
