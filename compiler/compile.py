@@ -15,6 +15,7 @@ from compiler.loader import load
 from compiler.passes import PASSES
 from compiler.passes.secrets import scrub
 from compiler.program import CompileContext, Program
+from compiler.program import default_context as default_context  # its old home, re-exported
 
 
 def check(
@@ -43,12 +44,6 @@ def _scrubbed(diagnostic: Diagnostic, values: set[str]) -> Diagnostic:
         hint=scrub(diagnostic.hint, values) if diagnostic.hint else None,
         suggestions=tuple(scrub(s, values) for s in diagnostic.suggestions),
     )
-
-
-def default_context(**overrides: Any) -> CompileContext:
-    from components.registry import default_registry
-
-    return replace(CompileContext(registry=default_registry()), **overrides)
 
 
 def validate_text(

@@ -11,12 +11,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from compiler import canonical
-from compiler.compile import check, default_context
+from compiler.compile import check
 from compiler.connections import recorded_connection
 from compiler.diagnostics import Diagnostic, has_errors
 from compiler.fingerprints import oml_fingerprint
 from compiler.manifest import LINEAGE, MANIFEST, META, Fingerprints, Manifest, ManifestStep
-from compiler.program import CompileContext, Program
+from compiler.program import CompileContext, Program, default_context
 from compiler.toolchain import compiler_fingerprint, grammar_hash
 from grammar import StepRef
 

@@ -43,6 +43,17 @@ class CompileContext:
     filesystem_bases: Mapping[str, str] = field(default_factory=dict)
 
 
+def default_context(**overrides: Any) -> CompileContext:
+    """A context with the installed components' specs; `overrides` set any other field.
+    Here, not in `compiler.compile`, so that making one imports no pass (a reused build
+    needs the context for its cache key, not the compiler)."""
+    from dataclasses import replace
+
+    from components.registry import default_registry
+
+    return replace(CompileContext(registry=default_registry()), **overrides)
+
+
 @dataclass(frozen=True)
 class SqlUnit:
     """One SQL field of one step, after the sql pass."""

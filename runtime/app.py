@@ -75,7 +75,7 @@ def compile_context(
     Params given win over `OSIRIS_PARAM_<NAME>` from the environment, which wins over the
     profile and the defaults. `catalogs=False` turns the schema checks off (`--catalog off`).
     """
-    from compiler.compile import default_context
+    from compiler.program import default_context
 
     env = os.environ if environ is None else environ
     return default_context(
@@ -227,7 +227,6 @@ def compile_to_disk(
     reuses. `verify_sql` PREPAREs each extract query on its server first
     (runtime/sql_verify.py): it asks the servers about now, so it never reuses a build.
     """
-    from compiler.emit import compile_source
     from compiler.toolchain import compiler_fingerprint
     from runtime.builds import (
         BuildDirError,
@@ -264,6 +263,8 @@ def compile_to_disk(
             return CompileOutcome(
                 ok=False, error="--compile never: no earlier build of these inputs"
             )
+    from compiler.emit import compile_source  # the passes and sqlglot: not for a reused build
+
     result = compile_source(source, context, filename)
     program = result.program
     refused = False
