@@ -179,8 +179,9 @@ def _copy_stream(plane: Any, stream: RowStream, copied: Path, options: _Options)
         out.truncate()
         rows = 0
 
+    relations = stream.relations(plane, restart)
     try:
-        for relation in stream.relations(plane, restart):
+        for relation in relations:
             columns = stream.columns
             relation.create_view(_BATCH_VIEW, replace=True)
             header = options.header and out.tell() == 0
@@ -188,6 +189,9 @@ def _copy_stream(plane: Any, stream: RowStream, copied: Path, options: _Options)
             with part.open("rb") as data:
                 shutil.copyfileobj(data, out, _CHUNK)
     finally:
+        close = getattr(relations, "close", None)  # a write that failed: the reader stops now
+        if close is not None:
+            close()
         out.close()
         part.unlink(missing_ok=True)
         plane.execute(f"DROP VIEW IF EXISTS {_BATCH_VIEW}")

@@ -341,3 +341,21 @@ def test_a_read_failing_midway_leaves_the_postgres_table_as_it_was(
     assert (read["status"], write["status"]) == ("failed", "skipped")
     assert "division by zero" in read["error"]
     assert postgres_sql(pg_db, "SELECT * FROM target") == [(0, 0)]
+
+
+def test_a_writer_failing_after_the_whole_read_leaves_the_read_a_success(
+    tmp_path: Path, pg_db: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project(tmp_path, "postgres", pg_db)
+    write = {"connection": "@filesystem.local", "path": "rows.csv", "write_mode": "append"}
+    pipeline(folder, "postgres", "SELECT g FROM generate_series(1, 300) AS g", write=write)
+    (folder / "out" / "rows.csv").write_text("other,header\n1,2\n")
+
+    result = run(folder, capsys)
+
+    assert result["code"] != 0
+    read, written = step(result, "read"), step(result, "write")
+    assert (read["status"], read["rows_read"]) == ("success", 300)
+    assert written["status"] == "failed" and "header differs" in written["error"]
+    assert (folder / "out" / "rows.csv").read_text() == "other,header\n1,2\n"
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["rows.csv"]
