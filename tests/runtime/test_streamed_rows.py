@@ -115,17 +115,22 @@ def test_mysql_rows_stream_into_the_same_csv_bytes_as_through_a_table(
         assert [(s["status"], s["rows_read"]) for s in result["steps"]] == [("success", 3)] * 2
 
 
-def test_a_value_the_fast_reader_cannot_read_restarts_the_file_with_the_next_reader(
-    tmp_path: Path, mysql_db: dict[str, Any], capsys: pytest.CaptureFixture[str]
-) -> None:
+def rows_ending_in_a_zero_date(mysql_db: dict[str, Any]) -> None:
+    """Table `t`: 299 good rows (three batches of 100 go to the writer), then a zero date
+    connectorx cannot read, so the read falls back to the next reader mid-stream."""
     mysql_sql(
         mysql_db,
         "SET SESSION sql_mode = ''",
         "CREATE TABLE t (id INT, day DATE)",
-        # 299 good rows (three batches of 100 would go to the writer), then a zero date
         "INSERT INTO t SELECT seq, '2024-01-02' + INTERVAL seq DAY FROM seq_1_to_299",
         "INSERT INTO t VALUES (300, '0000-00-00')",
     )
+
+
+def test_a_value_the_fast_reader_cannot_read_restarts_the_file_with_the_next_reader(
+    tmp_path: Path, mysql_db: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows_ending_in_a_zero_date(mysql_db)
     folder = project(tmp_path, "mysql", mysql_db)
     pipeline(folder, "mysql", "SELECT * FROM t ORDER BY id", batch_size=100)
 
@@ -305,14 +310,7 @@ def test_a_reader_starting_again_mid_stream_loads_each_row_into_postgres_once(
     pg_db: dict[str, Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    mysql_sql(
-        mysql_db,
-        "SET SESSION sql_mode = ''",
-        "CREATE TABLE t (id INT, day DATE)",
-        # three batches of 100 go to the writer before the fast reader meets a zero date
-        "INSERT INTO t SELECT seq, '2024-01-02' + INTERVAL seq DAY FROM seq_1_to_299",
-        "INSERT INTO t VALUES (300, '0000-00-00')",
-    )
+    rows_ending_in_a_zero_date(mysql_db)
     postgres_sql(pg_db, "CREATE TABLE target (id int, day date)")
     folder = into_postgres(
         tmp_path, "mysql", mysql_db, pg_db, "SELECT * FROM t ORDER BY id", write_mode="replace"
