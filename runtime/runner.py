@@ -670,6 +670,11 @@ class Runner:
         self.session.event(
             "execution.step.start", step_id=step.id, component=step.component, attempt=1
         )
+        return self._context(step)
+
+    def _context(self, step: ManifestStep) -> ContextForStep:
+        """What the step's driver sees, on a data-plane cursor of its own (a cancel
+        interrupts it)."""
         cursor = self.data_plane.cursor()
         self._cursors[step.id] = cursor
         connection = self.connections.get(step.id)
@@ -686,58 +691,43 @@ class Runner:
         self.write_status("running")
 
     def _attempt(self, step: ManifestStep, outcome: StepOutcome) -> DriverError | None:
-        step_id = step.id
-        cursor = self.data_plane.cursor()
-        self._cursors[step_id] = cursor
-        ctx = ContextForStep(
-            step, cursor, self.connections.get(step_id), self.session, self.project_dir, self.cancel
-        )
+        ctx = self._context(step)
         timer: threading.Timer | None = None
         timeout_s = step.timeout_s
         if timeout_s:
 
             def on_timeout() -> None:
                 ctx.timed_out.set()
-                cursor.interrupt()
+                ctx.data_plane.interrupt()
 
             timer = threading.Timer(float(timeout_s), on_timeout)
             timer.daemon = True
             timer.start()
         self.session.event(
             "execution.step.start",
-            step_id=step_id,
+            step_id=step.id,
             component=step.component,
             attempt=outcome.attempts,
         )
+
+        def call() -> StepResult:
+            if self.selection is not None and step.id in self.selection.reuse:
+                return self._reuse(step, ctx.data_plane, ctx.output_table)
+            driver = load_driver(step.component)
+            inputs = {name: quote_table(up) for name, up in step.input_tables.items()}
+            return driver.run(ctx, self.plan.configs[step.id], inputs)
+
         try:
-            result: StepResult
-            if self.selection is not None and step_id in self.selection.reuse:
-                result = self._reuse(step, cursor, ctx.output_table)
-            else:
-                driver = load_driver(step.component)
-                inputs = {name: quote_table(up) for name, up in step.input_tables.items()}
-                result = driver.run(ctx, self.plan.configs[step_id], inputs)
-            if ctx.timed_out.is_set():
-                raise DriverError(f"step timed out after {timeout_s} s", category="timeout")
-        except DriverError as failure:
-            self._drop_output(cursor, ctx.output_table)
-            if ctx.timed_out.is_set():
-                return DriverError(f"step timed out after {timeout_s} s", category="timeout")
-            if self.cancel.is_set():  # an interrupted query reports itself as an error
-                return DriverError("run cancelled", category="cancelled")
-            return failure
-        except Exception as err:  # a bug in a driver or an unmapped library error
-            if ctx.timed_out.is_set():
-                return DriverError(f"step timed out after {timeout_s} s", category="timeout")
-            if self.cancel.is_set():
-                return DriverError("run cancelled", category="cancelled")
-            self._drop_output(cursor, ctx.output_table)
-            return DriverError(f"{type(err).__name__}: {err}", category="internal")
+            result, error = _guarded(self.cancel, call)
         finally:
             if timer is not None:
                 timer.cancel()
-            self._cursors.pop(step_id, None)
-            cursor.close()
+            self._end_context(ctx)
+        if ctx.timed_out.is_set():
+            error = DriverError(f"step timed out after {timeout_s} s", category="timeout")
+        if error is not None:
+            self._drop_output(self.data_plane, ctx.output_table)
+            return error
         _record(outcome, result)
         return None
 

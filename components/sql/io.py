@@ -225,7 +225,7 @@ def _load(
     definition = ", ".join(f"{quote_ident(c.name)} {c.duck_type}" for c in columns)
     plane.execute(f"CREATE OR REPLACE TABLE {ctx.output_table} ({definition})")
     projection = ", ".join(_wire_load(c, i, text) for i, c in enumerate(columns))
-    wire_names = [f"c{i}" for i in range(len(columns))]
+    wire_names = _wire(columns)
     rows = 0
     for batch in batches:
         if ctx.cancelled():
@@ -264,7 +264,6 @@ class ReaderStream:
         errors: Callable[[], AbstractContextManager[None]],
         *,
         limit: int | None = None,
-        details: Mapping[str, Any] | None = None,
         sample_rows: int = 0,
     ) -> None:
         self.ctx, self.readers, self.errors = ctx, readers, errors
@@ -272,7 +271,7 @@ class ReaderStream:
         self.columns: list[tuple[str, str]] = []
         self.rows = 0
         self.finished = False
-        self.details: dict[str, Any] = dict(details or {})
+        self.details: dict[str, Any] = {}
 
     def relations(self, plane: Any, restart: Callable[[], None]) -> Iterator[Any]:
         for position, reader in enumerate(self.readers):
@@ -288,7 +287,6 @@ class ReaderStream:
             self.details = {
                 "reader": reader.name,
                 "columns": [list(column) for column in self.columns],
-                **self.details,
             }
             self.finished = True
             return
@@ -307,7 +305,6 @@ class ReaderStream:
             )
             plane.execute(f"CREATE OR REPLACE TABLE {ctx.output_table} AS {_empty(columns)}")
             wire_names = _wire(columns)
-            given = 0
             while True:
                 with self._failures():
                     batch = next(batches, None)
@@ -324,13 +321,12 @@ class ReaderStream:
                     if self.rows < sample:
                         relation.limit(sample - self.rows).insert_into(ctx.output_table)
                     self.rows += batch.num_rows
-                    given += 1
                     yield relation
                     del relation
                     ctx.emit("read.progress", rows=self.rows, table=ctx.output_table)
                 if self.limit is not None and self.rows >= self.limit:
                     break
-            if not given:
+            if not self.rows:  # no rows: one empty relation still gives the columns
                 yield plane.sql(_empty(columns))
         finally:
             close = getattr(batches, "close", None)
