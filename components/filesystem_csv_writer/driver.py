@@ -95,8 +95,7 @@ class CSVWriterDriver:
     def takes_stream(self, config: Mapping[str, Any]) -> bool:
         """Rows can stream in unless the file is compressed (one compressed stream is
         written by one COPY)."""
-        path = str(config.get("path") or "")
-        return not path.lower().endswith(tuple(COMPRESSIONS))
+        return Path(str(config.get("path") or "")).suffix.lower() not in COMPRESSIONS
 
     def write_stream(
         self, ctx: StepContext, config: Mapping[str, Any], stream: RowStream
