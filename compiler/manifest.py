@@ -67,6 +67,9 @@ class ManifestStep:
     timeout_s: float | None = None
     #: the resolved non-secret connection fields and their origins (when known at compile)
     connection: Mapping[str, Any] | None = None
+    #: a transform's query as Spark SQL (`osiris compile --engine spark`); written only
+    #: when set, so a plan compiled for DuckDB alone keeps its bytes
+    spark_sql: str | None = None
 
     @property
     def input_tables(self) -> dict[str, str]:
@@ -80,6 +83,8 @@ class ManifestStep:
         data["tables"] = dict(self.tables or {})
         if self.connection is None:
             del data["connection"]
+        if self.spark_sql is None:
+            del data["spark_sql"]
         return data
 
     @classmethod
@@ -98,6 +103,7 @@ class ManifestStep:
             retry=dict(data["retry"]) if data.get("retry") else None,
             timeout_s=data.get("timeout_s"),
             connection=data.get("connection"),
+            spark_sql=data.get("spark_sql"),
         )
 
 
