@@ -147,15 +147,13 @@ class SparkCluster:
             return []
         return [pid for pid in descendants(worker.pid) if _is_executor(pid)]
 
-    def worker_connected_to(self, port: int) -> Daemon | None:
-        """The live worker one of whose executors has a TCP connection open to `port`."""
+    def connected_to(self, port: int) -> tuple[Daemon, int] | None:
+        """(worker, executor pid) of an executor with a TCP connection open to `port`."""
         open_inodes = _established_to(port)
         for worker in self.workers:
-            if not worker.alive():
-                continue
             for pid in self.executors_of(worker):
                 if _socket_inodes(pid) & open_inodes:
-                    return worker
+                    return worker, pid
         return None
 
     def restart_worker(self, worker: Daemon) -> Daemon:
