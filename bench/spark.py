@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -371,6 +372,8 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         parser.error(f"unknown engines {sorted(unknown)}; choose from {', '.join(ENGINES)}")
     floor_rows = None if args.no_floor else (args.floor_rows or sizes[-1])
     precompile()
+    # a SIGTERM (a stopped `make bench`) still stops the cluster and drops the tables
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="osiris-bench-spark-"))
     cluster: SparkCluster | None = None
     cluster_start = None
