@@ -39,7 +39,8 @@ def write(engines: TwoEngines, name: str, text: str) -> Path:
 
 def step(step_id: str, component: str, mode: str, config: str, needs: str = "") -> str:
     extra = f"    needs: [{needs}]\n" if needs else ""
-    return f"  - id: {step_id}\n    component: {component}\n    mode: {mode}\n{extra}    config: {config}\n"
+    head = f"  - id: {step_id}\n    component: {component}\n    mode: {mode}\n"
+    return f"{head}{extra}    config: {config}\n"
 
 
 def test_mysql_types_to_csv_are_the_bytes_duckdb_writes(engines: TwoEngines) -> None:
@@ -83,7 +84,7 @@ def test_csv_null_and_empty_string_and_postgres_timestamptz(engines: TwoEngines)
             "back",
             "postgres.extractor",
             "read",
-            '{query: "SELECT id, name, amount, TIMESTAMPTZ \'2024-01-02 03:04:05.25+02\' AS at'
+            "{query: \"SELECT id, name, amount, TIMESTAMPTZ '2024-01-02 03:04:05.25+02' AS at"
             ' FROM blanks"}',
             "to_pg",
         )
@@ -219,8 +220,40 @@ def test_a_component_spark_cannot_run_is_refused_before_the_run(tmp_path: Path) 
     )
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["run", str(tmp_path / "p.yaml"), "--project", str(tmp_path), "--engine", "spark"])
+        code = main(
+            ["run", str(tmp_path / "p.yaml"), "--project", str(tmp_path), "--engine", "spark"]
+        )
     assert code == 2
     assert "cannot run step keep (duckdb.writer)" in err.getvalue()
     assert "--engine duckdb" in err.getvalue() and "Traceback" not in err.getvalue()
     assert not (tmp_path / "run_logs").exists()
+
+
+def test_json_and_parquet_files_round_trip_as_on_duckdb(engines: TwoEngines) -> None:
+    """CSV → NDJSON → JSON reader (the exact path) → Parquet → Parquet reader → CSV with
+    CRLF and nonnumeric quoting (the exact path again): each file as DuckDB writes it."""
+    engines.source = ()
+    pipeline = write(
+        engines,
+        "files",
+        step("orders", "filesystem.csv_extractor", "read", "{path: data/orders.csv}")
+        + step("json", "filesystem.json_writer", "write", "{path: output/o.ndjson}", "orders")
+        + step("back", "filesystem.json_extractor", "read", "{path: output/o.ndjson}", "json")
+        + step("pq", "filesystem.parquet_writer", "write", "{path: output/o.parquet}", "back")
+        + step("again", "filesystem.parquet_extractor", "read", "{path: output/o.parquet}", "pq")
+        + step(
+            "out",
+            "filesystem.csv_writer",
+            "write",
+            "{path: output/o.csv, newline: crlf, quoting: nonnumeric}",
+            "again",
+        ),
+    )
+    build = engines.compile(pipeline)
+    duck = engines.run(build, "duckdb")
+    spark = engines.run(build, "spark")
+    assert duck.status == spark.status == "success", spark.steps
+    assert sorted(spark.files) == ["output/o.csv", "output/o.ndjson", "output/o.parquet"]
+    for name, rows in duck.files.items():
+        assert sorted(spark.files[name]) == sorted(rows), name
+    assert (engines.root / "output" / "o.csv").read_bytes().count(b"\r\n") == 61
