@@ -180,7 +180,7 @@ def spark_error(err: BaseException, action: str, fields: Mapping[str, Any]) -> D
         category = "sql"
     retryable = category == "network"
     return DriverError(
-        sqlio.scrub(f"Spark JDBC {action} failed: {message}", fields),
+        sqlio.scrub(f"Spark {action} failed: {message}", fields),
         category=category,
         retryable=retryable,
     )
@@ -233,7 +233,7 @@ def read(ctx: StepContext, config: Mapping[str, Any], family: str, conf: Mapping
     )
     options["fetchsize"] = str(sqlio.batch_size(config))
     options["preferTimestampNTZ"] = "true"
-    with spark_errors("read", source.fields):
+    with spark_errors("JDBC read", source.fields):
         split = _partitioning(source, server, config, sql, schema, conf)
         options["dbtable"] = f"(\n{sql}\n) AS _osiris_src"
         if split is not None:
@@ -445,7 +445,7 @@ def _write_mysql(
             return lengths
 
     with (
-        spark_errors("write", source.fields),
+        spark_errors("JDBC write", source.fields),
         server.errors("write"),
         closing(server.connect(local_infile=False)) as conn,
     ):
@@ -506,7 +506,7 @@ def _write_postgres(
         f"{sqlio.quote_ident(name)} {pg.postgres_type(kind)}" for name, kind in columns
     )
     with (
-        spark_errors("write", source.fields),
+        spark_errors("JDBC write", source.fields),
         server.errors("write"),
         closing(server.connect()) as admin,
     ):
