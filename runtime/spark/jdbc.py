@@ -228,9 +228,7 @@ def read(ctx: StepContext, config: Mapping[str, Any], family: str, conf: Mapping
         if role:
             source.init.append(f"SET ROLE {role}")
     options = source.options()
-    options["sessionInitStatement"] = (
-        "; ".join(source.init) if family != "mysql" else source.init[0]
-    )
+    options["sessionInitStatement"] = "; ".join(source.init)
     options["fetchsize"] = str(sqlio.batch_size(config))
     options["preferTimestampNTZ"] = "true"
     with spark_errors("JDBC read", source.fields):
@@ -244,7 +242,6 @@ def read(ctx: StepContext, config: Mapping[str, Any], family: str, conf: Mapping
                 upperBound=str(high + 1),
                 numPartitions=str(partitions),
             )
-            ctx.emit("read.partitions", column=column, partitions=partitions)
         frame = ctx.data_plane.spark.read.format("jdbc").options(**options).load()
         if row_limit is not None:
             frame = frame.limit(row_limit)
