@@ -212,19 +212,19 @@ def _settings(conf: Mapping[str, str], key: str) -> int | None:
 def read(ctx: StepContext, config: Mapping[str, Any], family: str, conf: Mapping[str, str]) -> Any:
     """The step's table or query as a DataFrame, read through Spark JDBC."""
     if family == "mysql":
-        source, server = mysql_source(ctx, config)
-        from components.mysql.io import source_query
+        from components.mysql import io as mysql
 
-        sql, row_limit = source_query(config)
+        source, server = mysql_source(ctx, config)
+        sql, row_limit = mysql.source_query(config)
         schema = None
     else:
-        source, server = postgres_source(ctx, config, family)
-        from components.postgres.io import reading_role, source_query
+        from components.postgres import io as pg
 
+        source, server = postgres_source(ctx, config, family)
         schema = server.schema
-        sql, row_limit = source_query(config, schema), None
+        sql, row_limit = pg.source_query(config, schema), None
         with server.errors("read"):
-            role = reading_role(server)  # connects first: a login's error as locally
+            role = pg.reading_role(server)  # connects first: a login's error as locally
         if role:
             source.init.append(f"SET ROLE {role}")
     options = source.options()
@@ -307,12 +307,12 @@ def _whole_table(
             return None
     if tree.find(exp.AggFunc) or tree.find(exp.Window) or len(list(tree.find_all(exp.Table))) != 1:
         return None
-    (table,) = tree.find_all(exp.Table)
+    (read,) = tree.find_all(exp.Table)
     if any(isinstance(e, exp.Star) for e in tree.expressions):
-        return table.db or None, table.name, None
+        return read.db or None, read.name, None
     # a key selected as itself (a bare column) splits the read; `id AS x` or `id + 1` not
     names = {e.name for e in tree.expressions if isinstance(e, exp.Column)}
-    return table.db or None, table.name, names
+    return read.db or None, read.name, names
 
 
 def _mysql_key(server: Any, database: Any, table: str) -> tuple[str | None, int | None]:
@@ -402,6 +402,7 @@ def _write_mysql(
     ctx: StepContext, config: Mapping[str, Any], frame: Any, rows_in: int
 ) -> StepResult:
     from components.mysql import io as mysql
+    from components.mysql.types import mysql_type
 
     source, server = mysql_source(ctx, config, reading=False)
     columns = types.columns(frame)
@@ -456,7 +457,7 @@ def _write_mysql(
         writer.stage = mysql.qualified(str(database), name)
         with conn.cursor() as cursor:  # held while the stage exists: no other write drops it
             cursor.execute("SELECT GET_LOCK(%s, 0)", (f"osiris_staging_{token}",))
-        plain = [f"{mysql.quote_name(n)} {mysql.mysql_type(k, None)}" for n, k in columns]
+        plain = [f"{mysql.quote_name(n)} {mysql_type(k, None)}" for n, k in columns]
         writer.execute(
             f"CREATE TABLE {writer.stage} ({', '.join(plain)}) ENGINE=InnoDB "
             "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"

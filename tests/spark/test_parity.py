@@ -125,3 +125,4 @@ def test_every_runnable_corpus_pipeline_runs_the_same_on_spark(engines: TwoEngin
     assert not unexplained, "\n".join(f"{k}: {v}" for k, v in unexplained.items())
     assert sorted(set(TRANSPILE_GAPS) - set(differ)) == [], "a known gap is closed: drop it"
     assert len(ran) >= 10, ran
+    print(f"{len(ran)} corpus pipelines ran the same on Spark; known gaps: {sorted(differ)}")
