@@ -58,8 +58,24 @@ def _csv_native(config: Mapping[str, Any], path: Path) -> bool:
     )
 
 
-def duckdb_csv_schema(path: Path, config: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The file's (column, DuckDB type) as the CSV extractor would type it."""
+_DATED = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS")
+_ISO = r"-?\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?"
+
+
+def _iso_only(cur: Any, text_source: str, columns: list[str]) -> bool:
+    """Whether every value of these columns is an ISO date or timestamp (one scan)."""
+    from components.common.quoting import quote_identifier, quote_literal
+
+    checks = ", ".join(
+        f"coalesce(bool_and(regexp_full_match({quote_identifier(c)}, {quote_literal(_ISO)})), true)"
+        for c in columns
+    )
+    return all(cur.execute(f"SELECT {checks} FROM {text_source}").fetchone())
+
+
+def duckdb_csv_schema(path: Path, config: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """The file's (column, DuckDB type) as the CSV extractor would type it; None when its
+    dates are not all ISO 8601 (Spark's parser would read them otherwise)."""
     import duckdb
 
     from components.filesystem_csv_extractor.driver import (
@@ -76,6 +92,9 @@ def duckdb_csv_schema(path: Path, config: Mapping[str, Any]) -> list[tuple[str, 
             decimals = _exact_decimals(cur, path, config, "*", limit)
             source = _read_csv_call(path, config, {**decimals, **pinned})
             described = cur.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            dated = [str(row[0]) for row in described if str(row[1]) in _DATED]
+            if dated and not _iso_only(cur, _read_csv_call(path, config, all_varchar=True), dated):
+                return None  # dates Spark's parser would read otherwise: the exact path
         except duckdb.Error as err:
             text = str(err).strip().split("\n\n")[0]
             raise DriverError(f"cannot read the CSV file: {text}", category="data") from None
@@ -91,6 +110,8 @@ def read_csv(ctx: StepContext, config: Mapping[str, Any]) -> Any:
     if not _csv_native(config, path):
         return through_duckdb.read(ctx, config, "filesystem.csv_extractor")
     described = duckdb_csv_schema(path, config)
+    if described is None:
+        return through_duckdb.read(ctx, config, "filesystem.csv_extractor")
     schema = T.StructType([T.StructField(name, spark_type(kind)) for name, kind in described])
     options = {
         "header": "true" if config.get("header", True) else "false",

@@ -62,7 +62,13 @@ class Source:
 # ---- where --------------------------------------------------------------------------------
 
 
-def mysql_source(ctx: StepContext, config: Mapping[str, Any]) -> tuple[Source, Any]:
+def mysql_source(
+    ctx: StepContext, config: Mapping[str, Any], reading: bool = True
+) -> tuple[Source, Any]:
+    """The step's MySQL/MariaDB server for Spark. A read first connects once itself — the
+    login's failure is then the local run's error, word for word — and learns the server's
+    name for a read-only session, set on every connection Spark opens (its schema probe
+    included, which `sessionInitStatement` does not reach)."""
     from components.mysql.connect import connect_params
     from components.mysql.io import MySQLServer
 
@@ -73,7 +79,12 @@ def mysql_source(ctx: StepContext, config: Mapping[str, Any]) -> tuple[Source, A
     # `jdbc:mysql:` with permitMysqlScheme: Spark then speaks its MySQL dialect (backquoted
     # names); under `jdbc:mariadb:` it quotes with " and reads names back as values
     url = f"jdbc:mysql://{host}:{params['port']}/{params.get('database') or ''}?permitMysqlScheme"
-    url += "&sessionVariables=time_zone='+00:00'"
+    session = ["time_zone='+00:00'"]
+    if reading:
+        with server.errors("read"), closing(server.connect()) as conn:
+            mariadb = "mariadb" in conn.get_server_info().lower()
+        session.insert(0, "tx_read_only=1" if mariadb else "transaction_read_only=1")
+    url += "&sessionVariables=" + ",".join(session)
     source = Source(
         "mysql",
         url,
@@ -86,10 +97,15 @@ def mysql_source(ctx: StepContext, config: Mapping[str, Any]) -> tuple[Source, A
     return source, server
 
 
-def postgres_source(ctx: StepContext, config: Mapping[str, Any], family: str) -> tuple[Source, Any]:
+def postgres_source(
+    ctx: StepContext, config: Mapping[str, Any], family: str, reading: bool = True
+) -> tuple[Source, Any]:
+    """The step's PostgreSQL/Supabase server for Spark: a read's session settings (the
+    local run's `read_settings`, read-only) go in the URL's `options`, so every connection
+    Spark opens has them, its schema probe included."""
     from urllib.parse import quote
 
-    from components.postgres.io import PostgresServer
+    from components.postgres.io import PostgresServer, read_settings
 
     server = PostgresServer.for_step(ctx, config, family)
     params = server.libpq_params()
@@ -105,6 +121,13 @@ def postgres_source(ctx: StepContext, config: Mapping[str, Any], family: str) ->
     url += "?ApplicationName=osiris&prepareThreshold=0"
     if params.get("sslmode"):
         url += f"&sslmode={params['sslmode']}"
+    if reading:
+        settings = {**read_settings(server.schema, None), "default_transaction_read_only": "on"}
+        settings["search_path"] = settings["search_path"].replace(" ", "")
+        options = " ".join(
+            f"-c {name}={value.replace(' ', '')}" for name, value in settings.items()
+        )
+        url += "&options=" + quote(options, safe="")
     source = Source(
         family,
         url,
@@ -157,7 +180,7 @@ def spark_error(err: BaseException, action: str, fields: Mapping[str, Any]) -> D
         category = "sql"
     retryable = category == "network"
     return DriverError(
-        sqlio.scrub(f"Spark JDBC {action} failed: {message}", fields),
+        sqlio.scrub(f"Spark {action} failed: {message}", fields),
         category=category,
         retryable=retryable,
     )
@@ -189,34 +212,26 @@ def _settings(conf: Mapping[str, str], key: str) -> int | None:
 def read(ctx: StepContext, config: Mapping[str, Any], family: str, conf: Mapping[str, str]) -> Any:
     """The step's table or query as a DataFrame, read through Spark JDBC."""
     if family == "mysql":
-        source, server = mysql_source(ctx, config)
-        from components.mysql.io import source_query
+        from components.mysql import io as mysql
 
-        sql, row_limit = source_query(config)
+        source, server = mysql_source(ctx, config)
+        sql, row_limit = mysql.source_query(config)
         schema = None
     else:
-        source, server = postgres_source(ctx, config, family)
-        from components.postgres.io import read_settings, reading_role, source_query
+        from components.postgres import io as pg
 
+        source, server = postgres_source(ctx, config, family)
         schema = server.schema
-        sql, row_limit = source_query(config, schema), None
-        settings = read_settings(schema, None)
-        init = source.init
-        init += [
-            f"SET {name} = '{value}'" for name, value in settings.items() if name != "search_path"
-        ]
-        init.append(f"SET search_path TO {settings['search_path']}")
-        with spark_errors("read", source.fields), server.errors("read"):
-            role = reading_role(server)
+        sql, row_limit = pg.source_query(config, schema), None
+        with server.errors("read"):
+            role = pg.reading_role(server)  # connects first: a login's error as locally
         if role:
-            init.append(f"SET ROLE {role}")
+            source.init.append(f"SET ROLE {role}")
     options = source.options()
-    options["sessionInitStatement"] = (
-        "; ".join(source.init) if family != "mysql" else source.init[0]
-    )
+    options["sessionInitStatement"] = "; ".join(source.init)
     options["fetchsize"] = str(sqlio.batch_size(config))
     options["preferTimestampNTZ"] = "true"
-    with spark_errors("read", source.fields):
+    with spark_errors("JDBC read", source.fields):
         split = _partitioning(source, server, config, sql, schema, conf)
         options["dbtable"] = f"(\n{sql}\n) AS _osiris_src"
         if split is not None:
@@ -227,7 +242,6 @@ def read(ctx: StepContext, config: Mapping[str, Any], family: str, conf: Mapping
                 upperBound=str(high + 1),
                 numPartitions=str(partitions),
             )
-            ctx.emit("read.partitions", column=column, partitions=partitions)
         frame = ctx.data_plane.spark.read.format("jdbc").options(**options).load()
         if row_limit is not None:
             frame = frame.limit(row_limit)
@@ -293,12 +307,12 @@ def _whole_table(
             return None
     if tree.find(exp.AggFunc) or tree.find(exp.Window) or len(list(tree.find_all(exp.Table))) != 1:
         return None
-    (table,) = tree.find_all(exp.Table)
+    (read,) = tree.find_all(exp.Table)
     if any(isinstance(e, exp.Star) for e in tree.expressions):
-        return table.db or None, table.name, None
+        return read.db or None, read.name, None
     # a key selected as itself (a bare column) splits the read; `id AS x` or `id + 1` not
     names = {e.name for e in tree.expressions if isinstance(e, exp.Column)}
-    return table.db or None, table.name, names
+    return read.db or None, read.name, names
 
 
 def _mysql_key(server: Any, database: Any, table: str) -> tuple[str | None, int | None]:
@@ -353,8 +367,12 @@ def _bounds(source: Source, server: Any, sql: str, key: str) -> tuple[Any, Any]:
                 f"SELECT min({quote_name(key)}), max({quote_name(key)}) FROM (\n{sql}\n) AS b"
             )
             return tuple(cur.fetchone())
+    from components.postgres.io import read_settings
+
     with server.errors("read"), closing(server.connect()) as conn:
         conn.read_only = True
+        path = read_settings(server.schema, None)["search_path"]
+        conn.execute("SELECT set_config('search_path', %s, true)", (path,))
         column = sqlio.quote_ident(key)
         row = conn.execute(f"SELECT min({column}), max({column}) FROM (\n{sql}\n) AS b").fetchone()
         return tuple(row) if row else (None, None)
@@ -384,8 +402,9 @@ def _write_mysql(
     ctx: StepContext, config: Mapping[str, Any], frame: Any, rows_in: int
 ) -> StepResult:
     from components.mysql import io as mysql
+    from components.mysql.types import mysql_type
 
-    source, server = mysql_source(ctx, config)
+    source, server = mysql_source(ctx, config, reading=False)
     columns = types.columns(frame)
     mode, key = sqlio.check_write_config(config, [name for name, _ in columns])
     database, table = sqlio.split_table(str(config["table"]), config.get("schema"))
@@ -424,7 +443,7 @@ def _write_mysql(
             return lengths
 
     with (
-        spark_errors("write", source.fields),
+        spark_errors("JDBC write", source.fields),
         server.errors("write"),
         closing(server.connect(local_infile=False)) as conn,
     ):
@@ -438,7 +457,7 @@ def _write_mysql(
         writer.stage = mysql.qualified(str(database), name)
         with conn.cursor() as cursor:  # held while the stage exists: no other write drops it
             cursor.execute("SELECT GET_LOCK(%s, 0)", (f"osiris_staging_{token}",))
-        plain = [f"{mysql.quote_name(n)} {mysql.mysql_type(k, None)}" for n, k in columns]
+        plain = [f"{mysql.quote_name(n)} {mysql_type(k, None)}" for n, k in columns]
         writer.execute(
             f"CREATE TABLE {writer.stage} ({', '.join(plain)}) ENGINE=InnoDB "
             "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
@@ -460,7 +479,7 @@ def _write_postgres(
 ) -> StepResult:
     from components.postgres import io as pg
 
-    source, server = postgres_source(ctx, config, family)
+    source, server = postgres_source(ctx, config, family, reading=False)
     columns = types.columns(frame)
     mode, key = sqlio.check_write_config(config, [name for name, _ in columns])
     schema, table = sqlio.split_table(str(config["table"]), config.get("schema"))
@@ -485,7 +504,7 @@ def _write_postgres(
         f"{sqlio.quote_ident(name)} {pg.postgres_type(kind)}" for name, kind in columns
     )
     with (
-        spark_errors("write", source.fields),
+        spark_errors("JDBC write", source.fields),
         server.errors("write"),
         closing(server.connect()) as admin,
     ):

@@ -173,6 +173,7 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         for key, value in session_conf(master, conf).items():
             builder = builder.config(key, value)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        _python_side_to_log()
         try:
             with _jvm_output_to(spark_log().path):
                 return builder.getOrCreate()
@@ -182,6 +183,20 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
                 f"{str(err).splitlines()[0] if str(err) else ''}",
                 f"check --spark-master and --spark-conf; Spark's own log: {spark_log().path}",
             ) from None
+
+
+def _python_side_to_log() -> None:
+    """PySpark's own Python logger of failed queries (their plan and stack, as JSON) writes
+    to stderr: into the Spark log instead, which reaches the session folder redacted."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    logger = PySparkLogger.getLogger("SQLQueryContextLogger")  # its own class: its kwargs
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+    logger.addHandler(logging.FileHandler(spark_log().path, encoding="utf-8"))
+    logger.propagate = False
 
 
 @contextlib.contextmanager
