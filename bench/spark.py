@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -276,36 +276,53 @@ def fit(points: Sequence[tuple[int, float]]) -> tuple[float, float] | None:
     return mean_t - b * mean_r, b
 
 
-def model_notes(engines: Sequence[Engine]) -> tuple[list[str], dict[str, dict[str, float]]]:
-    """The fitted model per engine, as report lines and as numbers."""
-    lines: list[str] = []
+def model_notes(
+    points: Mapping[str, Sequence[tuple[int, float]]], rounds: int
+) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """The fitted model per engine (`points`: engine -> (rows, median seconds)), as report
+    lines and as numbers."""
+    lines = [f"each figure is the median of {rounds} interleaved round{'s' * (rounds != 1)}"]
     numbers: dict[str, dict[str, float]] = {}
-    for engine in engines:
-        points = [(rows, median([s.seconds for s in got])) for rows, got in engine.samples.items()]
-        found = fit(points)
+    for key, found_points in points.items():
+        found = fit(found_points)
         if found is None:
             continue
         a, b = found
-        worst = max(abs(t - (a + b * r)) for r, t in points)
-        numbers[engine.key] = {"a_s": round(a, 2), "b_s_per_m_rows": round(b * 1e6, 3)}
+        worst = max(abs(t - (a + b * r)) for r, t in found_points)
+        numbers[key] = {"a_s": round(a, 2), "b_s_per_m_rows": round(b * 1e6, 3)}
         lines.append(
-            f"cost model, {TITLES[engine.key]}: t ≈ {a:.1f} s + {b * 1e6:.2f} s per million "
-            f"rows (least squares over {len(points)} sizes; furthest point {worst:.1f} s off)"
+            f"cost model, {TITLES[key]}: t ≈ {a:.1f} s + {b * 1e6:.2f} s per million rows "
+            f"(least squares over {len(found_points)} sizes; furthest point {worst:.1f} s off)"
         )
     duck = numbers.get("duckdb")
     for key, model in numbers.items():
         if key == "duckdb" or not duck:
             continue
-        if 0 < model["b_s_per_m_rows"] < duck["b_s_per_m_rows"] and model["a_s"] > duck["a_s"]:
-            rows = (model["a_s"] - duck["a_s"]) / (duck["b_s_per_m_rows"] - model["b_s_per_m_rows"])
+        slope, duck_slope = model["b_s_per_m_rows"], duck["b_s_per_m_rows"]
+        if slope <= 0:
+            lines.append(
+                f"{TITLES[key]}: the fitted cost per row is not above zero — the rounds "
+                "differ by more than the rows cost, so these sizes show only its fixed cost"
+            )
+        elif slope < duck_slope and model["a_s"] > duck["a_s"]:
+            rows = (model["a_s"] - duck["a_s"]) / (duck_slope - slope)
             model["crossover_m_rows"] = round(rows, 1)
             lines.append(f"{TITLES[key]} would overtake the DuckDB engine at ≈ {rows:,.0f}M rows")
         else:
             lines.append(
                 f"{TITLES[key]} never overtakes the DuckDB engine on this machine: its cost per "
-                "row is not lower, so the gap grows with the rows"
+                "row is higher too, so the gap grows with the rows"
             )
     return lines, numbers
+
+
+def medians(engines: Sequence[Engine]) -> dict[str, list[tuple[int, float]]]:
+    return {
+        engine.key: [
+            (rows, median([s.seconds for s in got])) for rows, got in engine.samples.items()
+        ]
+        for engine in engines
+    }
 
 
 def figures_of(engines: Sequence[Engine], cluster_start: float | None) -> list[Figure]:
@@ -439,7 +456,8 @@ def report(
     engines: Sequence[Engine], cluster_start: float | None, show: bool = False
 ) -> list[Figure]:
     figures = figures_of(engines, cluster_start)
-    notes, model = model_notes(engines)
+    rounds = min((len(got) for e in engines for got in e.samples.values()), default=0)
+    notes, model = model_notes(medians(engines), rounds)
     if show:
         print_figures("spark (scale-out)", figures)
         for line in notes:
