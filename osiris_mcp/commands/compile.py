@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: reuse an identical earlier build; force: always compile; "
         "never: only reuse, fail when there is none",
     )
-    parser.add_argument("--no-optimize", action="store_true", help="turn off pushdown rewrites")
+    options.add_no_optimize(parser)
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
     parser.add_argument("--debug", action="store_true", help="also print the manifest")
     options.add_verify_sql(parser)

@@ -1,4 +1,5 @@
-"""Options and input handling shared by the commands that compile (validate, compile, run)."""
+"""Options and input handling shared by the commands: the project folder, and what the
+commands that compile (validate, compile, run, preview) take."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from compiler.program import CompileContext
 
+
 PROJECT_HELP = (
     "project directory (default: $OSIRIS_HOME, else the nearest folder from here up that "
     "holds osiris_connections.yaml, else the working directory)"
 )
+
+
+def add_project(parser: argparse.ArgumentParser) -> None:
+    """`--project DIR`, for every command that works in a project (see `project_dir`)."""
+    parser.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
 
 
 def add_compile_inputs(parser: argparse.ArgumentParser) -> None:
@@ -26,17 +33,20 @@ def add_compile_inputs(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="set a param (repeatable); wins over OSIRIS_PARAM_<NAME>, profile and default",
     )
-    parser.add_argument(
-        "--project",
-        metavar="DIR",
-        help=PROJECT_HELP,
-    )
+    add_project(parser)
     parser.add_argument(
         "--catalog",
         choices=("auto", "off"),
         default="auto",
         help="auto: check SQL against schemas `osiris discover` cached (never connects); "
         "off: no schema checks",
+    )
+
+
+def add_no_optimize(parser: argparse.ArgumentParser) -> None:
+    """`--no-optimize`, for the commands that compile a plan (`compile_context(optimize=...)`)."""
+    parser.add_argument(
+        "--no-optimize", action="store_true", help="compile without pushdown rewrites"
     )
 
 
