@@ -120,6 +120,8 @@ async def run_pipeline(
             "Params are part of the plan: compile again with oml_compile(params=…) and "
             "run the new manifest_hash.",
         )
+    if args.engine == "spark":
+        _spark_can_run(plan)
     if plan.writes_tables:
         _require_consent(confirmation, args.confirm_writes)
     run = state.runs.start(
@@ -130,8 +132,12 @@ async def run_pipeline(
         parallel=args.parallel,
         detached=args.detach,
         keep_outputs=args.keep_outputs,
+        engine=args.engine,
+        spark_master=args.spark_master,
     )
-    await _wait(state, run.run_id, run, max(args.wait_s, _START_WAIT_S), ctx, until_started=True)
+    # a Spark run starts a JVM first (~10 s on 2 cores): wait for it a little longer
+    start_wait = _START_WAIT_S * (3 if args.engine == "spark" else 1)
+    await _wait(state, run.run_id, run, max(args.wait_s, start_wait), ctx, until_started=True)
     if run.error:
         raise OsirisToolError(
             "run_failed_to_start",
@@ -142,6 +148,17 @@ async def run_pipeline(
     if args.wait_s > 0 and not run.done.is_set():
         await _wait(state, run.run_id, run, args.wait_s, ctx)
     return _run_reply(state, run.run_id)
+
+
+def _spark_can_run(plan: Any) -> None:
+    """Refuse, before anything starts, a plan with a step the Spark engine cannot run."""
+    from runtime.builds import PlanError
+    from runtime.spark.engine import check_plan
+
+    try:
+        check_plan(plan)
+    except PlanError as err:
+        raise OsirisToolError("engine_unsupported", str(err), err.hint or "") from None
 
 
 #: How long run_pipeline waits, at least, to see a run start (or fail to start).

@@ -62,6 +62,8 @@ class RunTracker:
         parallel: int = 1,
         detached: bool = False,
         keep_outputs: bool = False,
+        engine: str = "duckdb",
+        spark_master: str | None = None,
     ) -> TrackedRun:
         """Start the run of a verified build in a worker process; returns at once."""
         from runtime.adapters import RunRequest
@@ -76,6 +78,8 @@ class RunTracker:
             on_event=lambda event: self._on_event(run, event),
             run_id=run.run_id,
             keep_outputs=keep_outputs,
+            engine=engine,
+            spark_master=spark_master,
         )
         run.worker = RunWorker(request, detached=detached)
         with self._lock:

@@ -401,6 +401,17 @@ class RunPipelineArgs(Args):
         description="Keep the run going when this client disconnects (default: a disconnect "
         "cancels it).",
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="What runs the steps: duckdb on the server's machine (default), or "
+        "Apache Spark (database, file and duckdb.processor steps only).",
+    )
+    spark_master: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^(local(\[(\d+|\*)\])?|spark://[A-Za-z0-9.\-]+(:\d+)?(,[A-Za-z0-9.\-]+(:\d+)?)*)$",
+        description="With engine spark: local[N] or spark://HOST:PORT (default local[2]).",
+    )
 
 
 class StepStatus(Row):

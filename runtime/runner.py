@@ -13,7 +13,7 @@ import importlib
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,8 +244,12 @@ class Runner:
         cancel: threading.Event | None = None,
         selection: Any = None,
         streaming: bool = False,
+        drivers: Callable[[str], Any] | None = None,
     ) -> None:
         self.plan = plan
+        #: a step's driver by component: the components' own (`load_driver`), or another
+        #: engine's drivers over its own data plane (runtime/spark/steps.py)
+        self.load_driver: Callable[[str], Any] = drivers or load_driver
         #: whether a read step may hand its rows straight to its writer (runtime/streams.py):
         #: not when every step's whole table is to be kept, nor with `--select`
         self.streaming = streaming and selection is None
@@ -317,10 +321,10 @@ class Runner:
         streams: dict[str, ManifestStep] = {}
         chains: dict[str, Chain] = {}
         if self.streaming and pending:
-            chains = fused_chains(pending, self.plan.configs, load_driver)
+            chains = fused_chains(pending, self.plan.configs, self.load_driver)
             fused = {step.id for chain in chains.values() for step in chain.steps}
             unfused = [step for step in pending if step.id not in fused]
-            streams = streamed_pairs(unfused, self.plan.configs, load_driver)
+            streams = streamed_pairs(unfused, self.plan.configs, self.load_driver)
         running: dict[Future[None], str] = {}
         with ThreadPoolExecutor(
             max_workers=self.parallel, thread_name_prefix="osiris-step"
@@ -454,7 +458,7 @@ class Runner:
         problems: dict[str, DriverError] = {}
         for component in sorted({s.component for s in steps}):
             try:
-                load_driver(component)
+                self.load_driver(component)
             except DriverError as problem:
                 problems[component] = problem
         if not problems:
@@ -618,7 +622,7 @@ class Runner:
         t0 = time.monotonic()
         read_ctx = self._begin(reader, read)
         try:
-            driver = load_driver(reader.component)
+            driver = self.load_driver(reader.component)
             config = self.plan.configs[reader.id]
             stream, error = _guarded(
                 self.cancel, lambda: driver.stream(read_ctx, config, sample_rows=SAMPLE_ROWS)
@@ -656,7 +660,7 @@ class Runner:
         write_ctx = self._begin(writer, write)
         config = self.plan.configs[writer.id]
         try:
-            driver = load_driver(writer.component)
+            driver = self.load_driver(writer.component)
             result, error = _guarded(
                 self.cancel, lambda: driver.write_stream(write_ctx, config, stream)
             )
@@ -696,7 +700,7 @@ class Runner:
         try:
             started = {reader.id: self._announce(reader)}
             ctx = self._context_on(reader, cursor)
-            driver = load_driver(reader.component)
+            driver = self.load_driver(reader.component)
             read_config = self.plan.configs[reader.id]
             read, error = _guarded(self.cancel, lambda: driver.relation(ctx, read_config))
             if error is not None:
@@ -716,7 +720,7 @@ class Runner:
                 started[step.id] = self._announce(step)
             writer = chain.writer
             write_ctx = self._context_on(writer, cursor)
-            write_driver = load_driver(writer.component)
+            write_driver = self.load_driver(writer.component)
             write_config = self.plan.configs[writer.id]
             result, error = _guarded(
                 self.cancel,
@@ -872,7 +876,7 @@ class Runner:
         def call() -> StepResult:
             if self.selection is not None and step.id in self.selection.reuse:
                 return self._reuse(step, ctx.data_plane, ctx.output_table)
-            driver = load_driver(step.component)
+            driver = self.load_driver(step.component)
             inputs = {name: quote_table(up) for name, up in step.input_tables.items()}
             return driver.run(ctx, self.plan.configs[step.id], inputs)
 
@@ -892,6 +896,10 @@ class Runner:
 
     def _drop_output(self, cursor: Any, table: str) -> None:
         try:
+            drop = getattr(cursor, "drop_table", None)  # a data plane that is not DuckDB
+            if drop is not None:
+                drop(table)
+                return
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         except Exception:  # the data plane itself is gone: nothing left to clean
             return

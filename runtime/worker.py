@@ -118,6 +118,9 @@ class RunWorker:
             "compilation": request.compilation,
             "detached": self.detached,
             "select": list(request.select),
+            "engine": request.engine,
+            "spark_master": request.spark_master,
+            "spark_conf": dict(request.spark_conf),
         }
         env = dict(os.environ if request.env is None else request.env)
         try:
@@ -425,6 +428,13 @@ def _watch_stdin(cancel: CancelFile, detached: bool, payload: dict[str, Any]) ->
         stop_queries(Path(payload["project"]), payload["run_id"], Path(payload["build_dir"]))
 
 
+def _on_spark(request: RunRequest) -> Collected:
+    from runtime.spark.engine import SparkOptions, run_build_on_spark
+
+    options = SparkOptions(request.spark_master, request.spark_conf)
+    return run_build_on_spark(request, options)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.worker")
     parser.add_argument("--events-fd", type=int, required=True)
@@ -452,9 +462,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         memory_limit=payload["memory_limit"],
         compilation=payload["compilation"],
         select=tuple(payload.get("select") or ()),
+        engine=str(payload.get("engine") or "duckdb"),
+        spark_master=payload.get("spark_master"),
+        spark_conf=dict(payload.get("spark_conf") or {}),
     )
     try:
-        collected = run_build(request)
+        collected = run_build(request) if request.engine != "spark" else _on_spark(request)
     except Exception as err:  # the run never started: say why, as the caller would
         hint = getattr(err, "hint", None)
         _send(out, lock, {"error": {"message": str(err) or type(err).__name__, "hint": hint}})

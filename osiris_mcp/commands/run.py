@@ -70,6 +70,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "$OSIRIS_MEMORY_LIMIT); beyond it, data spills to disk",
     )
     options.add_compile_inputs(parser)
+    spark = parser.add_argument_group("Spark engine (docs/scale-out.md)")
+    spark.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="what runs the steps: duckdb on this machine (default), or Apache Spark "
+        "(needs the spark extra and Java 17+)",
+    )
+    spark.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="Spark master for --engine spark: local[N] or spark://HOST:PORT (default local[2])",
+    )
+    spark.add_argument(
+        "--spark-conf",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a Spark setting for --engine spark (repeatable); osiris.jdbc.partitions=N "
+        "splits database reads in N, osiris.jdbc.rows_per_partition=N sizes them",
+    )
     e2b = parser.add_argument_group("E2B sandbox (docs/e2b.md)")
     e2b.add_argument(
         "--e2b",
@@ -132,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     if args.e2b and args.select:
         options.usage_error("--select runs locally only: it reuses outputs kept in run_logs/")
         return 2
+    spark = spark_from_args(args)
+    if spark is False:
+        return 2
     local_only = args.dry_run or args.limit is not None  # neither needs a sandbox
     sandbox = sandbox_from_args(args, project) if args.e2b and not local_only else None
     if args.e2b and not local_only and sandbox is None:
@@ -190,7 +213,34 @@ def run(args: argparse.Namespace) -> int:
         from osiris_mcp.commands.preview import sample_run
 
         return sample_run(build_dir, project, args.limit, args.json)
-    return execute(build_dir, project, args, compilation, sandbox)
+    return execute(build_dir, project, args, compilation, sandbox, spark or None)
+
+
+def spark_from_args(args: argparse.Namespace) -> Any:
+    """SparkOptions for --engine spark, None for duckdb, False after a usage error."""
+    engine = getattr(args, "engine", "duckdb")
+    if engine != "spark":
+        if args.spark_master or args.spark_conf:
+            options.usage_error("--spark-master and --spark-conf go with --engine spark")
+            return False
+        return None
+    from runtime.spark.engine import SparkOptions, parse_conf
+
+    for clash, flag in ((args.e2b, "--e2b"), (args.select, "--select"), (args.limit, "--limit")):
+        if clash:
+            options.usage_error(
+                f"{flag} runs with the DuckDB engine only\n  hint: drop {flag}, or drop "
+                "--engine spark"
+            )
+            return False
+    try:
+        conf = parse_conf(args.spark_conf or [])
+    except ValueError as err:
+        options.usage_error(
+            f"--spark-conf: {err}\n  hint: give KEY=VALUE, e.g. spark.executor.memory=2g"
+        )
+        return False
+    return SparkOptions(args.spark_master, conf)
 
 
 def sandbox_from_args(args: argparse.Namespace, project: Path) -> Any:
@@ -232,6 +282,7 @@ def execute(
     args: argparse.Namespace,
     compilation: dict[str, Any] | None,
     sandbox: Any = None,
+    spark: Any = None,
 ) -> int:
     from runtime.adapters import RunNotStarted, RunRequest
     from runtime.app import run_locally
@@ -252,7 +303,12 @@ def execute(
     )
     try:
         with live:
-            if sandbox is None:
+            if spark is not None:
+                from runtime.spark.engine import run_build_on_spark
+
+                # in this process: Spark's work is in its JVM, so Ctrl-C is heard here
+                collected = run_build_on_spark(request, spark)
+            elif sandbox is None:
                 collected = run_locally(request)
             else:
                 from runtime.adapters.e2b import run_in_sandbox

@@ -33,6 +33,11 @@ class RunRequest:
     compilation: dict[str, Any] | None = None
     #: `--select` selectors (STEP, STEP+, +STEP): run only part of the plan
     select: tuple[str, ...] = ()
+    #: "duckdb" (this machine's data plane) or "spark" (runtime/spark/engine.py)
+    engine: str = "duckdb"
+    #: the Spark master URL (None: local[2]) and `--spark-conf` settings, for engine spark
+    spark_master: str | None = None
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
 
 
 class RunNotStarted(Exception):

@@ -1,0 +1,295 @@
+"""CSV, Parquet and JSON files on Spark: read by Spark's own readers, written as ONE file.
+
+Reading a CSV, DuckDB's sniffer types the columns exactly as a local run does (the CSV
+extractor's own rules: exact decimals, dates only where asked, `dtype` pins), on a private
+DuckDB, and Spark reads the file with that schema, in parallel. A quoted empty field stays
+the empty string and an unquoted one is NULL, as locally.
+
+A file writer writes what the DuckDB writer writes: the DataFrame coalesced to one
+partition is written into a hidden staging folder beside the target (inside the base
+directory, so on the same file system), and its one part file is renamed over the target
+(`os.replace`): a reader sees the old file or the new one, a failure leaves the old one.
+Timestamps, decimals print as DuckDB prints them (ISO 8601 with a `T`, the fraction
+without trailing zeros; `79.19`).
+
+Options Spark cannot honour the DuckDB way (another encoding, CRLF, `nonnumeric` quoting,
+append, bz2/xz/zip/zstd, `skip_rows`, `na_values`; every JSON file) take the exact path:
+the component's own DuckDB driver on the Spark driver's machine (`through_duckdb`) — the
+same bytes as a local run, at the cost of the rows passing through one machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from components.file_input import resolve_data_path, source_path
+from components.file_output import ensure_parent, publish, remove_orphans
+from components.protocol import DriverError, StepContext, StepResult
+from runtime.spark import through_duckdb
+from runtime.spark.types import spark_type
+
+#: What a quoted empty CSV field reads as before it becomes '' again (Spark reads a quoted
+#: and an unquoted empty field alike unless told apart): a private-use character.
+_QUOTED_EMPTY = "\ue000"
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+def _csv_native(config: Mapping[str, Any], path: Path) -> bool:
+    """Whether Spark's CSV reader reads this file as DuckDB's does."""
+    encoding = str(config.get("encoding", "utf-8")).lower().replace("_", "-")
+    compression = str(config.get("compression", "infer"))
+    suffix = path.suffix.lower()
+    return (
+        encoding in ("utf-8", "utf8", "ascii")
+        and isinstance(config.get("header", True), bool)
+        and not config.get("skip_rows")
+        and not config.get("na_values")
+        and (
+            compression in ("none", "gzip")
+            or (compression == "infer" and suffix in ("", ".csv", ".gz", ".txt", ".tsv"))
+        )
+    )
+
+
+_DATED = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS")
+_ISO = r"-?\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?"
+
+
+def _iso_only(cur: Any, text_source: str, columns: list[str]) -> bool:
+    """Whether every value of these columns is an ISO date or timestamp (one scan)."""
+    from components.common.quoting import quote_identifier, quote_literal
+
+    checks = ", ".join(
+        f"coalesce(bool_and(regexp_full_match({quote_identifier(c)}, {quote_literal(_ISO)})), true)"
+        for c in columns
+    )
+    return all(cur.execute(f"SELECT {checks} FROM {text_source}").fetchone())
+
+
+def duckdb_csv_schema(path: Path, config: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """The file's (column, DuckDB type) as the CSV extractor would type it; None when its
+    dates are not all ISO 8601 (Spark's parser would read them otherwise)."""
+    import duckdb
+
+    from components.filesystem_csv_extractor.driver import (
+        _date_types,
+        _exact_decimals,
+        _read_csv_call,
+    )
+
+    limit = config.get("limit")
+    with duckdb.connect(":memory:") as cur:
+        cur.execute("SET python_enable_replacements = false")
+        try:
+            pinned = _date_types(cur, path, config)
+            decimals = _exact_decimals(cur, path, config, "*", limit)
+            source = _read_csv_call(path, config, {**decimals, **pinned})
+            described = cur.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            dated = [str(row[0]) for row in described if str(row[1]) in _DATED]
+            if dated and not _iso_only(cur, _read_csv_call(path, config, all_varchar=True), dated):
+                return None  # dates Spark's parser would read otherwise: the exact path
+        except duckdb.Error as err:
+            text = str(err).strip().split("\n\n")[0]
+            raise DriverError(f"cannot read the CSV file: {text}", category="data") from None
+    return [(str(row[0]), str(row[1])) for row in described]
+
+
+def read_csv(ctx: StepContext, config: Mapping[str, Any]) -> Any:
+    """The CSV file of the step as a DataFrame typed as a local run types it."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    path = source_path(ctx, config)
+    if not _csv_native(config, path):
+        return through_duckdb.read(ctx, config, "filesystem.csv_extractor")
+    described = duckdb_csv_schema(path, config)
+    if described is None:
+        return through_duckdb.read(ctx, config, "filesystem.csv_extractor")
+    schema = T.StructType([T.StructField(name, spark_type(kind)) for name, kind in described])
+    options = {
+        "header": "true" if config.get("header", True) else "false",
+        "sep": str(config.get("delimiter", ",")),
+        "quote": '"',
+        "escape": '"',
+        "multiLine": "true",
+        "mode": "FAILFAST",
+        "nullValue": "",
+        "emptyValue": _QUOTED_EMPTY,
+        "encoding": "UTF-8",
+        "enforceSchema": "true",
+    }
+    if config.get("comment"):
+        options["comment"] = str(config["comment"])
+    frame = ctx.data_plane.spark.read.schema(schema).options(**options).csv(str(path))
+    frame = frame.select(
+        *(
+            F.when(F.col(f"`{name}`") == _QUOTED_EMPTY, F.lit(""))
+            .otherwise(F.col(f"`{name}`"))
+            .alias(name)
+            if kind == "VARCHAR"
+            else F.col(f"`{name}`")
+            for name, kind in described
+        )
+    )
+    return _shape(frame, config)
+
+
+def read_parquet(ctx: StepContext, config: Mapping[str, Any]) -> Any:
+    path = source_path(ctx, config)
+    frame = ctx.data_plane.spark.read.parquet(str(path))
+    return _shape(frame, config, dtype=True)
+
+
+def _shape(frame: Any, config: Mapping[str, Any], dtype: bool = False) -> Any:
+    """`columns` (in their order), `dtype` casts, `limit`, as the local extractors apply them."""
+    from pyspark.sql import functions as F
+
+    columns = config.get("columns")
+    if columns:
+        missing = [name for name in columns if name not in frame.columns]
+        if missing:
+            raise DriverError(
+                f"column {', '.join(map(repr, missing))} is not in the file",
+                category="config",
+                hint="columns in the file: " + ", ".join(frame.columns),
+            )
+        frame = frame.select(*(F.col(f"`{name}`") for name in columns))
+    if dtype and config.get("dtype"):
+        from components.filesystem_csv_extractor.driver import PANDAS_TYPES
+
+        pins = {
+            str(k): PANDAS_TYPES.get(str(v).lower(), str(v)) for k, v in config["dtype"].items()
+        }
+        frame = frame.select(
+            *(
+                F.col(f"`{name}`").cast(spark_type(pins[name])).alias(name)
+                if name in pins
+                else F.col(f"`{name}`")
+                for name in frame.columns
+            )
+        )
+    if config.get("limit") is not None:
+        frame = frame.limit(int(config["limit"]))
+    return frame
+
+
+# ---- writing -------------------------------------------------------------------------------
+
+
+def _csv_write_native(config: Mapping[str, Any], path: Path, frame: Any) -> bool:
+    kinds = {type(field.dataType).__name__ for field in frame.schema.fields}
+    plain = kinds <= {
+        "BooleanType", "ByteType", "ShortType", "IntegerType", "LongType", "FloatType",
+        "DoubleType", "DecimalType", "StringType", "DateType", "TimestampType",
+        "TimestampNTZType",
+    }  # fmt: skip
+    return (
+        plain
+        and str(config.get("write_mode", "replace")) == "replace"
+        and str(config.get("encoding", "utf-8")).lower() in ("utf-8", "utf8")
+        and str(config.get("newline", "lf")) == "lf"
+        and str(config.get("quoting", "minimal")) in ("minimal", "all")
+        and path.suffix.lower() not in (".zst",)
+    )
+
+
+def as_duckdb_prints(frame: Any) -> Any:
+    """Each timestamp and decimal as the text DuckDB's writers print for it."""
+    from pyspark.sql import functions as F
+
+    def iso(column: Any) -> Any:
+        text = F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")
+        return F.regexp_replace(text, r"\.?0+$", "")
+
+    parts = []
+    for field in frame.schema.fields:
+        column = F.col(f"`{field.name}`")
+        kind = type(field.dataType).__name__
+        if kind == "TimestampNTZType":
+            column = iso(column)
+        elif kind == "TimestampType":  # the session runs in UTC
+            column = F.concat(iso(column), F.lit("+00:00"))
+        elif kind == "DecimalType":
+            column = column.cast("string")
+        parts.append(column.alias(field.name))
+    return frame.select(*parts)
+
+
+def write_csv(ctx: StepContext, config: Mapping[str, Any], frame: Any, rows: int) -> StepResult:
+    path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
+    if path.is_dir():
+        raise DriverError(f"{config['path']!r} is a directory", category="config")
+    if not _csv_write_native(config, path, frame):
+        return through_duckdb.write(ctx, config, "filesystem.csv_writer", frame)
+    ensure_parent(path, config.get("create_dirs", True) is True)
+    quoting = str(config.get("quoting", "minimal"))
+    options = {
+        "header": "true" if config.get("header", True) else "false",
+        "sep": str(config.get("delimiter", ",")),
+        "quote": '"',
+        "escape": '"',
+        "nullValue": "",
+        "emptyValue": '""',
+        "quoteAll": "true" if quoting == "all" else "false",
+        "ignoreLeadingWhiteSpace": "false",
+        "ignoreTrailingWhiteSpace": "false",
+        "lineSep": "\n",
+        "compression": "gzip" if path.suffix.lower() == ".gz" else "none",
+        "encoding": "UTF-8",
+    }
+    printed = as_duckdb_prints(frame).coalesce(1)
+    _write_one_file(ctx, path, printed.write.format("csv").options(**options))
+    return _written(path, rows, str(config.get("write_mode", "replace")))
+
+
+_PARQUET = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "uncompressed": "none"}
+
+
+def write_parquet(ctx: StepContext, config: Mapping[str, Any], frame: Any, rows: int) -> StepResult:
+    path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
+    if path.is_dir():
+        raise DriverError(f"{config['path']!r} is a directory", category="config")
+    ensure_parent(path, config.get("create_dirs", True) is True)
+    compression = _PARQUET.get(str(config.get("compression", "zstd")), "zstd")
+    writer = frame.coalesce(1).write.format("parquet").option("compression", compression)
+    _write_one_file(ctx, path, writer)
+    return _written(path, rows, "replace")
+
+
+def _write_one_file(ctx: StepContext, path: Path, writer: Any) -> None:
+    """Spark writes one part file (the frame is coalesced) into a hidden folder beside
+    `path`, renamed over it; the folder goes whatever happens."""
+    remove_orphans(path)
+    staging = path.parent / f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.spark"
+    try:
+        writer.mode("overwrite").save(str(staging))
+        parts = [p for p in staging.iterdir() if p.name.startswith("part-")]
+        if len(parts) != 1:
+            raise DriverError(
+                f"Spark wrote {len(parts)} part files for {path.name}, not one",
+                category="internal",
+            )
+        publish(ctx, parts[0], path)
+    except OSError as err:
+        raise DriverError(f"cannot write {path}: {err.strerror or err}", category="io") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _written(path: Path, rows: int, mode: str) -> StepResult:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    return StepResult(
+        rows_read=rows,
+        rows_written=rows,
+        details={"path": str(path), "write_mode": mode, "bytes": size},
+    )
