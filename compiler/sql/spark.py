@@ -19,7 +19,7 @@ tree is read first, and each construct gets one of four answers:
   for a zero divisor, where Spark's ANSI mode fails the query), `range` and
   `generate_series` (Spark names the column `id`), `arg_max` (DuckDB skips NULL values),
   `strftime` formats, a `CAST` of a decimal or double to an integer type (DuckDB rounds,
-  Spark truncates), ...;
+  Spark truncates), `DATE - DATE` and `DATE ± INTERVAL` (where the types are known), ...;
 - **cautioned** (SQL416, a warning): what may differ with the data — `list()` keeps NULLs
   where Spark's `collect_list` drops them; a `CAST` to an integer of a value whose type the
   compiler does not know.
@@ -105,7 +105,8 @@ def translate(sql: str, types: Types | None = None) -> Translation:
             else:
                 node.replace(replacement)
     try:
-        text = spark.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
+        # comments stay in the cfg's DuckDB query; the Spark SQL is the statement alone
+        text = spark.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE, comments=False)
     except UnsupportedError as err:
         return Translation(None, (_refused(f"Spark SQL cannot express it: {err}", None),))
     return Translation(text, (), tuple(sorted(reading.cautions, key=_order)))
@@ -746,6 +747,33 @@ class _Reading:
             ),
         ):
             return "integer"
+        if isinstance(node, exp.Interval):
+            return "interval"
+        if isinstance(node, (exp.Add, exp.Sub)):
+            kinds = {self.kind(node.this), self.kind(node.expression)}
+            if kinds == {"date"} and isinstance(node, exp.Sub):
+                return "integer"
+            if kinds in ({"date", "interval"}, {"datetime", "interval"}):
+                return "datetime"
+            if kinds == {"date", "integer"}:
+                return "date"
+        if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod)):
+            kinds = {self.kind(node.this), self.kind(node.expression)}
+            numbers = ("integer", "decimal", "float")  # DuckDB promotes to the widest
+            if not kinds <= set(numbers):
+                return None
+            return max(kinds, key=numbers.index)
+        if isinstance(node, exp.Div):
+            return "float"  # DuckDB's `/` divides as doubles
+        if isinstance(node, exp.If):  # also the rewritten `/`, seen by a CAST around it
+            kinds = {self.kind(node.args.get("true")), self.kind(node.args.get("false"))}
+            return kinds.pop() if len(kinds) == 1 else None
+        if isinstance(node, exp.IntDiv):
+            return "integer"
+        if isinstance(node, (exp.Sum, exp.Min, exp.Max, exp.Abs)):
+            return self.kind(node.this)
+        if isinstance(node, exp.Avg):
+            return "float"
         if isinstance(node, exp.CurrentDate):
             return "date"
         if isinstance(node, exp.CurrentTimestamp):
@@ -824,6 +852,18 @@ def _divide(reading: _Reading, node: exp.Expr) -> exp.Expr | None:
 
 def _double(node: exp.Expr) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build("DOUBLE"))
+
+
+def _date_arithmetic(reading: _Reading, node: exp.Expr) -> exp.Expr | None:
+    """DuckDB: DATE - DATE is a number of days, DATE ± INTERVAL a TIMESTAMP; Spark makes
+    an interval of the first and a DATE of the second (where the types are known)."""
+    left, right = reading.kind(node.this), reading.kind(node.expression)
+    if isinstance(node, exp.Sub) and left == right == "date":
+        return exp.Anonymous(this="DATEDIFF", expressions=[node.this, node.expression])
+    if {left, right} == {"date", "interval"}:
+        timestamp = exp.DataType.build("TIMESTAMP", dialect="duckdb")  # without time zone
+        return exp.Cast(this=exp.Paren(this=node.copy()), to=timestamp)
+    return None
 
 
 def _cast(reading: _Reading, node: exp.Expr) -> exp.Expr | None:
@@ -970,6 +1010,8 @@ def _anonymous(function: str) -> Rule:
 
 _RULES: Mapping[type[exp.Expr], Rule] = {
     exp.Div: _divide,
+    exp.Add: _date_arithmetic,
+    exp.Sub: _date_arithmetic,
     exp.Cast: _cast,
     exp.TryCast: _cast,
     exp.Log: _log,

@@ -79,11 +79,15 @@ SAME = [
     "SELECT CAST(amount AS INTEGER) AS a, CAST(f AS INTEGER) AS b, "
     "TRY_CAST(amount AS BIGINT) AS c, CAST(id > 2 AS INTEGER) AS d FROM t",
     "SELECT CAST(2.5 AS INTEGER) AS a, CAST(-2.5 AS INTEGER) AS b, CAST(2.5::DOUBLE AS INT) AS c",
+    "SELECT CAST(sum(id) / count(*) AS INTEGER) AS a, CAST(amount * 3 AS INTEGER) AS b, "
+    "CAST(f - 0.5 AS INTEGER) AS c, CAST(f * id AS BIGINT) AS d FROM t GROUP BY f, amount, id",
     "SELECT date_diff('year', d, e) AS y, date_diff('quarter', d, e) AS q, "
     "date_diff('month', d, e) AS m, date_diff('week', d, e) AS w, date_diff('day', d, e) AS dd "
     "FROM t",
     "SELECT datediff('hour', ts, ts2) AS h, datediff('minute', ts, ts2) AS m, "
     "datediff('second', ts, ts2) AS s, datediff('day', ts, ts2) AS dd FROM t",
+    "SELECT e - d AS days, d + INTERVAL 1 DAY AS t, d - INTERVAL '1 month' AS u, "
+    "CAST(ts AS DATE) - DATE '2024-01-01' AS z, d + 7 AS w FROM t",
     "SELECT range AS stars FROM range(1, 6)",
     "SELECT DATE '2024-01-01' + CAST(i AS INTEGER) AS day FROM range(3) AS t(i)",
     "SELECT generate_series AS n, generate_series * generate_series AS sq "
