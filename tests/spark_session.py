@@ -8,6 +8,7 @@ Java or pyspark those tests skip with the reason; under CI they fail instead.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -16,16 +17,28 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark() -> Any:
-    """pyspark's SparkSession over the JVM the Spark check runs in."""
-    from runtime.spark.check import SparkUnavailable, session
+    """pyspark's SparkSession over the JVM the Spark check runs in (the check leaves
+    pyspark's process-wide context alone; the tests wrap its JVM to read rows back)."""
+    return _wrapped()
+
+
+@functools.cache  # each module that imports the fixture has its own: one session for all
+def _wrapped() -> Any:
+    from runtime.spark.check import SparkUnavailable, gateway, session
 
     try:
-        session()
+        jvm_session = session()
     except SparkUnavailable as err:
         message = f"Spark cannot start: {err.message} ({err.hint})"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " — CI must run the Spark tests", pytrace=False)
         pytest.skip(message)
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    return SparkSession.builder.getOrCreate()
+    started = gateway()
+    if started is None:  # a session was active already
+        return SparkSession.getActiveSession()
+    jsc = started.jvm.org.apache.spark.api.java.JavaSparkContext(jvm_session.sparkContext())
+    context = SparkContext(gateway=started, jsc=jsc)
+    return SparkSession(context, jvm_session)

@@ -85,11 +85,32 @@ class Finding:
 
 _lock = threading.Lock()
 _session: Any = None
+#: The JVM the check started (kept so that it lives as long as the process), or None.
+_gateway: Any = None
+
+#: How the check's own JVM runs: one core, no UI, nothing listening beyond loopback, and
+#: the JIT's quick tier only, which halves the start and the checks (measured: 61 s and
+#: 38 s for 20 checks against 30 s and 18 s, on 2 busy cores); it never runs a job.
+CHECK_CONF = {
+    "spark.master": "local[1]",
+    "spark.app.name": "osiris-spark-check",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+}
 
 
 def session() -> Any:
-    """The process's SparkSession (the JVM one), started once; `SparkUnavailable` when
-    pyspark or Java is missing or the JVM does not start."""
+    """The JVM SparkSession the checks use, started once per process; `SparkUnavailable`
+    when pyspark or Java is missing or the JVM does not start.
+
+    An active pyspark session (a run's) is reused, in a session of its own. Otherwise the
+    check starts a JVM of its own and leaves pyspark's process-wide context alone, so a
+    run started later in this process gets the Spark it asks for, not this one.
+    """
     global _session
     with _lock:
         if _session is None:
@@ -97,9 +118,17 @@ def session() -> Any:
         return _session
 
 
+def gateway() -> Any:
+    """The py4j gateway of the check's own JVM (None when it reuses a run's session)."""
+    session()
+    return _gateway
+
+
 def _start() -> Any:
+    global _gateway
     try:
-        from pyspark import SparkConf, SparkContext
+        from pyspark import SparkConf
+        from pyspark.java_gateway import launch_gateway
         from pyspark.sql import SparkSession
     except ImportError:
         raise SparkUnavailable("pyspark is not installed", INSTALL_HINT) from None
@@ -110,39 +139,28 @@ def _start() -> Any:
     java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
     if not java or not os.path.exists(java):
         raise SparkUnavailable("Java is not installed (Spark's parser runs in a JVM)", JAVA_HINT)
-    import logging
     import tempfile
 
-    from pyspark.java_gateway import launch_gateway
-
-    # pyspark logs each refused query as an error; here a refusal is the answer sought
-    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
-    conf = (
-        SparkConf()
-        .setMaster("local[1]")
-        .setAppName("osiris-spark-check")
-        .set("spark.ui.enabled", "false")
-        .set("spark.ui.showConsoleProgress", "false")
-        .set("spark.sql.shuffle.partitions", "1")
-        .set("spark.driver.host", "127.0.0.1")
-        .set("spark.driver.bindAddress", "127.0.0.1")
-    )
+    conf = SparkConf(loadDefaults=False)
+    for key, value in CHECK_CONF.items():
+        conf.set(key, value)
     # the JVM's start-up chatter goes to a file, read back only when the start fails
-    with tempfile.TemporaryFile() as stderr:
+    with tempfile.TemporaryFile() as output:
         try:
-            gateway = launch_gateway(conf, popen_kwargs={"stdout": stderr, "stderr": stderr})
-            context = SparkContext(conf=conf, gateway=gateway)
+            started = launch_gateway(conf, popen_kwargs={"stdout": output, "stderr": output})
+            spark = started.jvm.org.apache.spark.sql.SparkSession.builder().getOrCreate()
         except Exception as err:
-            stderr.seek(0)
-            said = stderr.read().decode("utf-8", "replace")
+            output.seek(0)
+            said = output.read().decode("utf-8", "replace")
             if "UnsupportedClassVersionError" in said or "class file version" in said:
                 raise SparkUnavailable("Java is too old for Spark 4", JAVA_HINT) from None
             detail = said.strip().splitlines()[-1] if said.strip() else type(err).__name__
             raise SparkUnavailable(
                 f"the Spark JVM did not start: {detail[:300]}", JAVA_HINT
             ) from None
-    context.setLogLevel("ERROR")
-    return SparkSession(context)._jsparkSession
+    spark.sparkContext().setLogLevel("ERROR")
+    _gateway = started
+    return spark
 
 
 # ---- the check -----------------------------------------------------------------------------
@@ -226,21 +244,22 @@ def _reported(condition: str, shaped: bool, typed: bool) -> bool:
 
 def _said(err: Exception) -> tuple[str, str]:
     """Spark's error condition (`UNRESOLVED_ROUTINE`) and its first line, without the
-    stack trace or SQLSTATE."""
-    text = str(getattr(err, "java_exception", None) or err)
+    stack trace or SQLSTATE, from the Java exception py4j (or pyspark) hands over."""
+    source = getattr(err, "java_exception", None) or err
     condition = ""
     for method in ("getCondition", "getErrorClass"):
-        found = getattr(err, method, None)
-        if callable(found):
-            try:
-                condition = str(found() or "")
-            except Exception:
-                condition = ""
+        try:
+            condition = str(getattr(source, method)() or "")
+        except Exception:  # not a SparkThrowable, or pyspark's own wrapper
+            condition = ""
         if condition:
             break
+    try:
+        text = str(source.getMessage())
+    except Exception:
+        text = str(err)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    line = next((x for x in lines if not x.startswith(("An error occurred", "==", "---"))), "")
-    line = re.sub(r"^[\w.]+(Exception|Error): ", "", line)
+    line = next((x for x in lines if re.match(r"\[[A-Z_.]+\]", x)), lines[0] if lines else "")
     if not condition:
         found_class = re.match(r"\[([A-Z_.]+)\]", line)
         condition = found_class.group(1) if found_class else "OTHER"
