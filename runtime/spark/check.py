@@ -139,10 +139,15 @@ def _start() -> Any:
     java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
     if not java or not os.path.exists(java):
         raise SparkUnavailable("Java is not installed (Spark's parser runs in a JVM)", JAVA_HINT)
+    import atexit
     import tempfile
 
+    # Spark makes its warehouse folder in the working directory unless told otherwise:
+    # the check writes nothing into the user's project, so it gets a folder of its own
+    warehouse = tempfile.TemporaryDirectory(prefix="osiris-spark-check-")
+    atexit.register(warehouse.cleanup)
     conf = SparkConf(loadDefaults=False)
-    for key, value in CHECK_CONF.items():
+    for key, value in {**CHECK_CONF, "spark.sql.warehouse.dir": warehouse.name}.items():
         conf.set(key, value)
     # the JVM's start-up chatter goes to a file, read back only when the start fails
     with tempfile.TemporaryFile() as output:

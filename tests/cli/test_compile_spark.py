@@ -79,6 +79,9 @@ def test_compile_for_spark_records_the_spark_sql(project: Path, spark: Any) -> N
     assert cfg["query"].startswith("SELECT c.customer_id,\n")  # the DuckDB query, as written
     meta = json.loads((build / "meta.json").read_text("utf-8"))
     assert meta["engines"] == ["duckdb", "spark"]
+    # the check writes nothing beside the build: no spark-warehouse in the project or here
+    assert not (project / "spark-warehouse").exists()
+    assert not (Path.cwd() / "spark-warehouse").exists()
 
 
 def test_the_engine_keys_the_compile_cache(project: Path, spark: Any) -> None:
