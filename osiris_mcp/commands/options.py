@@ -59,6 +59,36 @@ def add_verify_sql(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="ENGINE",
+        help="also compile for ENGINE (spark: each transform's Spark SQL, checked by Spark's "
+        "own parser, goes into the plan); repeatable or comma-separated, e.g. duckdb,spark. "
+        "Every plan runs on DuckDB",
+    )
+
+
+def parse_engines(values: list[str] | str | None) -> tuple[str, ...] | None:
+    """The engines `--engine` names (repeated or comma-separated), DuckDB always among
+    them; None after a usage error."""
+    from compiler.diagnostics import did_you_mean
+    from compiler.program import ENGINES, plan_engines
+
+    given = [values] if isinstance(values, str) else list(values or [])
+    names = [part for value in given for part in value.split(",")]
+    try:
+        return plan_engines(names)
+    except ValueError as err:
+        unknown = str(err)
+        close = did_you_mean(unknown, ENGINES)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        usage_error(f"--engine {unknown!r} is not an engine (engines: {', '.join(ENGINES)}){hint}")
+        return None
+
+
 def project_dir(args: argparse.Namespace) -> Path:
     """The project a command works in (`runtime.app.project_root`: `--project DIR`, else
     `$OSIRIS_HOME`, else the nearest folder from here up that holds
@@ -106,12 +136,16 @@ def compile_context(args: argparse.Namespace, optimize: bool = True) -> CompileC
     params = parse_params(args.param)
     if params is None:
         return None
+    engines = parse_engines(getattr(args, "engine", None))  # only commands that take --engine
+    if engines is None:
+        return None
     return project_context(
         project_dir(args),
         params,
         args.profile,
         optimize=optimize,
         catalogs=args.catalog == "auto",
+        engines=engines,
     )
 
 
