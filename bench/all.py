@@ -3,6 +3,7 @@
     python bench/all.py                 # everything (35-50 minutes on 2 cores)
     python bench/all.py --only validate,compile
     python bench/all.py --report-only   # re-render the report from bench/.work/*.json
+    python bench/all.py --report-only --only spark   # re-render that section alone
 
 Each script runs in its own process, measures Osiris beside the reference tool
 (`osiris-pipeline` 0.5.7, installed into bench/.work/refenv on first use) and saves its
@@ -43,6 +44,11 @@ SUITES: list[tuple[str, str, list[str]]] = [
     ("e2b", "E2B adapter (local process sandbox)", ["bench/e2b.py"]),
     # also writes docs/compatibility.md and the reference's stored verdicts
     ("compat", "Compatibility corpus (differential, 0.5.7)", ["bench/compat.py"]),
+    (
+        "spark",
+        "Scale-out: the DuckDB and Spark engines, MariaDB → aggregate → PostgreSQL",
+        ["bench/spark.py", "--rows", "1000000,3000000,10000000", "--runs", "3"],
+    ),
 ]
 
 
@@ -144,41 +150,66 @@ def render() -> str:
         "",
     ]
     for name, title, _ in SUITES:
-        path = WORK / f"{name}.json"
-        lines += [f"## {title}", ""]
-        if not path.exists():
-            lines += [
-                "**Missing**: this suite did not run or failed (see `make bench` output).",
-                "",
-            ]
-            continue
-        figures = json.loads(path.read_text())
-        # only suites that measured a floor get the column of Osiris against it
-        with_floor = any(f.get("floor") for f in figures)
-        head = ["figure", "Osiris", "peak RSS", "reference", "reference peak", "ratio", "floor"]
-        head += ["Osiris ÷ floor", "target"] if with_floor else ["target"]
-        lines += [f"| {' | '.join(head)} |", f"|{'---|' * len(head)}"]
-        for f in figures:
-            unit = f["unit"]
-            floor = (
-                f"{cell(f.get('floor'), unit)} ({f.get('floor_label')})" if f.get("floor") else "—"
-            )
-            peak = f"{f['peak_mb']:.0f} MB" if f.get("peak_mb") else "—"
-            ref_peak = f"{f['reference_peak_mb']:.0f} MB" if f.get("reference_peak_mb") else "—"
-            row = [f["name"], cell(f.get("osiris"), unit), peak, cell(f.get("reference"), unit)]
-            row += [ref_peak, ratio(f), floor]
-            row += [floor_ratio(f), verdict(f)] if with_floor else [verdict(f)]
-            lines.append(f"| {' | '.join(row)} |")
-        notes = [f"- {f['name']}: {f['note']}" for f in figures if f.get("note")]
-        rates = [
-            f"- {f['name']}: {f['extra']['rows_per_s']:,} rows/s"
-            for f in figures
-            if f.get("extra", {}).get("rows_per_s")
-        ]
-        if rates or notes:
-            lines += ["", *rates, *notes]
-        lines.append("")
+        lines += render_suite(name, title)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_suite(name: str, title: str) -> list[str]:
+    """One suite's section: its heading, its table, the lines under it."""
+    path = WORK / f"{name}.json"
+    lines = [f"## {title}", ""]
+    if not path.exists():
+        return [
+            *lines,
+            "**Missing**: this suite did not run or failed (see `make bench` output).",
+            "",
+        ]
+    saved = json.loads(path.read_text())
+    # a suite saves its figures alone, or with lines of its own (bench/common.py save)
+    figures = saved["figures"] if isinstance(saved, dict) else saved
+    more = saved.get("notes", []) if isinstance(saved, dict) else []
+    # only suites that measured a floor get the column of Osiris against it, and only those
+    # that ran the reference tool its columns
+    with_floor = any(f.get("floor") for f in figures)
+    with_reference = any(f.get("reference") for f in figures)
+    head = ["figure", "Osiris", "peak RSS"]
+    head += ["reference", "reference peak", "ratio"] if with_reference else []
+    head += ["floor", "Osiris ÷ floor", "target"] if with_floor else ["floor", "target"]
+    lines += [f"| {' | '.join(head)} |", f"|{'---|' * len(head)}"]
+    for f in figures:
+        unit = f["unit"]
+        floor = f"{cell(f.get('floor'), unit)} ({f.get('floor_label')})" if f.get("floor") else "—"
+        peak = f"{f['peak_mb']:.0f} MB" if f.get("peak_mb") else "—"
+        ref_peak = f"{f['reference_peak_mb']:.0f} MB" if f.get("reference_peak_mb") else "—"
+        row = [f["name"], cell(f.get("osiris"), unit), peak]
+        row += [cell(f.get("reference"), unit), ref_peak, ratio(f)] if with_reference else []
+        row += [floor, floor_ratio(f), verdict(f)] if with_floor else [floor, verdict(f)]
+        lines.append(f"| {' | '.join(row)} |")
+    notes = [f"- {f['name']}: {f['note']}" for f in figures if f.get("note")]
+    rates = [
+        f"- {f['name']}: {f['extra']['rows_per_s']:,} rows/s"
+        for f in figures
+        if f.get("extra", {}).get("rows_per_s")
+    ]
+    if rates or notes or more:
+        lines += ["", *rates, *notes, *(f"- {line}" for line in more)]
+    lines.append("")
+    return lines
+
+
+def splice(report: str, names: set[str]) -> str:
+    """`report` with the sections of `names` rendered anew, the others kept as they are
+    (a suite's section goes where SUITES puts it when the report lacks it)."""
+    sections: dict[str, str] = {}
+    order = [title for _, title, _ in SUITES]
+    head, *parts = report.split("\n## ")
+    for part in parts:
+        sections[part.split("\n", 1)[0]] = "## " + part.rstrip() + "\n"
+    for name, title, _ in SUITES:
+        if name in names or name.split("_")[0] in names:
+            sections[title] = "\n".join(render_suite(name, title)).rstrip() + "\n"
+    known = [t for t in order if t in sections] + [t for t in sections if t not in order]
+    return "\n".join([head.rstrip() + "\n", *(sections[t] for t in known)])
 
 
 def main() -> None:
@@ -186,9 +217,12 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated suite names (validate, run, mcp, ...)")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     if not args.report_only:
-        run_suites(set(args.only.split(",")) if args.only else None)
-    REPORT.write_text(render(), encoding="utf-8")
+        run_suites(only)
+    # --only renders only those suites' sections into the report the others already have
+    text = splice(REPORT.read_text("utf-8"), only) if only and REPORT.exists() else render()
+    REPORT.write_text(text, encoding="utf-8")
     print(f"\nwrote {REPORT.relative_to(ROOT)}")
 
 

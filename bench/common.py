@@ -194,7 +194,14 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
-def save(name: str, figures: Sequence[Figure]) -> None:
-    """Keep the figures for bench/all.py, which writes docs/benchmarks.md."""
+def save(name: str, figures: Sequence[Figure], notes: Sequence[str] = (), **more: object) -> None:
+    """Keep the figures for bench/all.py, which writes docs/benchmarks.md.
+
+    A suite with `notes` (lines the report prints under its table) or other numbers of its
+    own (`more`, e.g. a fitted model) is saved as {"figures": [...], "notes": [...], ...}.
+    """
     WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / f"{name}.json").write_text(json.dumps([asdict(f) for f in figures], indent=2))
+    data: object = [asdict(f) for f in figures]
+    if notes or more:
+        data = {"figures": data, "notes": list(notes), **more}
+    (WORK / f"{name}.json").write_text(json.dumps(data, indent=2))

@@ -122,16 +122,16 @@ DUCKDB_COPY = (
 )
 
 
-def prepare_mysql(rows: int) -> None:
+def prepare_mysql(rows: int, database: str = DATABASE, table: str = TABLE) -> None:
     script = f"""
-CREATE DATABASE IF NOT EXISTS {DATABASE};
-USE {DATABASE};
-DROP TABLE IF EXISTS {TABLE};
-CREATE TABLE {TABLE} (
+CREATE DATABASE IF NOT EXISTS {database};
+USE {database};
+DROP TABLE IF EXISTS {table};
+CREATE TABLE {table} (
   id INT PRIMARY KEY, customer_id INT NOT NULL, amount DECIMAL(10,2) NOT NULL,
   name VARCHAR(64) NOT NULL, created_at DATETIME NOT NULL, status VARCHAR(16)
 );
-INSERT INTO {TABLE}
+INSERT INTO {table}
 SELECT seq, seq % 5000, ROUND((seq % 100000) / 7, 2), CONCAT('customer ', seq % 5000),
        '2026-01-01 00:00:00' + INTERVAL seq SECOND,
        ELT(1 + seq % 4, 'paid', 'refunded', 'pending', NULL)
