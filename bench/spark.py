@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import OSIRIS, Figure, ProcessRun, median, precompile, print_figures, save
 from bench.floors import pg_count, psql
-from bench.run import DATABASE, prepare_mysql
+from bench.run import CONNECTIONS, DATABASE, prepare_mysql
 from tests.spark.cluster import SparkCluster, descendants, start_cluster
 
 ENGINES = ("duckdb", "local", "cluster")
@@ -60,25 +60,6 @@ JARS = ("/usr/share/java/mariadb-java-client.jar", "/usr/share/java/postgresql.j
 #: what the cluster's workers offer and the runs' executors take
 WORKER_MEMORY, EXECUTOR_MEMORY = "1g", "768m"
 
-CONNECTIONS = f"""connections:
-  mysql:
-    bench:
-      default: true
-      host: 127.0.0.1
-      port: 3306
-      user: root
-      password: ""
-      database: {DATABASE}
-  postgres:
-    bench:
-      default: true
-      host: 127.0.0.1
-      port: 5432
-      user: postgres
-      password: ""
-      database: test
-      schema: public
-"""
 
 #: max(id) keeps the key in the read (projection pruning would drop an unused one), so
 #: the Spark engine can split the read on it: one JDBC partition per million rows

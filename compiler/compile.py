@@ -12,7 +12,7 @@ from typing import Any
 
 from compiler.diagnostics import Diagnostic, sort_key
 from compiler.loader import load
-from compiler.passes import PASSES
+from compiler.passes import ENGINE_PASSES, PASSES
 from compiler.passes.secrets import scrub
 from compiler.program import CompileContext, Program
 from compiler.program import default_context as default_context  # its old home, re-exported
@@ -29,6 +29,9 @@ def check(
     if program.document is not None:
         for run_pass in PASSES:
             program = run_pass(program, context)
+        for engine in context.engines:
+            for run_pass in ENGINE_PASSES.get(engine, ()):
+                program = run_pass(program, context)
     if program.secret_values:
         program.diagnostics = [_scrubbed(d, program.secret_values) for d in program.diagnostics]
         # the source is shown under diagnostics (the line and a caret): mask it there too

@@ -79,6 +79,11 @@ CODES: dict[str, str] = {
     "SQL412": "DuckDB refuses the transform",
     "SQL413": "the database server refuses the query (--verify-sql)",
     "SQL414": "the query could not be verified (--verify-sql)",
+    "SQL415": "no Spark SQL equivalent (--engine spark)",
+    "SQL416": "Spark may compute it differently (--engine spark)",
+    "SQL417": "output column without a name both engines give it (--engine spark)",
+    "SQL418": "Spark refuses the transform (--engine spark)",
+    "SQL419": "the Spark SQL could not be checked (--engine spark)",
     # SEC5xx — secrets and safety
     "SEC501": "secret written inline",
     "SEC502": "secret-looking key holds a literal",

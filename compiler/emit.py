@@ -94,6 +94,7 @@ def emit(result: CompileResult, context: CompileContext) -> None:
                 retry=step.retry.manifest_form() if step.retry else None,
                 timeout_s=step.timeout_s,
                 connection=_connection(program, step.id, spec, context),
+                spark_sql=program.spark_sql.get(step.id),
             )
         )
     manifest = Manifest(
@@ -111,6 +112,7 @@ def emit(result: CompileResult, context: CompileContext) -> None:
         order=tuple(program.order),
         rewrites=tuple(program.rewrites),
         trusted_functions=tuple(sorted(set(pipeline.trusted_functions))),
+        engines=_engines(context),
     ).sealed()
     files[MANIFEST] = manifest.to_bytes()
     files[META] = canonical.json_file(
@@ -122,6 +124,8 @@ def emit(result: CompileResult, context: CompileContext) -> None:
             "param_sources": dict(sorted(program.param_sources.items())),
             "profile": context.profile,
             "optimize": context.optimize,
+            # only for a plan compiled for more than DuckDB, so the others keep their bytes
+            **({"engines": list(_engines(context))} if _engines(context) else {}),
         }
     )
     files[LINEAGE] = canonical.json_file(_lineage(program))
@@ -129,6 +133,11 @@ def emit(result: CompileResult, context: CompileContext) -> None:
     result.manifest = manifest
     result.fingerprints = manifest.fingerprints.to_dict()
     result.manifest_hash = manifest.hash
+
+
+def _engines(context: CompileContext) -> tuple[str, ...]:
+    """The engines the manifest names: none for a plan compiled for DuckDB alone."""
+    return () if tuple(context.engines) == ("duckdb",) else tuple(context.engines)
 
 
 def _connection(

@@ -120,6 +120,13 @@ class Manifest:
     rewrites: tuple[Mapping[str, Any], ...] = ()
     #: the SQL functions the author vouched for, shown to a reviewer (only when set)
     trusted_functions: tuple[str, ...] = ()
+    #: the engines the plan was compiled for, when more than DuckDB (`osiris compile
+    #: --engine spark`): written only then, so a plan for DuckDB alone keeps its bytes
+    engines: tuple[str, ...] = ()
+
+    def runs_on(self, engine: str) -> bool:
+        """Whether the plan was compiled for `engine` (every plan runs on DuckDB)."""
+        return engine == "duckdb" or engine in self.engines
 
     @property
     def hash(self) -> str:
@@ -155,6 +162,8 @@ class Manifest:
         }
         if self.trusted_functions:
             pipeline["trusted_functions"] = list(self.trusted_functions)
+        if self.engines:
+            pipeline["engines"] = list(self.engines)
         return {
             "pipeline": pipeline,
             "params": dict(sorted(self.params.items())),
@@ -196,6 +205,7 @@ class Manifest:
             order=tuple(data.get("order") or ()),
             rewrites=tuple(data.get("rewrites") or ()),
             trusted_functions=tuple(pipeline.get("trusted_functions") or ()),
+            engines=tuple(pipeline.get("engines") or ()),
         )
 
     @classmethod

@@ -7,7 +7,7 @@ connections and reads no clock: everything from outside arrives in `CompileConte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,28 @@ class CompileContext:
     #: Filesystem connection reference ("@filesystem.exports", "@filesystem" for the
     #: default) -> its absolute base_dir: where an absolute CSV path may point.
     filesystem_bases: Mapping[str, str] = field(default_factory=dict)
+    #: The engines the plan is compiled for (`plan_engines`): DuckDB always; with "spark",
+    #: each transform's Spark SQL is checked and recorded too (compiler/passes/spark.py).
+    engines: tuple[str, ...] = ("duckdb",)
+
+
+#: Every engine a plan can be compiled for, in the order a plan lists them.
+ENGINES = ("duckdb", "spark")
+
+
+def plan_engines(names: Iterable[str]) -> tuple[str, ...]:
+    """The engines a plan compiled for `names` runs on, in `ENGINES` order: DuckDB always
+    (a plan for Spark keeps its DuckDB query, so it runs on both). Raises ValueError for
+    a name that is not an engine.
+
+    >>> plan_engines(["spark"]), plan_engines(["spark", "duckdb"]), plan_engines([])
+    (('duckdb', 'spark'), ('duckdb', 'spark'), ('duckdb',))
+    """
+    wanted = {name.strip().lower() for name in names if name.strip()}
+    unknown = sorted(wanted - set(ENGINES))
+    if unknown:
+        raise ValueError(unknown[0])
+    return tuple(e for e in ENGINES if e == "duckdb" or e in wanted)
 
 
 def default_context(**overrides: Any) -> CompileContext:
@@ -101,6 +123,11 @@ class Program:
     lineage: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     #: step id -> output column -> type, when known
     column_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: step id -> its output columns (name, type or None) in order, when every name is
+    #: known: as DuckDB binds a transform, as the catalog or the SELECT list says otherwise
+    outputs: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
+    #: step id -> its transform's query as Spark SQL (plans compiled for engine spark)
+    spark_sql: dict[str, str] = field(default_factory=dict)
     rewrites: list[dict[str, Any]] = field(default_factory=list)
     #: Literal credentials found in the file: scrubbed from every diagnostic and output.
     secret_values: set[str] = field(default_factory=set)

@@ -22,6 +22,7 @@ from typing import Any
 from components.common.quoting import quote_identifier
 from components.protocol import (
     DriverError,
+    ReadRelation,
     StepContext,
     StepResult,
     first_paragraph,
@@ -128,14 +129,15 @@ class ReadsOneFile:
         return files_read(config, connection, project_dir)
 
 
-def read_into_table(
+def read_relation(
     ctx: StepContext,
     config: Mapping[str, Any],
     path: Path,
     source: Callable[[Mapping[str, str]], str],
     kind: str,
-) -> StepResult:
-    """`CREATE TABLE <output> AS SELECT <columns> FROM <source(types)> [LIMIT n]`.
+) -> ReadRelation:
+    """`SELECT <columns> FROM <source(types)> [LIMIT n]`: the step's rows, which `load`
+    makes its table of (or a fused chain reads as a view: components/protocol.py).
 
     `source(types)` builds the table-function call; `types` (column -> DuckDB type) are
     the step's `dtype` pins. `kind` names the format in messages ("Parquet", "JSON").
@@ -152,14 +154,17 @@ def read_into_table(
     if not isinstance(dtype, Mapping):
         raise DriverError("`dtype` must map column names to types", category="config")
     types = {str(k): str(v) for k, v in dtype.items()}
-    cur = ctx.data_plane
-    no_python_tables(cur)
-    try:
-        sql = f"CREATE OR REPLACE TABLE {ctx.output_table} AS SELECT {select} FROM {source(types)}"
-        cur.execute(sql + (f" LIMIT {limit}" if limit is not None else ""))
-    except duckdb.Error as err:
-        raise read_failure(err, cur, source({}) if types else None, kind, path) from None
-    return table_read(cur, ctx.output_table, path)
+    no_python_tables(ctx.data_plane)
+    sql = f"SELECT {select} FROM {source(types)}" + (f" LIMIT {limit}" if limit is not None else "")
+
+    def load(cur: Any, table: str) -> StepResult:
+        try:
+            cur.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+        except duckdb.Error as err:
+            raise read_failure(err, cur, source({}) if types else None, kind, path) from None
+        return table_read(cur, table, path)
+
+    return ReadRelation(sql, load, {"path": str(path)})
 
 
 def table_read(cur: Any, table: str, path: Path) -> StepResult:

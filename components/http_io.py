@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,7 +38,7 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-class JsonClient:
+class JsonClient(AbstractContextManager["JsonClient"]):
     """POSTs and GETs JSON with retries; `secrets` are masked in every error it raises."""
 
     def __init__(
@@ -64,9 +65,6 @@ class JsonClient:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> JsonClient:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -88,6 +88,25 @@ class RowStream(Protocol):
         ...
 
 
+@dataclass
+class ReadRelation:
+    """A read step's rows as one DuckDB SELECT, for a chain of DuckDB-only steps fused into
+    one statement (runtime/fusion.py): the SELECT is what the step's table would hold.
+
+    A file reader gives this from `relation(ctx, config)` (when `takes_fused(config)`),
+    having done the work that types the columns (sniffing, the scan for exact decimals);
+    the chain reads `sql` as a view and its writer's one COPY streams it into the file.
+    `load(plane, table)` makes the step's table of it exactly as the reader's `run` does,
+    errors worded alike: what the runner does when the chain cannot run as one statement.
+    """
+
+    #: `SELECT <columns> FROM <table function>[ LIMIT n]`, no trailing semicolon
+    sql: str
+    load: Callable[[Any, str], StepResult]
+    #: what the reader reports besides its rows and columns (the file it read)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 class DriverError(Exception):
     """A step failed for a reason the user can act on.
 

@@ -159,12 +159,16 @@ def build_tools(state: ServerState) -> list[Tool]:
 
     for module in TOOL_MODULES:
         importlib.import_module(module)  # each declares its tools on import
+    # TOOLS holds them in import order, which is TOOL_MODULES' only when nothing imported a
+    # tool module earlier (a doctest run imports every module, alphabetically)
+    rank = {module: place for place, module in enumerate(TOOL_MODULES)}
+    declared = sorted(TOOLS, key=lambda d: rank.get(d.fn.__module__, len(rank)))
     cache_path = state.project.state_dir / "schema-cache.json"
     key = _contract_key()
     cached = _read_schemas(cache_path, key)
     fresh: dict[str, dict[str, Any]] = {}
     tools = []
-    for definition in TOOLS:
+    for definition in declared:
         schemas = cached.get(definition.name)
         if schemas is None:
             metadata = FuncMetadata(arg_model=definition.args, output_model=definition.result)

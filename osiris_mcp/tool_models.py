@@ -323,6 +323,11 @@ class OmlCompileArgs(Args):
     params: dict[str, ParamValue] = _PARAMS
     profile: str | None = _PROFILE
     optimize: bool = Field(default=True, description="Apply pushdown rewrites.")
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="spark: also record each transform's Spark SQL, checked by Spark's own "
+        "parser, so the plan runs on Spark too (every plan runs on DuckDB).",
+    )
     cursor: str | None = _CURSOR
 
 
@@ -363,6 +368,9 @@ class OmlCompileResult(Paged):
         "user's confirmation.",
     )
     manifest_uri: str | None = None
+    engines: list[str] = Field(
+        default_factory=list, description="The engines the plan runs on (duckdb, spark)."
+    )
     diagnostics: list[DiagnosticInfo] = Field(default_factory=list)
 
 

@@ -44,13 +44,19 @@ def _digest(data: bytes) -> str:
 
 
 def compile_context(
-    state: ServerState, params: dict[str, Any], profile: str | None, optimize: bool = True
+    state: ServerState,
+    params: dict[str, Any],
+    profile: str | None,
+    optimize: bool = True,
+    engine: str = "duckdb",
 ) -> Any:
     """The compile context `osiris validate|compile` builds for the same inputs
     (`runtime.app.compile_context`): never a connection to a source."""
     from runtime.app import compile_context as project_context
 
-    return project_context(state.project.root, params, profile, optimize=optimize)
+    return project_context(
+        state.project.root, params, profile, optimize=optimize, engines=(engine,)
+    )
 
 
 def _source(state: ServerState, oml: str | None, pipeline: str | None) -> tuple[bytes, str]:
@@ -499,15 +505,21 @@ async def oml_compile(state: ServerState, args: m.OmlCompileArgs, ctx: Context) 
     Returns the manifest_hash (run_pipeline needs it), fingerprints, the step order,
     rewrites, a lineage summary and every table or file the plan will modify with its
     write mode. When the OML has errors, ok is false and diagnostics say why. An
-    identical earlier compile is reused (cached: true).
+    identical earlier compile is reused (cached: true). With engine spark, the plan also
+    holds each transform's Spark SQL, checked by Spark's own parser (the first such
+    compile starts a JVM: seconds, not milliseconds).
     """
     source, filename = _source(state, args.oml, args.pipeline)
-    context = compile_context(state, args.params, args.profile, optimize=args.optimize)
+    context = compile_context(
+        state, args.params, args.profile, optimize=args.optimize, engine=args.engine
+    )
     outcome, plan = await anyio.to_thread.run_sync(
         lambda: compile_plan(state, source, context, filename)
     )
     found = [m.DiagnosticInfo.model_validate(d) for d in outcome.diagnostics_dicts()]
-    listing = listing_key("oml_compile", filename, _digest(source))
+    # a Spark compile lists other diagnostics than a DuckDB one of the same text
+    engine = () if args.engine == "duckdb" else (args.engine,)
+    listing = listing_key("oml_compile", filename, _digest(source), *engine)
     page = page_of(state, found, listing, args.cursor)
     if plan is None:
         return Reply(
@@ -525,6 +537,7 @@ async def oml_compile(state: ServerState, args: m.OmlCompileArgs, ctx: Context) 
         targets=[m.WriteTarget.model_validate(t) for t in plan.write_targets()],
         requires_confirmation=plan.writes_tables,
         manifest_uri=f"osiris://manifests/{plan.manifest_hash}/manifest.yaml",
+        engines=[e for e in ("duckdb", "spark") if plan.manifest.runs_on(e)],
         diagnostics=page.rows,
         **paged_fields(page, "oml_compile"),
     )

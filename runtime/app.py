@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,13 +69,16 @@ def compile_context(
     optimize: bool = True,
     catalogs: bool = True,
     environ: Mapping[str, str] | None = None,
+    engines: Iterable[str] = ("duckdb",),
 ) -> CompileContext:
     """The compile context of a project: the same for `osiris compile` and `oml_compile`.
 
     Params given win over `OSIRIS_PARAM_<NAME>` from the environment, which wins over the
     profile and the defaults. `catalogs=False` turns the schema checks off (`--catalog off`).
+    `engines` are the engines the plan is for (`compiler.program.plan_engines`: DuckDB
+    always; a name that is not an engine is a ValueError).
     """
-    from compiler.program import default_context
+    from compiler.program import default_context, plan_engines
 
     env = os.environ if environ is None else environ
     return default_context(
@@ -87,6 +90,7 @@ def compile_context(
         connection_facts=connection_facts(project),
         catalogs=project_catalogs(project) if catalogs else {},
         filesystem_bases=filesystem_bases(project),
+        engines=plan_engines(engines),
     )
 
 
@@ -226,6 +230,9 @@ def compile_to_disk(
     `mode`: auto reuses an identical earlier build, force always compiles, never only
     reuses. `verify_sql` PREPAREs each extract query on its server first
     (runtime/sql_verify.py): it asks the servers about now, so it never reuses a build.
+    A plan for engine spark has each transform's Spark SQL read by Spark's own parser
+    and analyzer (runtime/spark/check.py) before the build is written; the Spark
+    version keys the cache, so another Spark checks the plan again.
     """
     from compiler.toolchain import compiler_fingerprint
     from runtime.builds import (
@@ -250,6 +257,8 @@ def compile_to_disk(
         # the manifest records what the connections resolve to, so they key the build too
         "connections": sorted(context.connections) if context.connections is not None else None,
         "connection_facts": context.connection_facts,
+        # only for a plan for more than DuckDB, so the DuckDB builds keep their keys
+        **(_engine_inputs(context.engines) if tuple(context.engines) != ("duckdb",) else {}),
     }
     key = cache_key(source, inputs)
     cache = CompileCache(project)
@@ -273,6 +282,11 @@ def compile_to_disk(
         from runtime.sql_verify import verify_sql as verify
 
         refused = has_errors(verify(program, context, project))
+    if "spark" in context.engines and result.ok and result.manifest is not None:
+        from compiler.diagnostics import has_errors
+        from runtime.spark.check import check_plan
+
+        refused = has_errors(check_plan(program, result.manifest)) or refused
     failed = CompileOutcome(
         ok=False, diagnostics=program.diagnostics, source=program.source, program=program
     )
@@ -300,6 +314,8 @@ def compile_to_disk(
         "rewrites": program.rewrites,
         "fingerprints": result.fingerprints,
         "catalogs": context.catalogs.observed() if hasattr(context.catalogs, "observed") else {},
+        # a plan for more than DuckDB says so (the others keep the entry they had)
+        **({"engines": list(context.engines)} if tuple(context.engines) != ("duckdb",) else {}),
     }
     with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
         cache.store(key, entry)
@@ -310,6 +326,17 @@ def compile_to_disk(
         program=program,
         entry=entry,
     )
+
+
+def _engine_inputs(engines: Iterable[str]) -> dict[str, Any]:
+    """What a plan for `engines` depends on beyond the compiler: the Spark that checked it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        spark = version("pyspark")
+    except PackageNotFoundError:
+        spark = None
+    return {"engines": list(engines), "pyspark": spark}
 
 
 def compile_and_load(

@@ -225,7 +225,7 @@ def _private_dir(path: Path) -> Path:
 # -- the store --------------------------------------------------------------------------------
 
 
-class CatalogStore:
+class CatalogStore(contextlib.AbstractContextManager["CatalogStore"]):
     """Discovered catalogs of one project, cached on disk and checked for drift before use.
 
     Safe to share between processes: diskcache serializes writers, every entry is
@@ -250,9 +250,6 @@ class CatalogStore:
 
     def close(self) -> None:
         self._cache.close()
-
-    def __enter__(self) -> CatalogStore:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

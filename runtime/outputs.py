@@ -31,7 +31,8 @@ def keep_outputs(
     Two catalog queries for all steps, and a count only where the sample was cut: a
     plan of thousands of small steps spends milliseconds here, not a query per column.
     `rows` gives the row count of steps whose table holds only their sample (a read
-    step that streamed its rows into its writer, runtime/streams.py).
+    step that streamed its rows into its writer, runtime/streams.py; the steps of a
+    chain fused into one statement, runtime/fusion.py): `RunOutcome.sample_rows`.
     """
     rows = rows or {}
     columns: dict[str, list[list[str]]] = {}

@@ -24,6 +24,7 @@ from compiler.model import MAX_BACKOFF_MS
 from components.common.quoting import quote_identifier
 from components.protocol import DriverError, ReadFailed, StepResult
 from runtime.builds import Build
+from runtime.fusion import Chain, fuse, fused_chains, keep_samples
 from runtime.outputs import SAMPLE_ROWS
 from runtime.packages import missing_package
 from runtime.sessions import Session, peak_rss_mb, utc_now
@@ -55,6 +56,9 @@ class StepOutcome:
     category: str | None = None
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    #: the step's data-plane table holds only its sample: its rows streamed or went
+    #: through a fused statement (runtime/streams.py, runtime/fusion.py)
+    sample_only: bool = False
 
     def to_status(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -220,6 +224,11 @@ class RunOutcome:
             **({"error": self.error, "hint": self.hint} if self.error else {}),
         }
 
+    def sample_rows(self) -> dict[str, int]:
+        """Step id -> its row count, for the steps whose table holds only their sample
+        (runtime/outputs.py `keep_outputs` says how many rows the step had)."""
+        return {s.id: s.rows_written for s in self.steps if s.sample_only}
+
 
 class Runner:
     """Runs one plan inside one session. Create one per run."""
@@ -309,9 +318,13 @@ class Runner:
         pending = [] if self._drivers_missing(steps) else list(steps)
         if self.selection is not None:
             pending = [step for step in pending if not self._left_out(step)]
-        streams = {}
+        streams: dict[str, ManifestStep] = {}
+        chains: dict[str, Chain] = {}
         if self.streaming and pending:
-            streams = streamed_pairs(pending, self.plan.configs, self.load_driver)
+            chains = fused_chains(pending, self.plan.configs, self.load_driver)
+            fused = {step.id for chain in chains.values() for step in chain.steps}
+            unfused = [step for step in pending if step.id not in fused]
+            streams = streamed_pairs(unfused, self.plan.configs, self.load_driver)
         running: dict[Future[None], str] = {}
         with ThreadPoolExecutor(
             max_workers=self.parallel, thread_name_prefix="osiris-step"
@@ -328,7 +341,12 @@ class Runner:
                             continue
                         pending.remove(step)
                         writer = streams.get(step.id)
-                        if verdict == "run" and writer is not None:
+                        chain = chains.get(step.id)
+                        if verdict == "run" and chain is not None:
+                            for later in chain.steps[1:]:  # run with their reader, fused
+                                pending.remove(later)
+                            running[pool.submit(self._run_fused, chain)] = step.id
+                        elif verdict == "run" and writer is not None:
                             pending.remove(writer)  # runs with its reader, rows streaming
                             running[pool.submit(self._run_streamed, step, writer)] = step.id
                         elif verdict == "run":
@@ -522,7 +540,9 @@ class Runner:
         except (EvaluationError, ExpressionError, KeyError) as err:
             return False, {}, f"cannot evaluate when: {when!r}: {err}"
 
-    def _run_step(self, step: ManifestStep) -> None:
+    def _run_step(self, step: ManifestStep, started: float | None = None) -> None:
+        """Run a step, retrying as it says. `started`: the time its start was announced
+        already (a step of a fused chain run step by step after all: runtime/fusion.py)."""
         outcome = self.outcomes[step.id]
         outcome.status = "running"
         self.write_status("running")
@@ -531,10 +551,10 @@ class Runner:
         backoff_ms = int(retry.get("backoff_ms", 1000))
         cap_ms = int(retry.get("max_backoff_ms", MAX_BACKOFF_MS))
         max_elapsed_s = retry.get("max_elapsed_s")
-        t0 = time.monotonic()
+        t0 = time.monotonic() if started is None else started
         for attempt in range(1, attempts + 1):
             outcome.attempts = attempt
-            error = self._attempt(step, outcome)
+            error = self._attempt(step, outcome, announce=started is None or attempt > 1)
             if error is None:
                 outcome.status = "success"
                 break
@@ -648,6 +668,7 @@ class Runner:
             self._end_context(write_ctx)
         read.rows_read = read.rows_written = stream.rows
         read.details = {**stream.details, "streamed_to": writer.id}
+        read.sample_only = True
         if isinstance(error, _ReadError):
             self._drop_output(self.data_plane, read_ctx.output_table)
             self._failed(reader, read, error.error)
@@ -667,20 +688,155 @@ class Runner:
             self._failed(writer, write, error)
         self._ended(writer, write, t0)
 
+    def _run_fused(self, chain: Chain) -> None:
+        """Run a chain of DuckDB-only steps as one statement (runtime/fusion.py): the
+        reader's rows a view, each transform's query a view over the one before, the
+        writer's one COPY over the last. The reader types its columns once; a chain that
+        cannot run as one statement, or whose statement fails, goes on step by step from
+        there, so each step reports (and fails) as it would have."""
+        reader = chain.reader
+        cursor = self.data_plane.cursor()  # the chain's views are temporary: its own cursor
+        self._cursors[reader.id] = cursor
+        try:
+            started = {reader.id: self._announce(reader)}
+            ctx = self._context_on(reader, cursor)
+            driver = self.load_driver(reader.component)
+            read_config = self.plan.configs[reader.id]
+            read, error = _guarded(self.cancel, lambda: driver.relation(ctx, read_config))
+            if error is not None:
+                outcome = self.outcomes[reader.id]
+                self._failed(reader, outcome, error)
+                self._ended(reader, outcome, started[reader.id])
+                self._step_by_step(chain.steps[1:], reader, started)
+                return
+            try:
+                fused = fuse(cursor, chain, read.sql, self.plan.configs)
+            except Exception:  # a chain that cannot be checked is not fused
+                fused = None
+            if fused is None:
+                self._load_then_rest(chain, cursor, read, started)
+                return
+            for step in chain.steps[1:]:
+                started[step.id] = self._announce(step)
+            writer = chain.writer
+            write_ctx = self._context_on(writer, cursor)
+            write_driver = self.load_driver(writer.component)
+            write_config = self.plan.configs[writer.id]
+            result, error = _guarded(
+                self.cancel,
+                lambda: write_driver.run(write_ctx, write_config, {"df": fused.source}),
+            )
+            if error is None:
+                self._fused_done(chain, cursor, fused, read.details, result, started)
+            elif error.category == "cancelled":
+                for step in chain.steps:
+                    self._failed(step, self.outcomes[step.id], error)
+                    self._ended(step, self.outcomes[step.id], started[step.id])
+            else:  # run step by step: each step fails, or not, with its own error
+                self._load_then_rest(chain, cursor, read, started)
+        finally:
+            self._cursors.pop(reader.id, None)
+            cursor.close()
+
+    def _fused_done(
+        self,
+        chain: Chain,
+        cursor: Any,
+        fused: Any,
+        read_details: dict[str, Any],
+        result: StepResult,
+        started: dict[str, float],
+    ) -> None:
+        """A fused chain's statement wrote the file: every step read and made the COPY's
+        rows (the plan is projections over one scan), and keeps its sample."""
+        writer = chain.writer
+        try:
+            keep_samples(cursor, chain, fused)
+        except Exception as err:  # keeping a sample must never fail the run
+            self.session.event("artifact.error", step_id=writer.id, error=str(err)[:500])
+        rows = int(result.rows_written)
+        for step in chain.steps[:-1]:
+            outcome = self.outcomes[step.id]
+            outcome.rows_read = outcome.rows_written = rows
+            outcome.details = {"fused_into": writer.id}
+            outcome.sample_only = True
+            outcome.status = "success"
+        reader = self.outcomes[chain.reader.id]
+        reader.details = {**read_details, "columns": fused.columns, "fused_into": writer.id}
+        _record(self.outcomes[writer.id], result)
+        self.outcomes[writer.id].status = "success"
+        for step in chain.steps:
+            self._ended(step, self.outcomes[step.id], started[step.id])
+
+    def _load_then_rest(
+        self, chain: Chain, cursor: Any, read: Any, started: dict[str, float]
+    ) -> None:
+        """A chain run step by step: the reader's table made of the relation it gave (its
+        columns typed already), then the others as they run on their own."""
+        reader = chain.reader
+        outcome = self.outcomes[reader.id]
+        table = quote_table(reader.id)
+
+        def load() -> StepResult:
+            if self.cancel.is_set():
+                raise DriverError("cancelled before reading", category="cancelled")
+            result: StepResult = read.load(cursor, table)
+            return result
+
+        result, error = _guarded(self.cancel, load)
+        if error is None:
+            _record(outcome, result)
+            outcome.status = "success"
+        else:
+            self._drop_output(cursor, table)
+            self._failed(reader, outcome, error)
+        self._ended(reader, outcome, started[reader.id])
+        self._step_by_step(chain.steps[1:], reader, started)
+
+    def _step_by_step(
+        self, steps: list[ManifestStep], previous: ManifestStep, started: dict[str, float]
+    ) -> None:
+        """The rest of a chain, each step after the one before, as the run loop would:
+        skipped when its upstream did not succeed, left out when the run is cancelled."""
+        for step in steps:
+            outcome = self.outcomes[step.id]
+            status = self.outcomes[previous.id].status
+            if self.cancel.is_set() and step.id in started:
+                self._failed(step, outcome, DriverError("run cancelled", category="cancelled"))
+                self._ended(step, outcome, started[step.id])
+            elif self.cancel.is_set():
+                outcome.status = "cancelled"
+                reason = "run cancelled"
+                self.session.event("execution.step.skipped", step_id=step.id, reason=reason)
+            elif status != "success":
+                self._skip(step, f"upstream step '{previous.id}' {status}")
+            else:
+                self._run_step(step, started.get(step.id))
+            previous = step
+
     def _begin(self, step: ManifestStep, outcome: StepOutcome) -> ContextForStep:
         """A step starts: its status, its start event, a data-plane cursor of its own."""
+        self._announce(step)
+        return self._context(step)
+
+    def _announce(self, step: ManifestStep) -> float:
+        """A step starts (its status, its start event); the time it did."""
+        outcome = self.outcomes[step.id]
         outcome.status, outcome.attempts = "running", 1
         self.write_status("running")
         self.session.event(
             "execution.step.start", step_id=step.id, component=step.component, attempt=1
         )
-        return self._context(step)
+        return time.monotonic()
 
     def _context(self, step: ManifestStep) -> ContextForStep:
         """What the step's driver sees, on a data-plane cursor of its own (a cancel
         interrupts it)."""
         cursor = self.data_plane.cursor()
         self._cursors[step.id] = cursor
+        return self._context_on(step, cursor)
+
+    def _context_on(self, step: ManifestStep, cursor: Any) -> ContextForStep:
         connection = self.connections.get(step.id)
         return ContextForStep(step, cursor, connection, self.session, self.project_dir, self.cancel)
 
@@ -694,7 +850,9 @@ class Runner:
         self.session.event("execution.step.skipped", step_id=step.id, reason=reason)
         self.write_status("running")
 
-    def _attempt(self, step: ManifestStep, outcome: StepOutcome) -> DriverError | None:
+    def _attempt(
+        self, step: ManifestStep, outcome: StepOutcome, announce: bool = True
+    ) -> DriverError | None:
         ctx = self._context(step)
         timer: threading.Timer | None = None
         timeout_s = step.timeout_s
@@ -707,12 +865,13 @@ class Runner:
             timer = threading.Timer(float(timeout_s), on_timeout)
             timer.daemon = True
             timer.start()
-        self.session.event(
-            "execution.step.start",
-            step_id=step.id,
-            component=step.component,
-            attempt=outcome.attempts,
-        )
+        if announce:
+            self.session.event(
+                "execution.step.start",
+                step_id=step.id,
+                component=step.component,
+                attempt=outcome.attempts,
+            )
 
         def call() -> StepResult:
             if self.selection is not None and step.id in self.selection.reuse:

@@ -89,6 +89,7 @@ def sql(program: Program, context: CompileContext) -> Program:
         extract = any(f.role == "extract" for f in spec.sql_fields)
         if extract and not any(isinstance(config.get(f.field), str) for f in spec.sql_fields):
             _table_extract(program, context, step_id, spec, config, path, schemas)
+    program.outputs = {step: list(columns) for step, columns in schemas.outputs.items()}
     return program
 
 

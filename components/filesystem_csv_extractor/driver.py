@@ -36,7 +36,13 @@ from components.file_input import (
     table_read,
     type_misfit,
 )
-from components.protocol import DriverError, StepContext, StepResult, no_python_tables
+from components.protocol import (
+    DriverError,
+    ReadRelation,
+    StepContext,
+    StepResult,
+    no_python_tables,
+)
 
 #: pandas dtype names the spec accepts, as DuckDB types
 PANDAS_TYPES = {
@@ -78,28 +84,70 @@ class CSVExtractorDriver(ReadsOneFile):
     def run(
         self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
     ) -> StepResult:
-        import duckdb
-
         if ctx.cancelled():
             raise DriverError("cancelled before reading", category="cancelled")
         path = source_path(ctx, config)
         select = selected_columns(config)
         limit = _non_negative_int(config, "limit")
-        cur = ctx.data_plane
-        no_python_tables(cur)
+        no_python_tables(ctx.data_plane)
         with _unpacked(ctx, path, config) as (readable, config):
-            try:
-                pinned = _date_types(cur, readable, config)
-                source = _read_csv_call(readable, config, pinned)
-                decimals = _exact_decimals(cur, readable, config, select, limit)
-                if decimals or pinned:
-                    source = _read_csv_call(readable, config, {**decimals, **pinned})
-                sql = f"CREATE OR REPLACE TABLE {ctx.output_table} AS SELECT {select} FROM {source}"
-                cur.execute(sql + (f" LIMIT {limit}" if limit is not None else ""))
-            except duckdb.Error as err:
-                untyped = _read_csv_call(readable, {**config, "dtype": None})
-                raise _csv_failure(err, cur, untyped, config.get("parse_dates")) from None
-        return table_read(cur, ctx.output_table, path)
+            read = _relation(ctx, config, path, readable, select, limit)
+            return read.load(ctx.data_plane, ctx.output_table)
+
+    def takes_fused(self, config: Mapping[str, Any]) -> bool:
+        """Its rows can be read as a view of a fused chain (runtime/fusion.py), unless the
+        file is first unpacked into a temporary file (bz2, xz, zip)."""
+        return _packed_as(config, Path(str(config.get("path") or ""))) is None
+
+    def relation(self, ctx: StepContext, config: Mapping[str, Any]) -> ReadRelation:
+        """The SELECT `run` makes the step's table of, typed as `run` types it (the sniffed
+        dates and exact decimals): see components/protocol.py `ReadRelation`."""
+        if ctx.cancelled():
+            raise DriverError("cancelled before reading", category="cancelled")
+        path = source_path(ctx, config)
+        if _packed_as(config, path) is not None:
+            raise DriverError(f"{path.name} is unpacked before it is read", category="internal")
+        select = selected_columns(config)
+        limit = _non_negative_int(config, "limit")
+        return _relation(ctx, config, path, path, select, limit)
+
+
+def _relation(
+    ctx: StepContext,
+    config: Mapping[str, Any],
+    path: Path,
+    readable: Path,
+    select: str,
+    limit: int | None,
+) -> ReadRelation:
+    """`SELECT <select> FROM read_csv(readable, ...) [LIMIT n]`, with the column types the
+    file's values call for; `load` makes the table of it. `path` is the file as named (a
+    packed one is `readable` once unpacked)."""
+    import duckdb
+
+    cur = ctx.data_plane
+    no_python_tables(cur)
+    parse_dates = config.get("parse_dates")
+    try:
+        pinned = _date_types(cur, readable, config)
+        source = _read_csv_call(readable, config, pinned)
+        decimals = _exact_decimals(cur, readable, config, select, limit)
+        if decimals or pinned:
+            source = _read_csv_call(readable, config, {**decimals, **pinned})
+    except duckdb.Error as err:
+        untyped = _read_csv_call(readable, {**config, "dtype": None})
+        raise _csv_failure(err, cur, untyped, parse_dates) from None
+    sql = f"SELECT {select} FROM {source}" + (f" LIMIT {limit}" if limit is not None else "")
+
+    def load(plane: Any, table: str) -> StepResult:
+        try:
+            plane.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+        except duckdb.Error as err:
+            untyped = _read_csv_call(readable, {**config, "dtype": None})
+            raise _csv_failure(err, plane, untyped, parse_dates) from None
+        return table_read(plane, table, path)
+
+    return ReadRelation(sql, load, {"path": str(path)})
 
 
 DRIVER = CSVExtractorDriver
@@ -112,10 +160,8 @@ def _unpacked(
     """The file DuckDB reads, and the config to read it with: `path` itself, or for bz2, xz
     and zip (which DuckDB cannot read) the file unpacked into a temporary folder, removed
     after the read. A zip archive must hold exactly one file, as in 0.5.7."""
-    name = str(config.get("compression", "infer"))
-    if name == "infer":
-        name = next((k for k, suffix in UNPACKED.items() if path.suffix.lower() == suffix), name)
-    if name not in UNPACKED:
+    name = _packed_as(config, path)
+    if name is None:
         yield path, config
         return
     with tempfile.TemporaryDirectory(prefix="unpacked-", dir=_scratch(ctx)) as folder:
@@ -130,6 +176,14 @@ def _unpacked(
                 hint="check `compression` against the file (infer decides from the suffix)",
             ) from None
         yield target, {**config, "compression": "none"}
+
+
+def _packed_as(config: Mapping[str, Any], path: Path) -> str | None:
+    """The compression DuckDB cannot read that the file is unpacked from (bz2, xz, zip)."""
+    name = str(config.get("compression", "infer"))
+    if name == "infer":
+        name = next((k for k, suffix in UNPACKED.items() if path.suffix.lower() == suffix), name)
+    return name if name in UNPACKED else None
 
 
 def _scratch(ctx: StepContext) -> Path:

@@ -92,6 +92,11 @@ class CSVWriterDriver:
 
         return _write(ctx, config, copy)
 
+    def takes_fused(self, config: Mapping[str, Any]) -> bool:
+        """`run` may be handed a view of a fused chain as its input (runtime/fusion.py): it
+        reads the input once, by its one COPY, so the chain runs as that one statement."""
+        return True
+
     def takes_stream(self, config: Mapping[str, Any]) -> bool:
         """Rows can stream in unless the file is compressed (one compressed stream is
         written by one COPY)."""

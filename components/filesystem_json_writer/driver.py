@@ -61,6 +61,11 @@ class JSONWriterDriver:
             details={"path": str(path), "format": form, "bytes": file_size(path)},
         )
 
+    def takes_fused(self, config: Mapping[str, Any]) -> bool:
+        """`run` may be handed a view of a fused chain as its input (runtime/fusion.py): it
+        reads the input once, by its one COPY, so the chain runs as that one statement."""
+        return True
+
     def files_written(
         self, config: Mapping[str, Any], connection: Mapping[str, Any] | None, project_dir: Path
     ) -> list[Path]:

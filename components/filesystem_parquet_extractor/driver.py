@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.common.quoting import quote_identifier, quote_literal
-from components.file_input import ReadsOneFile, read_into_table, source_path
-from components.protocol import DriverError, StepContext, StepResult
+from components.file_input import ReadsOneFile, read_relation, source_path
+from components.protocol import DriverError, ReadRelation, StepContext, StepResult
 
 #: A DuckDB type name as `dtype` may give it: it is spliced into a CAST, so nothing else.
 TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])?")
@@ -25,6 +25,14 @@ class ParquetExtractorDriver(ReadsOneFile):
     def run(
         self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
     ) -> StepResult:
+        return self.relation(ctx, config).load(ctx.data_plane, ctx.output_table)
+
+    def takes_fused(self, config: Mapping[str, Any]) -> bool:
+        """Its rows can be read as a view of a fused chain (runtime/fusion.py)."""
+        return True
+
+    def relation(self, ctx: StepContext, config: Mapping[str, Any]) -> ReadRelation:
+        """The SELECT `run` makes the step's table of (components/protocol.py)."""
         path = source_path(ctx, config)
 
         def source(types: Mapping[str, str]) -> str:
@@ -37,7 +45,7 @@ class ParquetExtractorDriver(ReadsOneFile):
             ]
             return f"(SELECT * REPLACE ({', '.join(casts)}) FROM {call})"
 
-        return read_into_table(ctx, config, path, source, "Parquet")
+        return read_relation(ctx, config, path, source, "Parquet")
 
 
 DRIVER = ParquetExtractorDriver

@@ -28,10 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: reuse an identical earlier build; force: always compile; "
         "never: only reuse, fail when there is none",
     )
-    parser.add_argument("--no-optimize", action="store_true", help="turn off pushdown rewrites")
+    options.add_no_optimize(parser)
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
     parser.add_argument("--debug", action="store_true", help="also print the manifest")
     options.add_verify_sql(parser)
+    options.add_engine(parser)
     options.add_compile_inputs(parser)
 
 
@@ -83,6 +84,8 @@ def _print_summary(outcome: dict[str, Any]) -> None:
     print(f"compiled '{outcome['pipeline']}'{cached}")
     print(f"  manifest_hash  {outcome['manifest_hash']}")
     print(f"  order          {' -> '.join(outcome['order'])}")
+    if outcome.get("engines"):
+        print(f"  engines        {', '.join(outcome['engines'])}")
     rewrites = outcome.get("rewrites") or []
     print(f"  rewrites       {len(rewrites) or 'none'}")
     for rewrite in rewrites:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from osiris_mcp.commands.options import PROJECT_HELP, project_dir, usage_error
+from osiris_mcp.commands.options import add_project, project_dir, usage_error
 
 if TYPE_CHECKING:
     from runtime.connections import ConnectionsFile, DoctorResult
@@ -44,11 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="doctor: seconds allowed per connection attempt (default 5)",
     )
-    parser.add_argument(
-        "--project",
-        metavar="DIR",
-        help=PROJECT_HELP,
-    )
+    add_project(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from osiris_mcp.commands.options import PROJECT_HELP, project_dir, usage_error
+from osiris_mcp.commands.options import add_project, project_dir, usage_error
 
 if TYPE_CHECKING:
     from compiler.catalog import Table
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--diff", action="store_true", help="show what changed since the cached discovery"
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable output")
-    parser.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
+    add_project(parser)
 
 
 def _sample_count(text: str) -> int:

@@ -1,8 +1,9 @@
 """`osiris init [DIR]`: scaffold a project (connections file, .env.example, folders, .gitignore).
 
+The scaffold's files are package data (osiris_mcp/scaffold/), copied byte for byte.
 `--example NAME` adds a shipped example to it: the pipeline, the connections file the
-examples use, and the example data, read through importlib.resources so an installed
-wheel has them as a checkout does.
+examples use, and the example data. Both are read through importlib.resources, so an
+installed wheel has them as a checkout does.
 """
 
 from __future__ import annotations
@@ -15,92 +16,13 @@ from pathlib import Path
 
 HELP = "Create a project: osiris_connections.yaml, .env.example, pipelines/, data/, .gitignore."
 
-CONNECTIONS_YAML = """\
-# Osiris connections. A pipeline step names one as @family.alias (e.g. @mysql.main), or
-# as @family for the family's default: the alias marked `default: true`, or its only one.
-#
-# Values may use ${VAR} or ${VAR:-fallback}. Variables come from the environment, then
-# from .env in this folder (an exported variable wins). Keep every secret in .env, never
-# in this file: copy .env.example to .env and fill it in. .gitignore keeps .env out of git.
-#
-# Check them with:  osiris connections doctor
-
-connections:
-  mysql:                      # MySQL and MariaDB
-    main:
-      default: true
-      host: ${MYSQL_HOST:-127.0.0.1}
-      port: ${MYSQL_PORT:-3306}
-      user: ${MYSQL_USER:-root}
-      password: ${MYSQL_PASSWORD}
-      database: ${MYSQL_DATABASE:-test}
-
-  postgres:
-    main:
-      default: true
-      host: ${PG_HOST:-127.0.0.1}
-      port: ${PG_PORT:-5432}
-      user: ${PG_USER:-postgres}
-      password: ${PG_PASSWORD}
-      database: ${PG_DATABASE:-postgres}
-      schema: public
-
-  supabase:                   # the project's PostgreSQL database (Settings → Database)
-    main:
-      default: true
-      host: ${SUPABASE_DB_HOST:-db.your-project-ref.supabase.co}
-      port: 5432
-      user: ${SUPABASE_DB_USER:-postgres}
-      password: ${SUPABASE_DB_PASSWORD}
-      database: postgres
-      schema: public
-      sslmode: require
-
-  filesystem:                 # CSV files: paths in steps are relative to base_dir
-    local:
-      default: true
-      base_dir: data
-
-  # duckdb:                   # a DuckDB database file, e.g. for discovery
-  #   local:
-  #     path: data/warehouse.duckdb
-"""
-
-ENV_EXAMPLE = """\
-# Copy to .env and fill in. .env stays out of git; this example file does not.
-# A variable already exported in your shell wins over the value here.
-
-MYSQL_HOST=127.0.0.1
-MYSQL_PORT=3306
-MYSQL_USER=root
-MYSQL_PASSWORD=
-MYSQL_DATABASE=test
-
-PG_HOST=127.0.0.1
-PG_PORT=5432
-PG_USER=postgres
-PG_PASSWORD=
-PG_DATABASE=postgres
-
-SUPABASE_DB_HOST=db.your-project-ref.supabase.co
-SUPABASE_DB_USER=postgres
-SUPABASE_DB_PASSWORD=
-"""
-
-GITIGNORE = """\
-# Secrets: the real values live in .env (.env.example is the template to commit)
-.env
-# Run logs, compiled builds and Osiris's caches are regenerated on demand
-run_logs/
-build/
-.osiris/
-"""
-
-#: file name -> content, written in this order
-FILES: dict[str, str] = {
-    "osiris_connections.yaml": CONNECTIONS_YAML,
-    ".env.example": ENV_EXAMPLE,
-    ".gitignore": GITIGNORE,
+#: file name in the project -> its template in osiris_mcp/scaffold/, written in this order.
+#: The templates are stored without their leading dot, so git never takes the scaffold's
+#: gitignore for one of the package's own.
+SCAFFOLD: dict[str, str] = {
+    "osiris_connections.yaml": "osiris_connections.yaml",
+    ".env.example": "env.example",
+    ".gitignore": "gitignore",
 }
 FOLDERS = ("pipelines", "data")
 
@@ -158,10 +80,16 @@ def example_files(examples: Traversable, name: str) -> dict[str, bytes]:
     }
 
 
-def project_files(example: str | None) -> dict[str, str | bytes] | None:
+def scaffold_files() -> dict[str, bytes]:
+    """What every new project gets, from the templates the package ships."""
+    scaffold = files("osiris_mcp") / "scaffold"
+    return {name: (scaffold / template).read_bytes() for name, template in SCAFFOLD.items()}
+
+
+def project_files(example: str | None) -> dict[str, bytes] | None:
     """File name -> content for the new project, or None after an unknown example name."""
     if example is None:
-        return dict(FILES)
+        return scaffold_files()
     examples = shipped_examples()
     known = example_names(examples)
     if example not in known:
@@ -169,7 +97,7 @@ def project_files(example: str | None) -> dict[str, str | bytes] | None:
         hint = f"the examples are {', '.join(known)}" if known else NO_EXAMPLES_HINT
         print(f"  hint: {hint}", file=sys.stderr)
         return None
-    return {**FILES, **example_files(examples, example)}
+    return {**scaffold_files(), **example_files(examples, example)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -198,10 +126,7 @@ def run(args: argparse.Namespace) -> int:
         for folder in FOLDERS:
             (target / folder).mkdir(parents=True, exist_ok=True)
         for name, content in written.items():
-            if isinstance(content, bytes):
-                (target / name).write_bytes(content)  # an example's file, byte for byte
-            else:
-                (target / name).write_text(content, encoding="utf-8")
+            (target / name).write_bytes(content)
     except OSError as err:
         print(f"osiris: error: cannot write in {target}: {err.strerror}", file=sys.stderr)
         return 1

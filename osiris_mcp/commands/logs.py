@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from osiris_mcp.commands.options import PROJECT_HELP, project_dir, usage_error
+from osiris_mcp.commands.options import add_project, project_dir, usage_error
 
 HELP = (
     "List runs, show one, print a logs bundle an AI can read, write a run's HTML report, "
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="html: where to write the page (default: report.html in the run's folder)",
     )
-    parser.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
+    add_project(parser)
     add_gc_arguments(parser, with_limits=True)
 
 

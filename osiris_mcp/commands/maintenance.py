@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from osiris_mcp.commands.logs import DEFAULT_DAYS, add_gc_arguments, collect_garbage
-from osiris_mcp.commands.options import PROJECT_HELP, project_dir
+from osiris_mcp.commands.options import add_project, project_dir
 
 HELP = "Apply log retention (clean: delete run folders older than osiris.yaml's run_logs_days)."
 
@@ -17,7 +17,7 @@ HELP = "Apply log retention (clean: delete run folders older than osiris.yaml's 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("clean",), help="clean: the same as `osiris logs gc`")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
+    add_project(parser)
     add_gc_arguments(parser, with_limits=False)
 
 

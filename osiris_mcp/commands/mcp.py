@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from osiris_mcp.commands.options import PROJECT_HELP, project_dir
+from osiris_mcp.commands.options import add_project, project_dir
 
 HELP = (
     "Serve MCP over stdio (run), print MCP client configuration for osiris-mcp (clients), "
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--client", choices=(*CLIENTS, "all"), default="all", help="only this client"
     )
     clients.add_argument("--json", action="store_true", help="print the configurations as JSON")
-    _project_option(clients)
+    add_project(clients)
     selftest = actions.add_parser(
         "selftest", help="start osiris-mcp over stdio like a client, list, validate, compile"
     )
@@ -59,10 +59,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="project to serve (default: a temporary folder, so nothing is written here)",
     )
-
-
-def _project_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Options and input handling shared by the commands that compile (validate, compile, run)."""
+"""Options and input handling shared by the commands: the project folder, and what the
+commands that compile (validate, compile, run, preview) take."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from compiler.program import CompileContext
 
+
 PROJECT_HELP = (
     "project directory (default: $OSIRIS_HOME, else the nearest folder from here up that "
     "holds osiris_connections.yaml, else the working directory)"
 )
+
+
+def add_project(parser: argparse.ArgumentParser) -> None:
+    """`--project DIR`, for every command that works in a project (see `project_dir`)."""
+    parser.add_argument("--project", metavar="DIR", help=PROJECT_HELP)
 
 
 def add_compile_inputs(parser: argparse.ArgumentParser) -> None:
@@ -26,17 +33,20 @@ def add_compile_inputs(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="set a param (repeatable); wins over OSIRIS_PARAM_<NAME>, profile and default",
     )
-    parser.add_argument(
-        "--project",
-        metavar="DIR",
-        help=PROJECT_HELP,
-    )
+    add_project(parser)
     parser.add_argument(
         "--catalog",
         choices=("auto", "off"),
         default="auto",
         help="auto: check SQL against schemas `osiris discover` cached (never connects); "
         "off: no schema checks",
+    )
+
+
+def add_no_optimize(parser: argparse.ArgumentParser) -> None:
+    """`--no-optimize`, for the commands that compile a plan (`compile_context(optimize=...)`)."""
+    parser.add_argument(
+        "--no-optimize", action="store_true", help="compile without pushdown rewrites"
     )
 
 
@@ -47,6 +57,36 @@ def add_verify_sql(parser: argparse.ArgumentParser) -> None:
         help="also PREPARE each extract query on its database server (read-only, never "
         "executed): the server's own syntax, tables and columns",
     )
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="ENGINE",
+        help="also compile for ENGINE (spark: each transform's Spark SQL, checked by Spark's "
+        "own parser, goes into the plan); repeatable or comma-separated, e.g. duckdb,spark. "
+        "Every plan runs on DuckDB",
+    )
+
+
+def parse_engines(values: list[str] | str | None) -> tuple[str, ...] | None:
+    """The engines `--engine` names (repeated or comma-separated), DuckDB always among
+    them; None after a usage error."""
+    from compiler.diagnostics import did_you_mean
+    from compiler.program import ENGINES, plan_engines
+
+    given = [values] if isinstance(values, str) else list(values or [])
+    names = [part for value in given for part in value.split(",")]
+    try:
+        return plan_engines(names)
+    except ValueError as err:
+        unknown = str(err)
+        close = did_you_mean(unknown, ENGINES)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        usage_error(f"--engine {unknown!r} is not an engine (engines: {', '.join(ENGINES)}){hint}")
+        return None
 
 
 def project_dir(args: argparse.Namespace) -> Path:
@@ -96,12 +136,16 @@ def compile_context(args: argparse.Namespace, optimize: bool = True) -> CompileC
     params = parse_params(args.param)
     if params is None:
         return None
+    engines = parse_engines(getattr(args, "engine", None))  # only commands that take --engine
+    if engines is None:
+        return None
     return project_context(
         project_dir(args),
         params,
         args.profile,
         optimize=optimize,
         catalogs=args.catalog == "auto",
+        engines=engines,
     )
 
 

@@ -31,9 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rows", type=int, default=20, metavar="N", help="show the first N rows (20)"
     )
     parser.add_argument("--json", action="store_true", help="print {columns, rows} as JSON")
-    parser.add_argument(
-        "--no-optimize", action="store_true", help="compile without pushdown rewrites"
-    )
+    options.add_no_optimize(parser)
     options.add_compile_inputs(parser)
 
 

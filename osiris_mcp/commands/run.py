@@ -61,9 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a sample run: at most N rows per source, no target written; what each writer "
         "would write goes to run_logs/samples/ as CSV",
     )
-    parser.add_argument(
-        "--no-optimize", action="store_true", help="compile without pushdown rewrites"
-    )
+    options.add_no_optimize(parser)
     parser.add_argument("--keep-data-plane", action="store_true", help="keep the run's DuckDB file")
     parser.add_argument(
         "--memory-limit",

@@ -267,18 +267,13 @@ class LocalAdapter:
                 from runtime.outputs import keep_outputs
 
                 step_ids = [step.id for step in prepared.plan.steps()]
-                streamed = {
-                    step.id: step.rows_read
-                    for step in prepared.outcome.steps
-                    if "streamed_to" in step.details
-                }
                 try:
                     keep_outputs(
                         data_plane,
                         prepared.session,
                         step_ids,
                         whole=prepared.request.keep_outputs,
-                        rows=streamed,
+                        rows=prepared.outcome.sample_rows(),
                     )
                 except OSError as err:  # the targets are written: only the samples are lost
                     prepared.session.event(

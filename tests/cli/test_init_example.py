@@ -162,6 +162,13 @@ def test_the_wheel_ships_the_examples_and_init_finds_them_there(tmp_path: Path) 
     expected += [f"pipelines/{p.name}" for p in (ROOT / "examples" / "pipelines").glob("*.yaml")]
     expected += [f"data/{p.name}" for p in (ROOT / "examples" / "data").glob("*.csv")]
     assert shipped == sorted(f"osiris_mcp/examples/{name}" for name in expected)
+    with zipfile.ZipFile(wheel) as archive:
+        scaffold = sorted(n for n in archive.namelist() if n.startswith("osiris_mcp/scaffold/"))
+    assert scaffold == [
+        "osiris_mcp/scaffold/env.example",
+        "osiris_mcp/scaffold/gitignore",
+        "osiris_mcp/scaffold/osiris_connections.yaml",
+    ]
 
     # Installed from the wheel alone (no checkout beside it), init still finds the example.
     site = tmp_path / "site"
@@ -182,6 +189,9 @@ def test_the_wheel_ships_the_examples_and_init_finds_them_there(tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     for name in QUICKSTART_FILES:
         assert (tmp_path / "demo" / name).read_bytes() == (ROOT / "examples" / name).read_bytes()
+    for name, template in ((".env.example", "env.example"), (".gitignore", "gitignore")):
+        scaffolded = (tmp_path / "demo" / name).read_bytes()
+        assert scaffolded == (ROOT / "osiris_mcp" / "scaffold" / template).read_bytes()
     where = subprocess.run(
         [sys.executable, "-c", "import osiris_mcp; print(osiris_mcp.__file__)"],
         cwd=tmp_path,

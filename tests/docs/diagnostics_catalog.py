@@ -65,6 +65,22 @@ def _query(sql: str) -> str:
     return _STEP.format(extra="").replace("SELECT id, name FROM customers", sql)
 
 
+_SPARK = {"engines": ("duckdb", "spark")}
+
+
+def _transform(sql: str) -> str:
+    """A transform over the extract, compiled for Spark (`osiris compile --engine spark`)."""
+    return (
+        _STEP.format(extra="")
+        .replace(
+            "  - id: write\n",
+            "  - id: shape\n    component: duckdb.processor\n    mode: transform\n"
+            f"    needs: [extract]\n    config:\n      query: {sql}\n  - id: write\n",
+        )
+        .replace("${extract.df}", "${shape.df}")
+    )
+
+
 #: Examples for codes the corpus cannot show on its own (they need a context).
 EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
     "OML209": (
@@ -99,6 +115,9 @@ EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
         {"catalogs": "catalog"},
     ),
     "SQL410": (_query("SELECT id, name --\u00a0, SLEEP(5)\n        FROM customers"), {}),
+    "SQL415": (_transform("SELECT id, hash(name) AS h FROM df_extract"), _SPARK),
+    "SQL416": (_transform("SELECT list(name) AS names FROM df_extract"), _SPARK),
+    "SQL417": (_transform("SELECT id, upper(name) FROM df_extract"), _SPARK),
     "SQL411": (
         _query("\"SELECT id, name FROM customers WHERE name = '${params.name}'\"").replace(
             "steps:", "params:\n  name: {type: string, default: ada}\nsteps:"
@@ -118,6 +137,22 @@ NOTES = {
     "(2003, \"Can't connect to MySQL server on '127.0.0.1'\")\n"
     "         = hint: check the connection with `osiris connections doctor`, or compile "
     "without --verify-sql\n",
+    "SQL418": "Only with `osiris compile --engine spark` (or MCP `oml_compile` with `engine: "
+    "spark`): Spark's own parser and analyzer read each transform's Spark SQL, over empty "
+    "views shaped like its inputs, and refuse it. Here a function DuckDB has and Spark does "
+    "not (tests/cli/test_compile_spark.py):\n\n"
+    "    similar.yaml:15:16: error[SQL418]: Spark refuses the query as compiled for it: "
+    "[UNRESOLVED_ROUTINE] Cannot resolve routine `JAROWINKLER_SIMILARITY`\n"
+    "      15 |                jaro_winkler_similarity(name, 'Ada') AS score\n"
+    "         |                ^^^^^^^^^^^^^^^^^^^^^^^\n"
+    "         = hint: the step would fail on Spark: write it with functions both engines "
+    "have (docs/oml.md, Compiling for Spark)\n",
+    "SQL419": "Only with `--engine spark`: Spark's parser runs in a JVM, and none could be "
+    "started (pyspark not installed, no Java, or the JVM failed); no build is written:\n\n"
+    "    quickstart.yaml:27:14: error[SQL419]: the Spark SQL could not be checked: Java is "
+    "not installed (Spark's parser runs in a JVM)\n"
+    "         = hint: install Java 17 or newer (e.g. apt install openjdk-17-jre-headless) or "
+    "set JAVA_HOME\n",
     "OML003": "A file that is not UTF-8 text, e.g. `name: caf\\xe9` saved as Latin-1:\n\n"
     "    pipeline.yaml:1:10: error[OML003]: byte 0xe9 at offset 9 is not valid UTF-8\n"
     "         = hint: save the file as UTF-8\n",

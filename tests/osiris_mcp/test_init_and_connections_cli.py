@@ -72,6 +72,29 @@ def test_init_scaffolds_a_project(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert ignored == [".env", "run_logs/", "build/", ".osiris/"]
 
 
+#: sha256 of what `osiris init` wrote while its templates were Python strings in
+#: osiris_mcp/commands/init.py; they moved to osiris_mcp/scaffold/ unchanged. A change to
+#: a template is a reviewed change: update its digest here with it.
+SCAFFOLD_SHA256 = {
+    "osiris_connections.yaml": "42a553d2a2a521c46a13ee766ed0ea1da5438bfc207d655c26966f10fe6ddc7a",
+    ".env.example": "ce4fcd43aff3c05b94ba8c507ad1a1aed8fc326107c4c04bb64242f369c33fbf",
+    ".gitignore": "5510c3f16d69e91db213754943c30ccc2c2bad5331769d4d86adbf224a0b3c58",
+}
+
+
+def test_init_writes_the_scaffold_byte_for_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    run_cli(capsys, "init", str(tmp_path))
+
+    written = {
+        name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in SCAFFOLD_SHA256
+    }
+    assert written == SCAFFOLD_SHA256
+
+
 def test_init_connections_have_one_default_per_family_and_secrets_as_variables(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
