@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from compiler.diagnostics import did_you_mean
 from compiler.sql.problem import Problem
-from components.common.quoting import quote_identifier
+from components.common.quoting import Dialect, quote_identifier
 
 if TYPE_CHECKING:
     import duckdb
@@ -169,14 +169,25 @@ def _connection() -> duckdb.DuckDBPyConnection:
 
 
 def _empty_view(name: str, columns: Columns) -> str:
-    """`CREATE TEMP VIEW name AS SELECT CAST(NULL AS T) AS c, ... WHERE false`."""
+    return empty_view(name, columns, lambda kind: DUCKDB_TYPES.get(kind or "", _ANY))
+
+
+def empty_view(
+    name: str,
+    columns: Columns,
+    sql_type: Callable[[str | None], str],
+    dialect: Dialect = "duckdb",
+) -> str:
+    """`CREATE TEMP VIEW name AS SELECT CAST(NULL AS T) AS c, ... WHERE false`: a table of
+    `columns` and no rows, each column's type `sql_type(kind)` (the Spark check makes the
+    same views in Spark SQL)."""
     if not columns:
-        return f"CREATE TEMP VIEW {quote_identifier(name)} AS SELECT 1 AS _ WHERE false"
+        return f"CREATE TEMP VIEW {quote_identifier(name, dialect)} AS SELECT 1 AS _ WHERE false"
     select = ", ".join(
-        f"CAST(NULL AS {DUCKDB_TYPES.get(kind or '', _ANY)}) AS {quote_identifier(column)}"
+        f"CAST(NULL AS {sql_type(kind)}) AS {quote_identifier(column, dialect)}"
         for column, kind in columns
     )
-    return f"CREATE TEMP VIEW {quote_identifier(name)} AS SELECT {select} WHERE false"
+    return f"CREATE TEMP VIEW {quote_identifier(name, dialect)} AS SELECT {select} WHERE false"
 
 
 def _normalized(kind: str) -> str:

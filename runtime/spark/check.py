@@ -221,17 +221,9 @@ def _views(spark: Any, tables: Mapping[str, Columns | None]) -> tuple[bool, bool
 
 
 def _empty_view(name: str, columns: Columns) -> str:
-    if not columns:
-        return f"CREATE TEMP VIEW {_quote(name)} AS SELECT 1 AS _ WHERE false"
-    select = ", ".join(
-        f"CAST(NULL AS {SPARK_TYPES.get(kind or '', 'VOID')}) AS {_quote(column)}"
-        for column, kind in columns
-    )
-    return f"CREATE TEMP VIEW {_quote(name)} AS SELECT {select} WHERE false"
+    from compiler.sql.engine import empty_view
 
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+    return empty_view(name, columns, lambda kind: SPARK_TYPES.get(kind or "", "VOID"), "spark")
 
 
 #: Refusals that do not depend on the inputs' shapes: always reported.
