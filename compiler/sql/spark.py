@@ -789,25 +789,22 @@ class _Reading:
         return rule(self, node) if rule is not None else None
 
 
+_T = exp.DataType.Type
+#: a cast's target type -> the kind the translation reasons with
+_KINDS: dict[object, str] = {
+    **dict.fromkeys((*_INTEGERS, _T.INT128, _T.UBIGINT), "integer"),
+    _T.DECIMAL: "decimal",
+    **dict.fromkeys((_T.DOUBLE, _T.FLOAT), "float"),
+    _T.BOOLEAN: "boolean",
+    **dict.fromkeys((_T.VARCHAR, _T.TEXT, _T.CHAR), "string"),
+    _T.DATE: "date",
+    **dict.fromkeys((_T.TIMESTAMP, _T.DATETIME), "datetime"),
+    _T.TIMESTAMPTZ: "timestamptz",
+}
+
+
 def _type_kind(data_type: exp.DataType) -> str | None:
-    kind = data_type.this
-    if kind in _INTEGERS or kind in (exp.DataType.Type.INT128, exp.DataType.Type.UBIGINT):
-        return "integer"
-    if kind in (exp.DataType.Type.DECIMAL,):
-        return "decimal"
-    if kind in (exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT):
-        return "float"
-    if kind in (exp.DataType.Type.BOOLEAN,):
-        return "boolean"
-    if kind in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT, exp.DataType.Type.CHAR):
-        return "string"
-    if kind in (exp.DataType.Type.DATE,):
-        return "date"
-    if kind in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATETIME):
-        return "datetime"
-    if kind in (exp.DataType.Type.TIMESTAMPTZ,):
-        return "timestamptz"
-    return None
+    return _KINDS.get(data_type.this)
 
 
 def _skips_nulls_of(node: exp.Expr) -> bool:
