@@ -113,9 +113,18 @@ def session() -> Any:
     """
     global _session
     with _lock:
-        if _session is None:
+        if _session is None or _stopped(_session):
             _session = _start()
         return _session
+
+
+def _stopped(jvm_session: Any) -> bool:
+    """Whether the Spark context under `jvm_session` has been stopped (a run's session that
+    a later run on another master replaced): the check then starts again."""
+    try:
+        return bool(jvm_session.sparkContext().isStopped())
+    except Exception:  # its JVM is gone
+        return True
 
 
 def gateway() -> Any:
@@ -133,8 +142,8 @@ def _start() -> Any:
     except ImportError:
         raise SparkUnavailable("pyspark is not installed", INSTALL_HINT) from None
     active = SparkSession.getActiveSession()
-    if active is not None:  # a run's session: the same JVM, nothing to start
-        return active._jsparkSession.newSession()
+    if active is not None and not _stopped(active._jsparkSession):
+        return active._jsparkSession.newSession()  # a run's session: the same JVM
     java_home = os.environ.get("JAVA_HOME")
     java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
     if not java or not os.path.exists(java):

@@ -11,7 +11,6 @@ import io
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,20 @@ from tests.compat.test_examples_057 import SOURCE
 from tests.conftest import MYSQL, POSTGRES
 
 
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """The pytest session's one SparkSession on local[2]."""
+@pytest.fixture
+def spark() -> Any:
+    """The live SparkSession on local[2]: started once and reused by every test, started
+    again only when a test ran on another master (tests/spark/test_cluster.py)."""
     try:
         from runtime.spark.session import SparkUnavailable, spark_session
     except ImportError as err:  # pragma: no cover - the spark extra is in the dev lock
         pytest.skip(f"pyspark is not installed: {err}")
     try:
-        session = spark_session("local[2]")
+        return spark_session("local[2]")
     except SparkUnavailable as err:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{err} ({err.hint}): CI must run the Spark tests", pytrace=False)
         pytest.skip(str(err))
-    yield session
-    session.stop()
 
 
 def connections_yaml(mysql_db: dict[str, Any], pg_db: dict[str, Any]) -> str:

@@ -113,7 +113,14 @@ def cluster() -> Iterator[SparkCluster]:
         _unavailable("the JDBC drivers", FileNotFoundError(", ".join(missing)))
     try:
         with standalone_cluster(workers=2, cores=1, memory="1g") as started:
-            yield started
+            try:
+                yield started
+            finally:  # the session on the cluster goes before the cluster does
+                from runtime.spark.session import active_session
+
+                session = active_session()
+                if session is not None and session.sparkContext.master == started.master_url:
+                    session.stop()
     except ClusterError as err:
         pytest.fail(f"the Spark cluster did not start: {err}", pytrace=False)
 
