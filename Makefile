@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements/dev.txt
 UV     := uv==0.13.9
 
-.PHONY: test lint typecheck pytest demo docs snapshots bench lock clean
+.PHONY: test test-long lint typecheck pytest pytest-long demo docs snapshots bench lock clean
 
 $(BIN)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,18 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy --strict grammar compiler
 
+# The suite a change must pass (under 20 minutes on 2 cores); the `long` variants
+# (fuzzing, load, old MCP clients, the Spark cluster and corpus parity) run with
+# `make test-long`, which CI runs after `make test`.
 pytest: $(BIN)/.installed
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not long" --durations=15
+
+pytest-long: $(BIN)/.installed
+	$(BIN)/pytest -q -m long --durations=15
 
 test: lint typecheck pytest
+
+test-long: pytest-long
 
 demo: $(BIN)/.installed
 	cd examples && ../$(BIN)/osiris run pipelines/quickstart.yaml

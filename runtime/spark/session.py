@@ -197,6 +197,9 @@ def _python_side_to_log() -> None:
         logger.removeHandler(old)
     logger.addHandler(logging.FileHandler(spark_log().path, encoding="utf-8"))
     logger.propagate = False
+    # py4j logs every command it sends the JVM at DEBUG: thousands of lines a run, which a
+    # process logging at DEBUG (a test's log capture, a debugging user) would drown in
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager
