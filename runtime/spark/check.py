@@ -173,6 +173,10 @@ def _start() -> Any:
                 f"the Spark JVM did not start: {detail[:300]}", JAVA_HINT
             ) from None
     spark.sparkContext().setLogLevel("ERROR")
+    # the analyzer's refusals are the check's findings, not errors for stderr
+    from runtime.spark.session import python_logs_to_spark_log
+
+    python_logs_to_spark_log()
     _gateway = started
     return spark
 

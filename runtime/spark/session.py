@@ -173,7 +173,7 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         for key, value in session_conf(master, conf).items():
             builder = builder.config(key, value)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        _python_side_to_log()
+        python_logs_to_spark_log()
         try:
             with _jvm_output_to(spark_log().path):
                 return builder.getOrCreate()
@@ -185,7 +185,7 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
             ) from None
 
 
-def _python_side_to_log() -> None:
+def python_logs_to_spark_log() -> None:
     """PySpark's own Python logger of failed queries (their plan and stack, as JSON) writes
     to stderr: into the Spark log instead, which reaches the session folder redacted."""
     import logging
