@@ -129,6 +129,22 @@ class ReadsOneFile:
         return files_read(config, connection, project_dir)
 
 
+class ReadsOneFileAsRelation(ReadsOneFile):
+    """A reader whose rows are one SELECT, its `relation(ctx, config)`: `run` makes the
+    step's table of it, and a fused chain may read it as a view instead (runtime/fusion.py)."""
+
+    def relation(self, ctx: StepContext, config: Mapping[str, Any]) -> ReadRelation:
+        raise NotImplementedError
+
+    def run(
+        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
+    ) -> StepResult:
+        return self.relation(ctx, config).load(ctx.data_plane, ctx.output_table)
+
+    def takes_fused(self, config: Mapping[str, Any]) -> bool:
+        return True
+
+
 def read_relation(
     ctx: StepContext,
     config: Mapping[str, Any],

@@ -83,7 +83,21 @@ def _masked(state: ServerState, read: Callable[..., Any]) -> Callable[..., Any]:
 
 def register_resources(server: MCPServer, state: ServerState) -> None:
     """Add the static resource and the resource templates."""
-    masked = functools.partial(_masked, state)
+
+    def template(uri: str, title: str, mime_type: str) -> Callable[[Callable[..., Any]], Any]:
+        """Register `read` as the resource template `uri`: named after the function,
+        described by its docstring (on one line), its refusals masked."""
+
+        def register(read: Callable[..., Any]) -> Any:
+            return server.resource(
+                uri,
+                name=read.__name__,
+                title=title,
+                description=" ".join((read.__doc__ or "").split()),
+                mime_type=mime_type,
+            )(_masked(state, read))
+
+        return register
 
     @server.resource(
         "osiris://schema/oml",
@@ -97,15 +111,9 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
 
         return json.dumps(oml_json_schema(), indent=2, sort_keys=True)
 
-    @server.resource(
-        "osiris://components/{name}",
-        name="component_spec",
-        title="Component spec",
-        description="A component's full spec (config schema, connection fields, examples, hints).",
-        mime_type="application/json",
-    )
-    @masked
+    @template("osiris://components/{name}", "Component spec", "application/json")
     def component_spec(name: str) -> str:
+        """A component's full spec (config schema, connection fields, examples, hints)."""
         from components.registry import default_registry
 
         spec = default_registry().get(_identifier(name, "component name"))
@@ -113,15 +121,11 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
             raise _refuse("not_found", f"No component '{name}'.", "components_list names them.")
         return json.dumps(dict(spec.raw), indent=2, sort_keys=True, ensure_ascii=False)
 
-    @server.resource(
-        "osiris://discovery/{discovery_id}/{artifact}",
-        name="discovery_artifact",
-        title="Discovery artifact",
-        description="summary.json, catalog.json or table.<schema>.<name>.json of a discovery.",
-        mime_type="application/json",
+    @template(
+        "osiris://discovery/{discovery_id}/{artifact}", "Discovery artifact", "application/json"
     )
-    @masked
     def discovery_artifact(discovery_id: str, artifact: str) -> str | bytes:
+        """summary.json, catalog.json or table.<schema>.<name>.json of a discovery."""
         from runtime.catalog import CatalogStore
 
         _identifier(discovery_id, "discovery id")
@@ -137,15 +141,9 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
             )
         return _read(state, _inside(artifacts / discovery_id, artifact))
 
-    @server.resource(
-        "osiris://manifests/{manifest_hash}/{+file}",
-        name="compiled_plan_file",
-        title="Compiled plan file",
-        description="manifest.yaml, meta.json, lineage.json or cfg/<step>.json of a compiled plan.",
-        mime_type="text/plain",
-    )
-    @masked
+    @template("osiris://manifests/{manifest_hash}/{+file}", "Compiled plan file", "text/plain")
     def compiled_plan_file(manifest_hash: str, file: str) -> str | bytes:
+        """manifest.yaml, meta.json, lineage.json or cfg/<step>.json of a compiled plan."""
         if not MANIFEST_HASH.match(manifest_hash):
             raise _refuse(
                 "invalid_name",
@@ -161,16 +159,10 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
             )
         return _read(state, _inside(build, file))
 
-    @server.resource(
-        "osiris://runs/{run_id}/{+file}",
-        name="run_file",
-        title="Run file",
-        description="status.json, events.jsonl, metrics.jsonl, manifest.yaml, cfg/… or "
-        "artifacts/<step>/… of a run.",
-        mime_type="text/plain",
-    )
-    @masked
+    @template("osiris://runs/{run_id}/{+file}", "Run file", "text/plain")
     def run_file(run_id: str, file: str) -> str | bytes:
+        """status.json, events.jsonl, metrics.jsonl, manifest.yaml, cfg/… or
+        artifacts/<step>/… of a run."""
         from runtime.sessions import find_run
 
         session = find_run(state.project.root, _identifier(run_id, "run id"))
@@ -180,15 +172,9 @@ def register_resources(server: MCPServer, state: ServerState) -> None:
             raise _refuse("not_found", "The data plane is not served.", "Read the artifacts.")
         return _read(state, _inside(session, file))
 
-    @server.resource(
-        "osiris://examples/{name}",
-        name="example_pipeline",
-        title="Example pipeline",
-        description="The OML of a shipped example (usecases_list names them).",
-        mime_type="application/yaml",
-    )
-    @masked
+    @template("osiris://examples/{name}", "Example pipeline", "application/yaml")
     def example_pipeline(name: str) -> str:
+        """The OML of a shipped example (usecases_list names them)."""
         from osiris_mcp.guide import EXAMPLES_DIR
 
         _identifier(name, "example name")

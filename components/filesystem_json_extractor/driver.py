@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from components.common.quoting import quote_literal
-from components.file_input import ReadsOneFile, read_failure, read_relation, source_path
+from components.file_input import ReadsOneFileAsRelation, read_failure, read_relation, source_path
 from components.filesystem_parquet_extractor.driver import checked_type
-from components.protocol import DriverError, ReadRelation, StepContext, StepResult
+from components.protocol import DriverError, ReadRelation, StepContext
 
 #: the spec's formats, as DuckDB's read_json names them
 FORMATS = {"auto": "auto", "array": "array", "ndjson": "newline_delimited"}
@@ -24,17 +24,8 @@ FORMATS = {"auto": "auto", "array": "array", "ndjson": "newline_delimited"}
 NDJSON_ENDINGS = (".ndjson", ".jsonl")
 
 
-class JSONExtractorDriver(ReadsOneFile):
+class JSONExtractorDriver(ReadsOneFileAsRelation):
     """Reads `config["path"]` into `ctx.output_table`."""
-
-    def run(
-        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
-    ) -> StepResult:
-        return self.relation(ctx, config).load(ctx.data_plane, ctx.output_table)
-
-    def takes_fused(self, config: Mapping[str, Any]) -> bool:
-        """Its rows can be read as a view of a fused chain (runtime/fusion.py)."""
-        return True
 
     def relation(self, ctx: StepContext, config: Mapping[str, Any]) -> ReadRelation:
         """The SELECT `run` makes the step's table of (components/protocol.py)."""

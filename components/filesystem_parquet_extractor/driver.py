@@ -12,24 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.common.quoting import quote_identifier, quote_literal
-from components.file_input import ReadsOneFile, read_relation, source_path
-from components.protocol import DriverError, ReadRelation, StepContext, StepResult
+from components.file_input import ReadsOneFileAsRelation, read_relation, source_path
+from components.protocol import DriverError, ReadRelation, StepContext
 
 #: A DuckDB type name as `dtype` may give it: it is spliced into a CAST, so nothing else.
 TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])?")
 
 
-class ParquetExtractorDriver(ReadsOneFile):
+class ParquetExtractorDriver(ReadsOneFileAsRelation):
     """Reads `config["path"]` into `ctx.output_table`."""
-
-    def run(
-        self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
-    ) -> StepResult:
-        return self.relation(ctx, config).load(ctx.data_plane, ctx.output_table)
-
-    def takes_fused(self, config: Mapping[str, Any]) -> bool:
-        """Its rows can be read as a view of a fused chain (runtime/fusion.py)."""
-        return True
 
     def relation(self, ctx: StepContext, config: Mapping[str, Any]) -> ReadRelation:
         """The SELECT `run` makes the step's table of (components/protocol.py)."""
