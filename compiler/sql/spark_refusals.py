@@ -261,6 +261,8 @@ class Reading(Kinds):
             )
         if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
             return series_refusal(self, node.this, span)
+        if isinstance(node, exp.GenerateSeries) and not isinstance(node.parent, exp.Table):
+            return series_refusal(self, node, span)  # a list
         return None
 
     def _type_span(self, node: exp.DataType, name: str) -> tuple[int, int] | None:

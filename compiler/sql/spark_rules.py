@@ -20,7 +20,7 @@ from compiler.sql.spark_dates import (
     spark_part,
 )
 from compiler.sql.spark_nodes import function_name, literal_number, number_literal
-from compiler.sql.spark_series import series_table
+from compiler.sql.spark_series import series_list, series_table
 from compiler.sql.spark_types import INTEGERS, Kinds
 
 #: A rule: the node's Spark form, or None to keep it as sqlglot writes it.
@@ -206,6 +206,7 @@ _RULES: Mapping[type[exp.Expr], Rule] = {
     exp.Monthname: _named("DATE_FORMAT", "MMMM"),
     exp.Dayname: _named("DATE_FORMAT", "EEEE"),
     exp.Table: _table,
+    exp.GenerateSeries: series_list,
     exp.ArgMax: _arg_extreme,
     exp.ArgMin: _arg_extreme,
     exp.PercentileCont: _percentile,

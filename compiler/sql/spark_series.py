@@ -1,24 +1,31 @@
-"""`range()` and `generate_series()` in FROM, as Spark SQL that means what DuckDB's does.
+"""`range()` and `generate_series()`, as Spark SQL that means what DuckDB's does.
 
-DuckDB's series is one BIGINT column — or TIMESTAMP, over dates and timestamps stepped by
-an interval — named as `AS t(i)` says, else after the alias (`range(3) AS t` has a
-column `t`), else after the function (`range`, `generate_series`). `range` leaves its
-end out, `generate_series` keeps it; a step that points away from the end makes no rows.
+In FROM, DuckDB's series is one BIGINT column — or TIMESTAMP, over dates and timestamps
+stepped by an interval — named as `AS t(i)` says, else after the alias (`range(3) AS t`
+has a column `t`), else after the function (`range`, `generate_series`). As a value it
+is a list of the same elements. `range` leaves its end out, `generate_series` keeps it;
+a step that points away from the end makes nothing, a NULL bound a NULL list.
 
-Over integers Spark's RANGE counts the same (its column, `id`, renamed); over dates and
-timestamps it is the `explode` of a `sequence` of TIMESTAMP_NTZ values (TIMESTAMP without
-time zone, as DuckDB's), kept to DuckDB's end, where Spark's sequence keeps it always and
-fails on a step that points away from it.
+Over integers in FROM, Spark's RANGE counts the same (its column, `id`, renamed). Else
+it is a `sequence` (exploded in FROM) of BIGINTs or TIMESTAMP_NTZ values (TIMESTAMP
+without time zone, as DuckDB's), kept to DuckDB's end, where Spark's sequence keeps it
+always and fails on a step that points away from it.
 
 >>> from compiler.sql.spark import to_spark
 >>> to_spark("SELECT range AS stars FROM range(1, 6)")
 'SELECT range AS stars FROM RANGE(1, 6) AS range(range)'
 >>> to_spark("SELECT * FROM generate_series(1, 20) AS n")
 'SELECT * FROM RANGE(1, 21) AS n(n)'
+>>> print(to_spark("SELECT range(n) AS l FROM t"))  # doctest: +NORMALIZE_WHITESPACE
+SELECT FILTER(SEQUENCE(CAST(0 AS BIGINT), IF(CAST(n AS BIGINT) < CAST(0 AS BIGINT),
+  CAST(0 AS BIGINT), CAST(n AS BIGINT)), 1), osiris_t -> osiris_t < CAST(n AS BIGINT)) AS l
+  FROM t
 >>> print(to_spark("SELECT * FROM range(DATE '2024-01-01', DATE '2024-02-01', INTERVAL 1 WEEK)"))
 ... # doctest: +NORMALIZE_WHITESPACE
 SELECT * FROM EXPLODE(FILTER(SEQUENCE(CAST(CAST('2024-01-01' AS DATE) AS TIMESTAMP_NTZ),
-  GREATEST(CAST(CAST('2024-01-01' AS DATE) AS TIMESTAMP_NTZ),
+  IF(CAST(CAST('2024-02-01' AS DATE) AS TIMESTAMP_NTZ)
+  < CAST(CAST('2024-01-01' AS DATE) AS TIMESTAMP_NTZ),
+  CAST(CAST('2024-01-01' AS DATE) AS TIMESTAMP_NTZ),
   CAST(CAST('2024-02-01' AS DATE) AS TIMESTAMP_NTZ)), INTERVAL '1' WEEK),
   osiris_t -> osiris_t < CAST(CAST('2024-02-01' AS DATE) AS TIMESTAMP_NTZ))) AS range(range)
 """
@@ -92,13 +99,23 @@ def series_table(kinds: Kinds, node: exp.Expr) -> exp.Expr | None:
     Spark cannot make it)."""
     assert isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries)
     series = node.this
+    values: exp.Expr
     if _is_interval(series.args.get("step")):
-        values = _date_series(series)
+        values = exp.Anonymous(this="EXPLODE", expressions=[_sequence(series)])
     else:
         values = _integer_series(series)
     alias = node.args.get("alias")
     table_name = alias.this if alias is not None and alias.this else _function(series)
     return exp.Table(this=values, alias=exp.TableAlias(this=table_name, columns=_columns(node)))
+
+
+def series_list(kinds: Kinds, node: exp.Expr) -> exp.Expr | None:
+    """A `range()` / `generate_series()` that is a value, DuckDB's list, as the Spark array
+    of the same elements (None for a FROM source: series_table makes it)."""
+    assert isinstance(node, exp.GenerateSeries)
+    if isinstance(node.parent, exp.Table):
+        return None
+    return _sequence(node)
 
 
 def _function(series: exp.GenerateSeries) -> exp.Identifier:
@@ -133,21 +150,32 @@ def _integer_series(series: exp.GenerateSeries) -> exp.Expr:
     return exp.Anonymous(this="RANGE", expressions=args)
 
 
-def _date_series(series: exp.GenerateSeries) -> exp.Expr:
-    """EXPLODE(FILTER(SEQUENCE(start, GREATEST(start, end), step), t -> t < end)): the
-    sequence never runs the wrong way (Spark fails it; DuckDB makes no rows), and the
-    filter keeps DuckDB's end — out for range, in for generate_series."""
-    step = _step(series.args.get("step"))
-    assert step is not None  # refused before
-    count, unit = step
-    start, end = _timestamp(series.args["start"]), _timestamp(series.args["end"])
-    spark_unit, factor = _STEP_UNITS[unit]
-    interval = exp.Interval(
-        this=exp.Literal.string(str(count * factor)), unit=exp.Var(this=spark_unit)
-    )
+def _sequence(series: exp.GenerateSeries) -> exp.Expr:
+    """FILTER(SEQUENCE(start, IF(end < start, start, end), step), t -> t < end): the
+    sequence never runs the wrong way (Spark fails it; DuckDB makes no elements), a NULL
+    bound makes NULL, as in DuckDB, and the filter keeps DuckDB's end — out for range, in
+    for generate_series. Integers are BIGINTs, dates and timestamps TIMESTAMP_NTZ values,
+    as DuckDB's are."""
+    step_node = series.args.get("step")
+    start, end = series.args["start"], series.args["end"]
+    step: exp.Expr
+    if _is_interval(step_node):
+        interval = _step(step_node)
+        assert interval is not None  # refused before
+        count, unit = interval
+        spark_unit, factor = _STEP_UNITS[unit]
+        step = exp.Interval(
+            this=exp.Literal.string(str(count * factor)), unit=exp.Var(this=spark_unit)
+        )
+        start, end = _timestamp(start), _timestamp(end)
+    else:
+        count = int(literal_number(step_node) or 1) if step_node is not None else 1
+        step = step_node.copy() if step_node is not None else number_literal(1)
+        start, end = _bigint(start), _bigint(end)
     forward = count > 0
-    furthest = (exp.Greatest if forward else exp.Least)(this=start.copy(), expressions=[end.copy()])
-    sequence = exp.Anonymous(this="SEQUENCE", expressions=[start, furthest, interval])
+    backwards = (exp.LT if forward else exp.GT)(this=end.copy(), expression=start.copy())
+    furthest = exp.If(this=backwards, true=start.copy(), false=end.copy())
+    sequence = exp.Anonymous(this="SEQUENCE", expressions=[start, furthest, step])
     if series.args.get("is_end_exclusive"):
         within: type[exp.Binary] = exp.LT if forward else exp.GT
     else:
@@ -156,9 +184,14 @@ def _date_series(series: exp.GenerateSeries) -> exp.Expr:
     keep = exp.Lambda(
         this=within(this=exp.column(variable.copy()), expression=end), expressions=[variable]
     )
-    return exp.Anonymous(
-        this="EXPLODE", expressions=[exp.Anonymous(this="FILTER", expressions=[sequence, keep])]
-    )
+    return exp.Anonymous(this="FILTER", expressions=[sequence, keep])
+
+
+def _bigint(bound: exp.Expr) -> exp.Expr:
+    """`bound` as a BIGINT, the type of DuckDB's series (Spark's sequence of INTs is INTs)."""
+    if isinstance(bound, exp.Cast) and bound.to.this == exp.DataType.Type.BIGINT:
+        return bound
+    return exp.Cast(this=bound, to=exp.DataType.build("BIGINT"))
 
 
 def _timestamp(bound: exp.Expr) -> exp.Expr:

@@ -124,6 +124,15 @@ SAME = [
     "AS t(day)",
     "SELECT t.id, s.day FROM t, range(DATE '2024-01-01', DATE '2024-01-03', INTERVAL 1 DAY) "
     "AS s(day) WHERE s.day >= t.d",
+    # a series as a value: DuckDB's list, empty where the step points away, NULL for a NULL
+    "SELECT id, range(id) AS a, generate_series(2, id) AS b, range(1, id, 2) AS c, "
+    "generate_series(id, 1, -2) AS e FROM t",
+    "SELECT range(3) AS l, range(5, 1) AS e, range(1, CAST(NULL AS BIGINT)) AS n, "
+    "generate_series(1, 0) AS z",
+    "SELECT range(DATE '2024-01-01', DATE '2024-01-03', INTERVAL 1 DAY) AS l, "
+    "generate_series(DATE '2024-01-03', DATE '2024-01-01', -INTERVAL 1 DAY) AS m",
+    "SELECT unnest(range(3)) AS x",
+    "SELECT x FROM unnest(generate_series(1, 3)) AS u(x)",
     "SELECT arg_max(name, id) AS hi, arg_min(name, id) AS lo, "
     "arg_max(name, id) FILTER (WHERE id < 3) AS mid FROM t",
     "SELECT quantile_cont(id, 0.25) AS a, percentile_cont(0.5) WITHIN GROUP (ORDER BY id) AS b, "
@@ -189,6 +198,7 @@ REFUSED = [
         "SQL415",
         "range(DATE '2024-01-01'",
     ),
+    ("SELECT range(0, 5, id) AS l FROM t", "SQL415", "range"),
     ("SELECT g, count(*) FROM t GROUP BY g", "SQL417", "count(*)"),
     ("SELECT id, lower(name) FROM t", "SQL417", "lower(name)"),
     ("SELECT CAST(id AS VARCHAR) FROM t", "SQL417", "CAST(id AS VARCHAR)"),
@@ -339,6 +349,7 @@ def test_date_sub_counts_whole_months_otherwise_than_spark(duckdb_t: Any, spark_
     [
         ("SELECT * FROM range(1, 6)", "BIGINT", "bigint"),
         ("SELECT * FROM generate_series(1, 20) AS n", "BIGINT", "bigint"),
+        ("SELECT range(3) AS l", "BIGINT[]", "array<bigint>"),
         (
             "SELECT * FROM range(DATE '2024-01-01', DATE '2024-01-05', INTERVAL 1 DAY)",
             "TIMESTAMP",
