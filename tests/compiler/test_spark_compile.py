@@ -4,6 +4,8 @@ query stays in the cfg, and a plan for DuckDB alone is the plan it always was.""
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -187,3 +189,48 @@ def test_without_spark_the_plan_has_no_spark_diagnostics() -> None:
     program = check(SOURCE, _context(COMPAT / "x.yaml", engines=()), "pipeline.yaml")
     assert not [d for d in program.diagnostics if d.code in ("SQL415", "SQL416", "SQL417")]
     assert program.spark_sql == {}
+
+
+def test_a_date_series_spark_cannot_make_is_a_diagnostic_at_its_line_and_column() -> None:
+    from compiler.compile import check
+
+    source = (
+        SOURCE.split("      query: |")[0]
+        + "      query: |\n"
+        + "        SELECT CAST(d AS DATE) AS day, title\n"
+        + "        FROM df_films,\n"
+        + "             range(DATE '2024-01-31', DATE '2024-06-01', INTERVAL 1 MONTH) AS s(d)\n"
+    )
+    program = check(source, _context(COMPAT / "x.yaml"), "pipeline.yaml")
+    (error,) = [d for d in program.diagnostics if d.is_error]
+    assert (error.code, error.line, error.column) == ("SQL415", 18, 14)
+    assert "by months" in error.message and error.hint and "28th" in error.hint
+    assert "shaped" not in program.spark_sql
+
+
+def test_a_date_series_compiles_to_spark_sql() -> None:
+    source = (
+        SOURCE.split("      query: |")[0]
+        + "      query: >-\n"
+        + "        SELECT title, day FROM df_films,\n"
+        + "        generate_series(DATE '2024-01-01', DATE '2024-01-03', INTERVAL 1 DAY)\n"
+        + "        AS s(day)\n"
+    )
+    result = compile_source(source, _context(COMPAT / "x.yaml"), "pipeline.yaml")
+    assert result.ok, result.diagnostics
+    step = result.manifest.step("shaped")
+    assert step is not None and step.spark_sql is not None
+    assert "EXPLODE(FILTER(SEQUENCE(" in step.spark_sql and step.spark_sql.endswith("AS s(day)")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "compiler.passes.spark",
+        "compiler.sql.spark",
+        "compiler.sql.spark_series",
+    ],
+)
+def test_docstring_examples(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
