@@ -1,4 +1,4 @@
-"""Which chains of DuckDB-only steps run as one DuckDB statement, and the checks that say so.
+"""Chains of DuckDB-only steps run as one DuckDB statement: which ones, the checks, the run.
 
 A file read whose rows go through `duckdb.processor` transforms into one file writer needs
 no data-plane table on the way: the reader's rows become a view over its table function
@@ -22,18 +22,23 @@ A chain runs as one statement only where nothing but the time can tell the diffe
   artifacts/, read again by a LIMIT 100, and they must be the rows the file got.
 
 A chain that fails these checks, or whose statement fails, runs step by step as before
-(runtime/runner.py `_run_fused`), so every error is worded and attributed as it was.
+(`run_chain`), so every error is worded and attributed as it was.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler.manifest import ManifestStep
 from components.common.quoting import quote_identifier
+from components.protocol import DriverError, StepResult
+from runtime.streams import Configs, DriverOf, upstreams
+
+if TYPE_CHECKING:
+    from runtime.runner import Runner
 
 #: The one transform component whose step is a DuckDB SELECT over its inputs.
 PROCESSOR = "duckdb.processor"
@@ -74,9 +79,7 @@ class Chain:
 
 
 def fused_chains(
-    steps: Sequence[ManifestStep],
-    configs: Mapping[str, Mapping[str, Any]],
-    driver_of: Callable[[str], Any],
+    steps: Sequence[ManifestStep], configs: Configs, driver_of: DriverOf
 ) -> dict[str, Chain]:
     """Each read step that starts a fusable chain -> the chain.
 
@@ -102,7 +105,7 @@ def fused_chains(
     by_id = {step.id: step for step in steps}
     consumers: dict[str, list[str]] = {}
     for step in steps:
-        for upstream in _upstreams(step):
+        for upstream in upstreams(step):
             consumers.setdefault(upstream, []).append(step.id)
     chains = {}
     for writer in steps:
@@ -110,10 +113,10 @@ def fused_chains(
             continue
         links = [writer]
         while True:
-            upstreams = _upstreams(links[-1])
-            if len(upstreams) != 1:
+            before = upstreams(links[-1])
+            if len(before) != 1:
                 break
-            (up_id,) = upstreams
+            (up_id,) = before
             up = by_id.get(up_id)
             if up is None or consumers.get(up_id) != [links[-1].id]:
                 break
@@ -126,7 +129,7 @@ def fused_chains(
         if (
             len(links) < 2
             or reader.mode != "read"
-            or _upstreams(reader)
+            or upstreams(reader)
             or any(s.when or s.retry or s.timeout_s for s in links)
             or not hasattr(driver_of(reader.component), "relation")
             or not _takes_fused(driver_of, reader, configs)
@@ -136,15 +139,9 @@ def fused_chains(
     return chains
 
 
-def _takes_fused(
-    driver_of: Callable[[str], Any], step: ManifestStep, configs: Mapping[str, Mapping[str, Any]]
-) -> bool:
+def _takes_fused(driver_of: DriverOf, step: ManifestStep, configs: Configs) -> bool:
     takes = getattr(driver_of(step.component), "takes_fused", None)
     return takes is not None and bool(takes(configs.get(step.id, {})))
-
-
-def _upstreams(step: ManifestStep) -> set[str]:
-    return set(step.needs) | set(step.input_tables.values())
 
 
 def view_name(index: int) -> str:
@@ -290,9 +287,7 @@ class Fused:
     columns: list[str]
 
 
-def fuse(
-    plane: Any, chain: Chain, read_sql: str, configs: Mapping[str, Mapping[str, Any]]
-) -> Fused | None:
+def fuse(plane: Any, chain: Chain, read_sql: str, configs: Configs) -> Fused | None:
     """The chain's views on `plane` (a cursor of its own: they are temporary), or None
     when the chain cannot run as one statement that nothing but the time tells apart."""
     import duckdb
@@ -347,3 +342,135 @@ def qualified(plane: Any, table: str) -> str:
     """`"t"` -> `"db"."schema"."t"`: a CTE named like the table must not read itself."""
     database, schema = plane.execute("SELECT current_database(), current_schema()").fetchone()
     return f"{quote_identifier(str(database))}.{quote_identifier(str(schema))}.{table}"
+
+
+# ---- running a chain ------------------------------------------------------------------------
+
+
+def run_chain(runner: Runner, chain: Chain) -> None:
+    """Run a chain as one statement on a cursor of its own (its views are temporary): the
+    reader's rows a view, each transform's query a view over the one before, the writer's
+    one COPY over the last. The reader types its columns once; a chain that cannot run as
+    one statement, or whose statement fails, goes on step by step from there, so each step
+    reports (and fails) as it would have."""
+    reader = chain.reader
+    cursor = runner.data_plane.cursor()
+    runner.cursors[reader.id] = cursor
+    try:
+        started = {reader.id: runner.announce(reader)}
+        ctx = runner.context_on(reader, cursor)
+        driver = runner.load_driver(reader.component)
+        read_config = runner.plan.configs[reader.id]
+        read, error = runner.guarded(lambda: driver.relation(ctx, read_config))
+        if error is not None:
+            outcome = runner.outcomes[reader.id]
+            runner.failed(reader, outcome, error)
+            runner.ended(reader, outcome, started[reader.id])
+            _step_by_step(runner, chain.steps[1:], reader, started)
+            return
+        try:
+            fused = fuse(cursor, chain, read.sql, runner.plan.configs)
+        except Exception:  # a chain that cannot be checked is not fused
+            fused = None
+        if fused is None:
+            _load_then_rest(runner, chain, cursor, read, started)
+            return
+        for step in chain.steps[1:]:
+            started[step.id] = runner.announce(step)
+        writer = chain.writer
+        write_ctx = runner.context_on(writer, cursor)
+        write_driver = runner.load_driver(writer.component)
+        write_config = runner.plan.configs[writer.id]
+        result, error = runner.guarded(
+            lambda: write_driver.run(write_ctx, write_config, {"df": fused.source})
+        )
+        if error is None:
+            _fused_done(runner, chain, cursor, fused, read.details, result, started)
+        elif error.category == "cancelled":
+            for step in chain.steps:
+                runner.failed(step, runner.outcomes[step.id], error)
+                runner.ended(step, runner.outcomes[step.id], started[step.id])
+        else:  # run step by step: each step fails, or not, with its own error
+            _load_then_rest(runner, chain, cursor, read, started)
+    finally:
+        runner.cursors.pop(reader.id, None)
+        cursor.close()
+
+
+def _fused_done(
+    runner: Runner,
+    chain: Chain,
+    cursor: Any,
+    fused: Fused,
+    read_details: dict[str, Any],
+    result: StepResult,
+    started: dict[str, float],
+) -> None:
+    """A fused chain's statement wrote the file: every step read and made the COPY's
+    rows (the plan is projections over one scan), and keeps its sample."""
+    writer = chain.writer
+    try:
+        keep_samples(cursor, chain, fused)
+    except Exception as err:  # keeping a sample must never fail the run
+        runner.session.event("artifact.error", step_id=writer.id, error=str(err)[:500])
+    rows = int(result.rows_written)
+    for step in chain.steps[:-1]:
+        outcome = runner.outcomes[step.id]
+        outcome.rows_read = outcome.rows_written = rows
+        outcome.details = {"fused_into": writer.id}
+        outcome.sample_only = True
+        outcome.status = "success"
+    reader = runner.outcomes[chain.reader.id]
+    reader.details = {**read_details, "columns": fused.columns, "fused_into": writer.id}
+    runner.outcomes[writer.id].record(result)
+    runner.outcomes[writer.id].status = "success"
+    for step in chain.steps:
+        runner.ended(step, runner.outcomes[step.id], started[step.id])
+
+
+def _load_then_rest(
+    runner: Runner, chain: Chain, cursor: Any, read: Any, started: dict[str, float]
+) -> None:
+    """A chain run step by step: the reader's table made of the relation it gave (its
+    columns typed already), then the others as they run on their own."""
+    reader = chain.reader
+    outcome = runner.outcomes[reader.id]
+    table = quote_identifier(reader.id)
+
+    def load() -> StepResult:
+        if runner.cancel.is_set():
+            raise DriverError("cancelled before reading", category="cancelled")
+        result: StepResult = read.load(cursor, table)
+        return result
+
+    result, error = runner.guarded(load)
+    if error is None:
+        outcome.record(result)
+        outcome.status = "success"
+    else:
+        runner.drop_output(cursor, table)
+        runner.failed(reader, outcome, error)
+    runner.ended(reader, outcome, started[reader.id])
+    _step_by_step(runner, chain.steps[1:], reader, started)
+
+
+def _step_by_step(
+    runner: Runner, steps: list[ManifestStep], previous: ManifestStep, started: dict[str, float]
+) -> None:
+    """The rest of a chain, each step after the one before, as the run loop would:
+    skipped when its upstream did not succeed, left out when the run is cancelled."""
+    for step in steps:
+        outcome = runner.outcomes[step.id]
+        status = runner.outcomes[previous.id].status
+        if runner.cancel.is_set() and step.id in started:
+            runner.failed(step, outcome, DriverError("run cancelled", category="cancelled"))
+            runner.ended(step, outcome, started[step.id])
+        elif runner.cancel.is_set():
+            outcome.status = "cancelled"
+            reason = "run cancelled"
+            runner.session.event("execution.step.skipped", step_id=step.id, reason=reason)
+        elif status != "success":
+            runner.skip(step, f"upstream step '{previous.id}' {status}")
+        else:
+            runner.run_step(step, started.get(step.id))
+        previous = step

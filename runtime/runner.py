@@ -24,7 +24,7 @@ from compiler.model import MAX_BACKOFF_MS
 from components.common.quoting import quote_identifier
 from components.protocol import DriverError, ReadFailed, StepResult
 from runtime.builds import Build
-from runtime.fusion import Chain, fuse, fused_chains, keep_samples
+from runtime.fusion import Chain, fused_chains, run_chain
 from runtime.outputs import SAMPLE_ROWS
 from runtime.packages import missing_package
 from runtime.sessions import Session, peak_rss_mb, utc_now
@@ -59,6 +59,12 @@ class StepOutcome:
     #: the step's data-plane table holds only its sample: its rows streamed or went
     #: through a fused statement (runtime/streams.py, runtime/fusion.py)
     sample_only: bool = False
+
+    def record(self, result: StepResult) -> None:
+        """What the step's driver returned: its row counts and details."""
+        self.rows_read = int(result.rows_read)
+        self.rows_written = int(result.rows_written)
+        self.details = dict(result.details)
 
     def to_status(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -122,32 +128,6 @@ class _ReadError(DriverError):
     def __init__(self, error: DriverError) -> None:
         super().__init__(str(error), category=error.category)
         self.error = error
-
-
-def _guarded(cancel: threading.Event, call: Any) -> tuple[Any, DriverError | None]:
-    """`call()`'s result, or the DriverError it failed with: a cancel's own error when the
-    run was cancelled meanwhile, an `internal` one for anything but a DriverError."""
-    try:
-        return call(), None
-    except ReadFailed as failed:
-        error = failed.error
-        if cancel.is_set():
-            error = DriverError("run cancelled", category="cancelled")
-        return None, _ReadError(error)
-    except DriverError as failure:
-        if cancel.is_set():  # an interrupted query reports itself as an error
-            return None, DriverError("run cancelled", category="cancelled")
-        return None, failure
-    except Exception as err:  # a bug in a driver or an unmapped library error
-        if cancel.is_set():
-            return None, DriverError("run cancelled", category="cancelled")
-        return None, DriverError(f"{type(err).__name__}: {err}", category="internal")
-
-
-def _record(outcome: StepOutcome, result: StepResult) -> None:
-    outcome.rows_read = int(result.rows_read)
-    outcome.rows_written = int(result.rows_written)
-    outcome.details = dict(result.details)
 
 
 def bounded(message: str, limit: int = MAX_ERROR_CHARS) -> str:
@@ -272,7 +252,7 @@ class Runner:
         self._status_every_s = STATUS_EVERY_S if big else 0.0
         self._status_written = -STATUS_EVERY_S
         #: data-plane cursors of the steps running now: a cancel interrupts their queries
-        self._cursors: dict[str, Any] = {}
+        self.cursors: dict[str, Any] = {}
         self._interrupted = False
 
     # -- status -----------------------------------------------------------------------
@@ -345,12 +325,12 @@ class Runner:
                         if verdict == "run" and chain is not None:
                             for later in chain.steps[1:]:  # run with their reader, fused
                                 pending.remove(later)
-                            running[pool.submit(self._run_fused, chain)] = step.id
+                            running[pool.submit(run_chain, self, chain)] = step.id
                         elif verdict == "run" and writer is not None:
                             pending.remove(writer)  # runs with its reader, rows streaming
                             running[pool.submit(self._run_streamed, step, writer)] = step.id
                         elif verdict == "run":
-                            running[pool.submit(self._run_step, step)] = step.id
+                            running[pool.submit(self.run_step, step)] = step.id
                     if not running:
                         if self.cancel.is_set() or not pending:
                             break
@@ -410,7 +390,7 @@ class Runner:
         Called on every tick while the run is cancelled: DuckDB drops an interrupt that
         arrives before a query has started, so a step between its `cancelled()` check and
         its next query is interrupted on the following tick instead of running on."""
-        for cursor in list(self._cursors.values()):
+        for cursor in list(self.cursors.values()):
             cursor.interrupt()
         if self._interrupted:
             return
@@ -492,7 +472,7 @@ class Runner:
             if up_status in ("failed", "cancelled") or (
                 up_status == "skipped" and up in step.input_tables.values()
             ):
-                self._skip(step, f"upstream step '{up}' {up_status}")
+                self.skip(step, f"upstream step '{up}' {up_status}")
                 return "decided"
         when = step.when
         if when:
@@ -540,7 +520,24 @@ class Runner:
         except (EvaluationError, ExpressionError, KeyError) as err:
             return False, {}, f"cannot evaluate when: {when!r}: {err}"
 
-    def _run_step(self, step: ManifestStep, started: float | None = None) -> None:
+    # -- a step's life: public, since a fused chain lives it too (runtime/fusion.py) -----
+
+    def guarded(self, call: Callable[[], Any]) -> tuple[Any, DriverError | None]:
+        """`call()`'s result, or the DriverError it failed with: a cancel's own error when
+        the run was cancelled meanwhile, an `internal` one for anything but a DriverError."""
+        cancelled = DriverError("run cancelled", category="cancelled")
+        try:
+            return call(), None
+        except ReadFailed as failed:
+            return None, _ReadError(cancelled if self.cancel.is_set() else failed.error)
+        except DriverError as failure:  # an interrupted query reports itself as an error
+            return None, cancelled if self.cancel.is_set() else failure
+        except Exception as err:  # a bug in a driver or an unmapped library error
+            if self.cancel.is_set():
+                return None, cancelled
+            return None, DriverError(f"{type(err).__name__}: {err}", category="internal")
+
+    def run_step(self, step: ManifestStep, started: float | None = None) -> None:
         """Run a step, retrying as it says. `started`: the time its start was announced
         already (a step of a fused chain run step by step after all: runtime/fusion.py)."""
         outcome = self.outcomes[step.id]
@@ -575,11 +572,11 @@ class Runner:
                 if not self.cancel.wait(delay):
                     continue
                 error = DriverError("run cancelled while waiting to retry", category="cancelled")
-            self._failed(step, outcome, error)
+            self.failed(step, outcome, error)
             break
-        self._ended(step, outcome, t0)
+        self.ended(step, outcome, t0)
 
-    def _failed(self, step: ManifestStep, outcome: StepOutcome, error: DriverError) -> None:
+    def failed(self, step: ManifestStep, outcome: StepOutcome, error: DriverError) -> None:
         outcome.status = "cancelled" if error.category == "cancelled" else "failed"
         outcome.error = bounded(self.session.redactor.text(str(error)))
         outcome.category = error.category
@@ -592,7 +589,7 @@ class Runner:
             data["hint"] = error.hint
         self.session.event("execution.step.error", step_id=step.id, **data)
 
-    def _ended(self, step: ManifestStep, outcome: StepOutcome, t0: float) -> None:
+    def ended(self, step: ManifestStep, outcome: StepOutcome, t0: float) -> None:
         """Record a step that has ended: its time; its metrics when it succeeded."""
         outcome.duration_ms = int((time.monotonic() - t0) * 1000)
         if outcome.status == "success":
@@ -624,16 +621,16 @@ class Runner:
         try:
             driver = self.load_driver(reader.component)
             config = self.plan.configs[reader.id]
-            stream, error = _guarded(
-                self.cancel, lambda: driver.stream(read_ctx, config, sample_rows=SAMPLE_ROWS)
+            stream, error = self.guarded(
+                lambda: driver.stream(read_ctx, config, sample_rows=SAMPLE_ROWS)
             )
             if stream is None and error is None:  # rows that must be loaded whole first
-                result, error = _guarded(self.cancel, lambda: driver.run(read_ctx, config, {}))
+                result, error = self.guarded(lambda: driver.run(read_ctx, config, {}))
                 if error is None:
-                    _record(read, result)
+                    read.record(result)
             if error is not None:
-                self._drop_output(read_ctx.data_plane, read_ctx.output_table)
-                self._failed(reader, read, error)
+                self.drop_output(read_ctx.data_plane, read_ctx.output_table)
+                self.failed(reader, read, error)
             elif stream is None:
                 read.status = "success"
             else:
@@ -641,11 +638,11 @@ class Runner:
                 return
         finally:
             self._end_context(read_ctx)
-        self._ended(reader, read, t0)
+        self.ended(reader, read, t0)
         if read.status == "success":
-            self._run_step(writer)
+            self.run_step(writer)
         else:
-            self._skip(writer, f"upstream step '{reader.id}' {read.status}")
+            self.skip(writer, f"upstream step '{reader.id}' {read.status}")
 
     def _stream(
         self,
@@ -661,165 +658,37 @@ class Runner:
         config = self.plan.configs[writer.id]
         try:
             driver = self.load_driver(writer.component)
-            result, error = _guarded(
-                self.cancel, lambda: driver.write_stream(write_ctx, config, stream)
-            )
+            result, error = self.guarded(lambda: driver.write_stream(write_ctx, config, stream))
         finally:
             self._end_context(write_ctx)
         read.rows_read = read.rows_written = stream.rows
         read.details = {**stream.details, "streamed_to": writer.id}
         read.sample_only = True
         if isinstance(error, _ReadError):
-            self._drop_output(self.data_plane, read_ctx.output_table)
-            self._failed(reader, read, error.error)
-            self._ended(reader, read, read_t0)
-            self._skip(writer, f"upstream step '{reader.id}' {read.status}")
+            self.drop_output(self.data_plane, read_ctx.output_table)
+            self.failed(reader, read, error.error)
+            self.ended(reader, read, read_t0)
+            self.skip(writer, f"upstream step '{reader.id}' {read.status}")
             return
         if error is None or stream.finished:
             read.status = "success"
         else:  # the writer failed before the rows were all read: the read stopped there
             read.status = "cancelled"
             read.reason = f"stopped: the writer '{writer.id}' failed"
-        self._ended(reader, read, read_t0)
+        self.ended(reader, read, read_t0)
         if error is None:
-            _record(write, result)
+            write.record(result)
             write.status = "success"
         else:
-            self._failed(writer, write, error)
-        self._ended(writer, write, t0)
-
-    def _run_fused(self, chain: Chain) -> None:
-        """Run a chain of DuckDB-only steps as one statement (runtime/fusion.py): the
-        reader's rows a view, each transform's query a view over the one before, the
-        writer's one COPY over the last. The reader types its columns once; a chain that
-        cannot run as one statement, or whose statement fails, goes on step by step from
-        there, so each step reports (and fails) as it would have."""
-        reader = chain.reader
-        cursor = self.data_plane.cursor()  # the chain's views are temporary: its own cursor
-        self._cursors[reader.id] = cursor
-        try:
-            started = {reader.id: self._announce(reader)}
-            ctx = self._context_on(reader, cursor)
-            driver = self.load_driver(reader.component)
-            read_config = self.plan.configs[reader.id]
-            read, error = _guarded(self.cancel, lambda: driver.relation(ctx, read_config))
-            if error is not None:
-                outcome = self.outcomes[reader.id]
-                self._failed(reader, outcome, error)
-                self._ended(reader, outcome, started[reader.id])
-                self._step_by_step(chain.steps[1:], reader, started)
-                return
-            try:
-                fused = fuse(cursor, chain, read.sql, self.plan.configs)
-            except Exception:  # a chain that cannot be checked is not fused
-                fused = None
-            if fused is None:
-                self._load_then_rest(chain, cursor, read, started)
-                return
-            for step in chain.steps[1:]:
-                started[step.id] = self._announce(step)
-            writer = chain.writer
-            write_ctx = self._context_on(writer, cursor)
-            write_driver = self.load_driver(writer.component)
-            write_config = self.plan.configs[writer.id]
-            result, error = _guarded(
-                self.cancel,
-                lambda: write_driver.run(write_ctx, write_config, {"df": fused.source}),
-            )
-            if error is None:
-                self._fused_done(chain, cursor, fused, read.details, result, started)
-            elif error.category == "cancelled":
-                for step in chain.steps:
-                    self._failed(step, self.outcomes[step.id], error)
-                    self._ended(step, self.outcomes[step.id], started[step.id])
-            else:  # run step by step: each step fails, or not, with its own error
-                self._load_then_rest(chain, cursor, read, started)
-        finally:
-            self._cursors.pop(reader.id, None)
-            cursor.close()
-
-    def _fused_done(
-        self,
-        chain: Chain,
-        cursor: Any,
-        fused: Any,
-        read_details: dict[str, Any],
-        result: StepResult,
-        started: dict[str, float],
-    ) -> None:
-        """A fused chain's statement wrote the file: every step read and made the COPY's
-        rows (the plan is projections over one scan), and keeps its sample."""
-        writer = chain.writer
-        try:
-            keep_samples(cursor, chain, fused)
-        except Exception as err:  # keeping a sample must never fail the run
-            self.session.event("artifact.error", step_id=writer.id, error=str(err)[:500])
-        rows = int(result.rows_written)
-        for step in chain.steps[:-1]:
-            outcome = self.outcomes[step.id]
-            outcome.rows_read = outcome.rows_written = rows
-            outcome.details = {"fused_into": writer.id}
-            outcome.sample_only = True
-            outcome.status = "success"
-        reader = self.outcomes[chain.reader.id]
-        reader.details = {**read_details, "columns": fused.columns, "fused_into": writer.id}
-        _record(self.outcomes[writer.id], result)
-        self.outcomes[writer.id].status = "success"
-        for step in chain.steps:
-            self._ended(step, self.outcomes[step.id], started[step.id])
-
-    def _load_then_rest(
-        self, chain: Chain, cursor: Any, read: Any, started: dict[str, float]
-    ) -> None:
-        """A chain run step by step: the reader's table made of the relation it gave (its
-        columns typed already), then the others as they run on their own."""
-        reader = chain.reader
-        outcome = self.outcomes[reader.id]
-        table = quote_table(reader.id)
-
-        def load() -> StepResult:
-            if self.cancel.is_set():
-                raise DriverError("cancelled before reading", category="cancelled")
-            result: StepResult = read.load(cursor, table)
-            return result
-
-        result, error = _guarded(self.cancel, load)
-        if error is None:
-            _record(outcome, result)
-            outcome.status = "success"
-        else:
-            self._drop_output(cursor, table)
-            self._failed(reader, outcome, error)
-        self._ended(reader, outcome, started[reader.id])
-        self._step_by_step(chain.steps[1:], reader, started)
-
-    def _step_by_step(
-        self, steps: list[ManifestStep], previous: ManifestStep, started: dict[str, float]
-    ) -> None:
-        """The rest of a chain, each step after the one before, as the run loop would:
-        skipped when its upstream did not succeed, left out when the run is cancelled."""
-        for step in steps:
-            outcome = self.outcomes[step.id]
-            status = self.outcomes[previous.id].status
-            if self.cancel.is_set() and step.id in started:
-                self._failed(step, outcome, DriverError("run cancelled", category="cancelled"))
-                self._ended(step, outcome, started[step.id])
-            elif self.cancel.is_set():
-                outcome.status = "cancelled"
-                reason = "run cancelled"
-                self.session.event("execution.step.skipped", step_id=step.id, reason=reason)
-            elif status != "success":
-                self._skip(step, f"upstream step '{previous.id}' {status}")
-            else:
-                self._run_step(step, started.get(step.id))
-            previous = step
+            self.failed(writer, write, error)
+        self.ended(writer, write, t0)
 
     def _begin(self, step: ManifestStep, outcome: StepOutcome) -> ContextForStep:
         """A step starts: its status, its start event, a data-plane cursor of its own."""
-        self._announce(step)
+        self.announce(step)
         return self._context(step)
 
-    def _announce(self, step: ManifestStep) -> float:
+    def announce(self, step: ManifestStep) -> float:
         """A step starts (its status, its start event); the time it did."""
         outcome = self.outcomes[step.id]
         outcome.status, outcome.attempts = "running", 1
@@ -833,18 +702,18 @@ class Runner:
         """What the step's driver sees, on a data-plane cursor of its own (a cancel
         interrupts it)."""
         cursor = self.data_plane.cursor()
-        self._cursors[step.id] = cursor
-        return self._context_on(step, cursor)
+        self.cursors[step.id] = cursor
+        return self.context_on(step, cursor)
 
-    def _context_on(self, step: ManifestStep, cursor: Any) -> ContextForStep:
+    def context_on(self, step: ManifestStep, cursor: Any) -> ContextForStep:
         connection = self.connections.get(step.id)
         return ContextForStep(step, cursor, connection, self.session, self.project_dir, self.cancel)
 
     def _end_context(self, ctx: ContextForStep) -> None:
-        self._cursors.pop(ctx.step_id, None)
+        self.cursors.pop(ctx.step_id, None)
         ctx.data_plane.close()
 
-    def _skip(self, step: ManifestStep, reason: str) -> None:
+    def skip(self, step: ManifestStep, reason: str) -> None:
         outcome = self.outcomes[step.id]
         outcome.status, outcome.reason = "skipped", reason
         self.session.event("execution.step.skipped", step_id=step.id, reason=reason)
@@ -881,7 +750,7 @@ class Runner:
             return driver.run(ctx, self.plan.configs[step.id], inputs)
 
         try:
-            result, error = _guarded(self.cancel, call)
+            result, error = self.guarded(call)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -889,12 +758,12 @@ class Runner:
         if ctx.timed_out.is_set():
             error = DriverError(f"step timed out after {timeout_s} s", category="timeout")
         if error is not None:
-            self._drop_output(self.data_plane, ctx.output_table)
+            self.drop_output(self.data_plane, ctx.output_table)
             return error
-        _record(outcome, result)
+        outcome.record(result)
         return None
 
-    def _drop_output(self, cursor: Any, table: str) -> None:
+    def drop_output(self, cursor: Any, table: str) -> None:
         try:
             drop = getattr(cursor, "drop_table", None)  # a data plane that is not DuckDB
             if drop is not None:

@@ -18,11 +18,14 @@ from typing import Any
 
 from compiler.manifest import ManifestStep
 
+#: What a plan's pairs (and fused chains: runtime/fusion.py) are found from, besides its
+#: steps: each step's config by step id, and a component's driver by name.
+Configs = Mapping[str, Mapping[str, Any]]
+DriverOf = Callable[[str], Any]
+
 
 def streamed_pairs(
-    steps: Sequence[ManifestStep],
-    configs: Mapping[str, Mapping[str, Any]],
-    driver_of: Callable[[str], Any],
+    steps: Sequence[ManifestStep], configs: Configs, driver_of: DriverOf
 ) -> dict[str, ManifestStep]:
     """Each read step that streams -> the writer it streams to.
 
@@ -42,7 +45,7 @@ def streamed_pairs(
     """
     consumers: dict[str, list[ManifestStep]] = {}
     for step in steps:
-        for upstream in _upstreams(step):
+        for upstream in upstreams(step):
             consumers.setdefault(upstream, []).append(step)
     pairs = {}
     for step in steps:
@@ -50,7 +53,7 @@ def streamed_pairs(
         if len(downstream) != 1 or step.mode != "read":
             continue
         writer = downstream[0]
-        if writer.mode != "write" or _upstreams(writer) != {step.id}:
+        if writer.mode != "write" or upstreams(writer) != {step.id}:
             continue
         if any(s.when or s.retry or s.timeout_s for s in (step, writer)):
             continue
@@ -62,5 +65,6 @@ def streamed_pairs(
     return pairs
 
 
-def _upstreams(step: ManifestStep) -> set[str]:
+def upstreams(step: ManifestStep) -> set[str]:
+    """The steps `step` waits for or reads."""
     return set(step.needs) | set(step.input_tables.values())

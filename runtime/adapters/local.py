@@ -188,6 +188,24 @@ class Prepared:
     status: str = "pending"
     outcome: RunOutcome | None = None  # what the runner returned
 
+    def run(self, data_plane: Any, **options: Any) -> RunOutcome:
+        """Run the plan on `data_plane` with the request's parallelism and cancel, and keep
+        what the runner returned; `options` are the engine's own (`Runner`'s keywords)."""
+        request = self.request
+        runner = Runner(
+            self.plan,
+            self.session,
+            self.connections,
+            data_plane,
+            request.project,
+            parallel=request.parallel,
+            cancel=request.cancel,
+            **options,
+        )
+        self.outcome = runner.run()
+        self.status = self.outcome.status
+        return self.outcome
+
 
 class LocalAdapter:
     def prepare(self, request: RunRequest) -> Prepared:
@@ -249,21 +267,13 @@ class LocalAdapter:
             ),
         )
         try:
-            runner = Runner(
-                prepared.plan,
-                prepared.session,
-                prepared.connections,
+            outcome = prepared.run(
                 data_plane,
-                prepared.request.project,
-                parallel=prepared.request.parallel,
-                cancel=prepared.request.cancel,
                 selection=prepared.selection,
                 # a step's whole table is kept only when it was made
                 streaming=not (prepared.request.keep_outputs or prepared.request.keep_data_plane),
             )
-            prepared.outcome = runner.run()
-            prepared.status = prepared.outcome.status
-            if prepared.status != "cancelled":  # a cancel is asked to end now
+            if outcome.status != "cancelled":  # a cancel is asked to end now
                 from runtime.outputs import keep_outputs
 
                 step_ids = [step.id for step in prepared.plan.steps()]
@@ -273,7 +283,7 @@ class LocalAdapter:
                         prepared.session,
                         step_ids,
                         whole=prepared.request.keep_outputs,
-                        rows=prepared.outcome.sample_rows(),
+                        rows=outcome.sample_rows(),
                     )
                 except OSError as err:  # the targets are written: only the samples are lost
                     prepared.session.event(

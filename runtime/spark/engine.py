@@ -4,7 +4,8 @@ an execute that runs the same runner over Spark drivers and a plane of DataFrame
 The same manifest, the same session folder (events.jsonl, metrics.jsonl, status.json with
 the runner's events and fields), the same write guarantees; plus `spark.log`, Spark's own
 log of the run, redacted. A plan with a component Spark cannot run is refused before
-anything starts (`unsupported_steps`), with the list of what it can.
+anything starts (`unsupported_steps`), with the list of what it can, and so is a plan
+compiled for DuckDB only (`without_spark_sql`).
 """
 
 from __future__ import annotations
@@ -51,8 +52,16 @@ def unsupported_steps(plan: Build) -> list[tuple[str, str]]:
     return [(s.id, s.component) for s in plan.steps() if s.component not in SUPPORTED]
 
 
+def without_spark_sql(plan: Build) -> list[str]:
+    """The transforms of a plan compiled for DuckDB only: no Spark SQL of theirs in it."""
+    return [s.id for s in plan.steps() if s.component == "duckdb.processor" and not s.spark_sql]
+
+
 def check_plan(plan: Build) -> None:
-    """Refuse a plan Spark cannot run, before anything starts (a PlanError: exit 2)."""
+    """Refuse a plan Spark cannot run, before anything starts (a PlanError: exit 2): a
+    component Spark has no driver for, or a transform with no Spark SQL — the compiler
+    writes it (`--engine spark`), so a query Spark cannot express is a diagnostic of the
+    compile, never a surprise of the run."""
     from runtime.spark.steps import SUPPORTED
 
     refused = unsupported_steps(plan)
@@ -62,6 +71,16 @@ def check_plan(plan: Build) -> None:
             f"the Spark engine cannot run step{'s' if len(refused) > 1 else ''} {listed}",
             hint="run this plan with --engine duckdb (the default), or move those steps to "
             "a pipeline of their own; Spark runs: " + ", ".join(sorted(SUPPORTED)),
+        )
+    missing = without_spark_sql(plan)
+    if missing:
+        many = len(missing) > 1
+        raise PlanError(
+            f"the plan was compiled for DuckDB only: its step{'s' if many else ''} "
+            f"{', '.join(missing)} (duckdb.processor) {'have' if many else 'has'} no Spark SQL",
+            hint="compile it for Spark: `osiris compile --engine spark FILE.yaml` (MCP: "
+            "oml_compile with engine 'spark') and run that build, or `osiris run --engine "
+            "spark FILE.yaml`, which compiles for Spark",
         )
 
 
@@ -89,7 +108,6 @@ class SparkAdapter(LocalAdapter):
         return super().prepare(request)
 
     def execute(self, prepared: Prepared) -> str:
-        from runtime.runner import Runner
         from runtime.spark.plane import SparkPlane
         from runtime.spark.session import spark_log, split_conf
         from runtime.spark.steps import SparkDrivers
@@ -99,18 +117,7 @@ class SparkAdapter(LocalAdapter):
         _, settings = split_conf(self.options.conf)
         plane = SparkPlane(self.spark, prepared.session.run_id)
         try:
-            runner = Runner(
-                prepared.plan,
-                prepared.session,
-                prepared.connections,
-                plane,
-                prepared.request.project,
-                parallel=prepared.request.parallel,
-                cancel=prepared.request.cancel,
-                drivers=SparkDrivers(prepared.plan, settings).load,
-            )
-            prepared.outcome = runner.run()
-            prepared.status = prepared.outcome.status
+            prepared.run(plane, drivers=SparkDrivers(prepared.plan, settings).load)
             if prepared.status != "cancelled":
                 keep_samples(plane, prepared.session, prepared.request.keep_outputs)
         finally:

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.file_input import resolve_data_path, source_path
-from components.file_output import ensure_parent, publish, remove_orphans
+from components.file_input import source_path
+from components.file_output import publish, remove_orphans, target_path
 from components.protocol import DriverError, StepContext, StepResult
 from runtime.spark import through_duckdb
 from runtime.spark.types import spark_type
@@ -101,6 +101,20 @@ def duckdb_csv_schema(path: Path, config: Mapping[str, Any]) -> list[tuple[str, 
     return [(str(row[0]), str(row[1])) for row in described]
 
 
+def _csv_options(config: Mapping[str, Any], empty: str) -> dict[str, str]:
+    """What Spark's CSV reader and writer are both told: the step's header and delimiter,
+    `"` quoting with `""` inside, UTF-8, the empty field NULL and `empty` the empty string."""
+    return {
+        "header": "true" if config.get("header", True) else "false",
+        "sep": str(config.get("delimiter", ",")),
+        "quote": '"',
+        "escape": '"',
+        "nullValue": "",
+        "emptyValue": empty,
+        "encoding": "UTF-8",
+    }
+
+
 def read_csv(ctx: StepContext, config: Mapping[str, Any]) -> Any:
     """The CSV file of the step as a DataFrame typed as a local run types it."""
     from pyspark.sql import functions as F
@@ -114,15 +128,9 @@ def read_csv(ctx: StepContext, config: Mapping[str, Any]) -> Any:
         return through_duckdb.read(ctx, config, "filesystem.csv_extractor")
     schema = T.StructType([T.StructField(name, spark_type(kind)) for name, kind in described])
     options = {
-        "header": "true" if config.get("header", True) else "false",
-        "sep": str(config.get("delimiter", ",")),
-        "quote": '"',
-        "escape": '"',
+        **_csv_options(config, empty=_QUOTED_EMPTY),
         "multiLine": "true",
         "mode": "FAILFAST",
-        "nullValue": "",
-        "emptyValue": _QUOTED_EMPTY,
-        "encoding": "UTF-8",
         "enforceSchema": "true",
     }
     if config.get("comment"):
@@ -223,26 +231,17 @@ def as_duckdb_prints(frame: Any) -> Any:
 
 
 def write_csv(ctx: StepContext, config: Mapping[str, Any], frame: Any, rows: int) -> StepResult:
-    path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
-    if path.is_dir():
-        raise DriverError(f"{config['path']!r} is a directory", category="config")
+    path = target_path(ctx, config)
     if not _csv_write_native(config, path, frame):
         return through_duckdb.write(ctx, config, "filesystem.csv_writer", frame)
-    ensure_parent(path, config.get("create_dirs", True) is True)
     quoting = str(config.get("quoting", "minimal"))
     options = {
-        "header": "true" if config.get("header", True) else "false",
-        "sep": str(config.get("delimiter", ",")),
-        "quote": '"',
-        "escape": '"',
-        "nullValue": "",
-        "emptyValue": '""',
+        **_csv_options(config, empty='""'),
         "quoteAll": "true" if quoting == "all" else "false",
         "ignoreLeadingWhiteSpace": "false",
         "ignoreTrailingWhiteSpace": "false",
         "lineSep": "\n",
         "compression": "gzip" if path.suffix.lower() == ".gz" else "none",
-        "encoding": "UTF-8",
     }
     printed = as_duckdb_prints(frame).coalesce(1)
     _write_one_file(ctx, path, printed.write.format("csv").options(**options))
@@ -253,10 +252,7 @@ _PARQUET = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "uncompressed": 
 
 
 def write_parquet(ctx: StepContext, config: Mapping[str, Any], frame: Any, rows: int) -> StepResult:
-    path = resolve_data_path(ctx, config.get("path"), config.get("base_dir"), writing=True)
-    if path.is_dir():
-        raise DriverError(f"{config['path']!r} is a directory", category="config")
-    ensure_parent(path, config.get("create_dirs", True) is True)
+    path = target_path(ctx, config)
     compression = _PARQUET.get(str(config.get("compression", "zstd")), "zstd")
     writer = frame.coalesce(1).write.format("parquet").option("compression", compression)
     _write_one_file(ctx, path, writer)

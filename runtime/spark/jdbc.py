@@ -53,6 +53,21 @@ class Source:
     fields: Mapping[str, Any]
     init: list[str] = field(default_factory=list)
 
+    @classmethod
+    def login(
+        cls,
+        family: str,
+        url: str,
+        params: Mapping[str, Any],
+        driver: str,
+        fields: Mapping[str, Any],
+        read_only: str,
+    ) -> Source:
+        """The server at `url` as the user and password of its connect `params`, each read
+        session made read-only by the statement `read_only`."""
+        user, password = str(params.get("user") or ""), str(params.get("password") or "")
+        return cls(family, url, user, password, driver, fields, [read_only])
+
     def options(self) -> dict[str, str]:
         options = {"url": self.url, "driver": self.driver, "user": self.user}
         options["password"] = self.password
@@ -85,16 +100,8 @@ def mysql_source(
             mariadb = "mariadb" in conn.get_server_info().lower()
         session.insert(0, "tx_read_only=1" if mariadb else "transaction_read_only=1")
     url += "&sessionVariables=" + ",".join(session)
-    source = Source(
-        "mysql",
-        url,
-        str(params.get("user") or ""),
-        str(params.get("password") or ""),
-        MARIADB_DRIVER,
-        server.fields,
-        ["SET SESSION TRANSACTION READ ONLY"],
-    )
-    return source, server
+    read_only = "SET SESSION TRANSACTION READ ONLY"
+    return Source.login("mysql", url, params, MARIADB_DRIVER, server.fields, read_only), server
 
 
 def postgres_source(
@@ -128,16 +135,8 @@ def postgres_source(
             f"-c {name}={value.replace(' ', '')}" for name, value in settings.items()
         )
         url += "&options=" + quote(options, safe="")
-    source = Source(
-        family,
-        url,
-        str(params.get("user") or ""),
-        str(params.get("password") or ""),
-        POSTGRES_DRIVER,
-        server.fields,
-        ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"],
-    )
-    return source, server
+    read_only = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+    return Source.login(family, url, params, POSTGRES_DRIVER, server.fields, read_only), server
 
 
 @contextmanager

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from components.file_output import input_table
 from components.protocol import DriverError, StepContext, StepResult
 from runtime.spark import files, jdbc
 
@@ -24,7 +26,7 @@ SUPPORTED = {
     "filesystem.csv_extractor": "Spark's CSV reader, typed by DuckDB's sniffer",
     "filesystem.parquet_extractor": "Spark's Parquet reader",
     "filesystem.json_extractor": "the component's DuckDB reader, rows handed to Spark",
-    "duckdb.processor": "Spark SQL (the query transpiled from DuckDB)",
+    "duckdb.processor": "Spark SQL (the plan's, transpiled from DuckDB by the compiler)",
     "filesystem.csv_writer": "one CSV file written by Spark",
     "filesystem.parquet_writer": "one Parquet file written by Spark",
     "filesystem.json_writer": "the component's DuckDB writer, rows from Spark",
@@ -36,21 +38,10 @@ SUPPORTED = {
 _views = itertools.count(1)
 
 
-def _frame_of(ctx: StepContext, inputs: Mapping[str, str]) -> Any:
-    tables = set(inputs.values())
-    if len(tables) != 1:
-        raise DriverError(
-            f"a writer takes exactly one input, got {len(tables)}",
-            category="config",
-            hint="connect one upstream step with inputs or needs",
-        )
-    return ctx.data_plane.table(tables.pop())
-
-
+@dataclass(frozen=True)
 class _Extractor:
-    def __init__(self, component: str, settings: Mapping[str, str]) -> None:
-        self.component = component
-        self.settings = settings
+    component: str
+    settings: Mapping[str, str]
 
     def run(
         self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
@@ -76,14 +67,14 @@ class _Extractor:
         return StepResult(rows_read=rows, rows_written=rows, details=details)
 
 
+@dataclass(frozen=True)
 class _Writer:
-    def __init__(self, component: str) -> None:
-        self.component = component
+    component: str
 
     def run(
         self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
     ) -> StepResult:
-        frame = _frame_of(ctx, inputs)
+        frame = ctx.data_plane.table(input_table(inputs, self.component))
         family = self.component.split(".")[0]
         fields = ctx.connection or {}
         with jdbc.spark_errors("write", fields):
@@ -101,30 +92,19 @@ class _Writer:
             return through_duckdb.write(ctx, config, self.component, frame)
 
 
+@dataclass(frozen=True)
 class _Processor:
     """duckdb.processor as Spark SQL: the plan's `spark_sql`, each upstream table a view."""
 
-    def __init__(self, plan: Any) -> None:
-        self.plan = plan
+    plan: Any
 
     def run(
         self, ctx: StepContext, config: Mapping[str, Any], inputs: Mapping[str, str]
     ) -> StepResult:
         step = self.plan.manifest.step(ctx.step_id)
         sql = step.spark_sql if step is not None else None
-        if sql is None:
-            # FALLBACK until `osiris compile --engine spark` writes spark_sql into the
-            # plan (issue 18's compile side): transpile the bound query at run time
-            from compiler.sql.spark import UnsupportedSpark, to_spark
-
-            try:
-                sql = to_spark(str(config.get("query") or ""))
-            except UnsupportedSpark as err:
-                raise DriverError(
-                    f"the query has no Spark SQL equivalent: {err}",
-                    category="config",
-                    hint="rewrite the query with standard SQL, or run with --engine duckdb",
-                ) from None
+        if sql is None:  # a plan for DuckDB only: runtime/spark/engine.py refuses it first
+            raise DriverError("the plan has no Spark SQL for this step", category="config")
         plane = ctx.data_plane
         views = {name: f"_osiris_v{next(_views)}" for name in inputs}
         for name, table in inputs.items():

@@ -20,6 +20,9 @@ import pytest
 from tests.compat.test_examples_057 import SOURCE
 from tests.conftest import MYSQL, POSTGRES
 
+#: What a plan both engines run is compiled for.
+BOTH = ("duckdb", "spark")
+
 
 @pytest.fixture
 def spark() -> Any:
@@ -95,11 +98,13 @@ class TwoEngines:
             conn.execute(f'CREATE SCHEMA "{self.pg["schema"]}"')
         shutil.rmtree(self.root / "output", ignore_errors=True)
 
-    def compile(self, pipeline: Path, *params: str) -> Path:
+    def compile(self, pipeline: Path, *params: str, engines: tuple[str, ...] = BOTH) -> Path:
+        """The build of `pipeline` for `engines` (`osiris compile --engine spark`): a plan
+        the Spark engine runs has each transform's Spark SQL in it."""
         from runtime.app import compile_context, compile_to_disk
 
         values = dict(p.split("=", 1) for p in params)
-        context = compile_context(self.root, values or None)
+        context = compile_context(self.root, values or None, engines=engines)
         outcome = compile_to_disk(pipeline.read_bytes(), context, str(pipeline), self.root, None)
         assert outcome.ok, outcome.diagnostics_dicts()
         return Path(outcome.build_dir)

@@ -105,12 +105,17 @@ def test_every_runnable_corpus_pipeline_runs_the_same_on_spark(engines: TwoEngin
         target = engines.root / "pipelines" / pipeline.name
         shutil.copy(pipeline, target)
         try:
-            build = engines.compile(target)
+            build = engines.compile(target, engines=("duckdb",))
         except AssertionError:
             continue  # needs a param or a connection this project has not: not runnable
         if unsupported_steps(Build.load(build)):
             continue
         if engines.run(build, "duckdb").status != "success":
+            continue
+        try:  # what DuckDB runs but Spark cannot express is refused by the Spark compile
+            engines.compile(target)
+        except AssertionError as err:
+            differ[pipeline.stem] = f"does not compile for Spark: {err}"[:400]
             continue
         try:
             assert_parity(engines, target)

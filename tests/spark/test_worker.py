@@ -17,9 +17,8 @@ def test_the_run_worker_runs_a_plan_on_spark(tmp_path: Path) -> None:
 
     project = lay_out_quickstart(tmp_path / "qs")
     pipeline = project / "pipelines" / "quickstart.yaml"
-    outcome = compile_to_disk(
-        pipeline.read_bytes(), compile_context(project), str(pipeline), project, None
-    )
+    context = compile_context(project, engines=("duckdb", "spark"))
+    outcome = compile_to_disk(pipeline.read_bytes(), context, str(pipeline), project, None)
     assert outcome.ok
     output = project / "output" / "revenue_by_customer.csv"
     assert run_build(RunRequest(build_dir=outcome.build_dir, project=project)).status == "success"
