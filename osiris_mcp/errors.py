@@ -40,7 +40,9 @@ ERROR_CODES: dict[str, str] = {
     "query_rejected": "sql_query refused the query (not one read-only SELECT, or a checked name)",
     "query_failed": "the query ran and failed (the server's error, a timeout)",
     "run_failed_to_start": "the run could not start (its plan or connections are unusable)",
-    "engine_unsupported": "the plan has a step the engine asked for (spark) cannot run",
+    "engine_unsupported": (
+        "the engine asked for (spark) cannot run the plan: a step it lacks, or not compiled for it"
+    ),
     "consent_required": "memory_capture needs consent: true",
     "unknown_tool": "no tool has that name",
     "internal": "a bug in Osiris; the server log has the details, the result never does",

@@ -1,44 +1,34 @@
-"""The Spark session the compile-for-Spark tests share: one JVM per pytest process.
+"""The Spark session of the tests: one local[2] JVM per pytest process, for every test.
 
-`runtime/spark/check.py` keeps one session per process, so every test that compiles for
-Spark (directly, through the CLI or the MCP tool) uses the JVM this fixture starts; a test
-module imports the fixture (`from tests.spark_session import spark`). On a machine without
-Java or pyspark those tests skip with the reason; under CI they fail instead.
+The fixture is the Spark engine's own session (`runtime/spark/session.py`
+`spark_session`: the JDBC jars, UTC, the private log), so a test that runs a plan on Spark
+and a test that reads rows back use the same JVM, and the compile-time Spark check
+(`runtime/spark/check.py`), finding that session active, analyses in a session of its own
+on it instead of starting a second JVM. Asked for again after a test ran on another master
+(tests/spark/test_cluster.py), it starts local[2] again. A test module imports the fixture
+(`from tests.spark_session import spark`). On a machine without Java or pyspark those
+tests skip with the reason; under CI they fail instead.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def spark() -> Any:
-    """pyspark's SparkSession over the JVM the Spark check runs in (the check leaves
-    pyspark's process-wide context alone; the tests wrap its JVM to read rows back)."""
-    return _wrapped()
-
-
-@functools.cache  # each module that imports the fixture has its own: one session for all
-def _wrapped() -> Any:
-    from runtime.spark.check import SparkUnavailable, gateway, session
-
+    """The live SparkSession on local[2]."""
     try:
-        jvm_session = session()
+        from runtime.spark.session import SparkUnavailable, spark_session
+    except ImportError as err:  # pragma: no cover - the spark extra is in the dev lock
+        pytest.skip(f"pyspark is not installed: {err}")
+    try:
+        return spark_session("local[2]")
     except SparkUnavailable as err:
-        message = f"Spark cannot start: {err.message} ({err.hint})"
+        message = f"Spark cannot start: {err} ({err.hint})"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " — CI must run the Spark tests", pytrace=False)
         pytest.skip(message)
-    from pyspark import SparkContext
-    from pyspark.sql import SparkSession
-
-    started = gateway()
-    if started is None:  # a session was active already
-        return SparkSession.getActiveSession()
-    jsc = started.jvm.org.apache.spark.api.java.JavaSparkContext(jvm_session.sparkContext())
-    context = SparkContext(gateway=started, jsc=jsc)
-    return SparkSession(context, jvm_session)

@@ -127,12 +127,6 @@ def _stopped(jvm_session: Any) -> bool:
         return True
 
 
-def gateway() -> Any:
-    """The py4j gateway of the check's own JVM (None when it reuses a run's session)."""
-    session()
-    return _gateway
-
-
 def _start() -> Any:
     global _gateway
     try:

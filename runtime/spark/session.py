@@ -121,6 +121,9 @@ def session_conf(master: str, conf: Mapping[str, str] | None = None) -> dict[str
     log = spark_log()
     settings = dict(DEFAULTS)
     settings["spark.master"] = master
+    # Spark makes a spark-warehouse folder in the working directory unless told where:
+    # a run writes nothing the plan does not name, so it goes in the private folder
+    settings["spark.sql.warehouse.dir"] = str(log.path.parent / "warehouse")
     if master.startswith("local"):  # one machine: nothing listens beyond the loopback
         settings["spark.driver.host"] = "127.0.0.1"
         settings["spark.driver.bindAddress"] = "127.0.0.1"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -19,25 +18,12 @@ import pytest
 
 from tests.compat.test_examples_057 import SOURCE
 from tests.conftest import MYSQL, POSTGRES
+from tests.spark_session import spark
+
+__all__ = ["spark"]  # the tests' one session (tests/spark_session.py)
 
 #: What a plan both engines run is compiled for.
 BOTH = ("duckdb", "spark")
-
-
-@pytest.fixture
-def spark() -> Any:
-    """The live SparkSession on local[2]: started once and reused by every test, started
-    again only when a test ran on another master (tests/spark/test_cluster.py)."""
-    try:
-        from runtime.spark.session import SparkUnavailable, spark_session
-    except ImportError as err:  # pragma: no cover - the spark extra is in the dev lock
-        pytest.skip(f"pyspark is not installed: {err}")
-    try:
-        return spark_session("local[2]")
-    except SparkUnavailable as err:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{err} ({err.hint}): CI must run the Spark tests", pytrace=False)
-        pytest.skip(str(err))
 
 
 def connections_yaml(mysql_db: dict[str, Any], pg_db: dict[str, Any]) -> str:
