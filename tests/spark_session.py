@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def spark() -> Any:
-    """The live SparkSession on local[2]."""
+    """The live SparkSession on local[2], for a test module (a module-scoped fixture may
+    build tables on it; the next module gets local[2] again if this one switched)."""
     try:
         from runtime.spark.session import SparkUnavailable, spark_session
     except ImportError as err:  # pragma: no cover - the spark extra is in the dev lock
