@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from components.common.errors import HintedError
+
 
 class StepContext(Protocol):
     step_id: str
@@ -107,7 +109,7 @@ class ReadRelation:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class DriverError(Exception):
+class DriverError(HintedError):
     """A step failed for a reason the user can act on.
 
     `category` is one of: auth, network, timeout, permission, config, sql, data, io,
@@ -122,10 +124,9 @@ class DriverError(Exception):
         retryable: bool = False,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, hint)
         self.category = category
         self.retryable = retryable
-        self.hint = hint
 
 
 class ReadFailed(Exception):

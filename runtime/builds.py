@@ -26,6 +26,7 @@ from compiler import canonical
 from compiler.manifest import MANIFEST, Manifest, ManifestStep, verify
 from compiler.model import pipeline_slug
 from components.common.atomic import write_atomic
+from components.common.errors import HintedError
 
 
 def default_build_dir(project: Path, pipeline: str, manifest_short: str) -> Path:
@@ -207,7 +208,7 @@ def _last_build_pointer(project: Path) -> Path:
     return project / ".osiris" / "last_compile"
 
 
-class PlanError(Exception):
+class PlanError(HintedError):
     """A build that cannot be run as it is: missing, edited after compile, compiled by
     another toolchain, or asking for a connection that does not resolve.
 
@@ -218,8 +219,7 @@ class PlanError(Exception):
     def __init__(
         self, message: str, hint: str | None = None, code: str = "plan", detail: str = ""
     ) -> None:
-        super().__init__(message)
-        self.hint = hint
+        super().__init__(message, hint)
         self.code = code
         #: the first problem found, in a few words (for a shell that words its own message)
         self.detail = detail or message

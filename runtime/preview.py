@@ -24,16 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from compiler.manifest import ManifestStep
+from components.common.errors import HintedError
 from runtime.builds import Build, PlanError
 from runtime.runner import Runner, RunOutcome, quote_table
 
 
-class StepFailed(Exception):
+class StepFailed(HintedError):
     """A step of the preview failed or was skipped, so STEP has no rows to show."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 def upstream_of(step: ManifestStep) -> list[str]:

@@ -17,15 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from compiler.manifest import ManifestStep
+from components.common.errors import HintedError
 from runtime.outputs import OUTPUT_INFO
 
 
-class SelectionError(ValueError):
+class SelectionError(HintedError, ValueError):
     """A selector naming no step of the plan; `hint` lists the close names."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass

@@ -17,16 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from components.common.errors import HintedError
 from components.common.secrets import split_credentials
 
 
-class FieldError(ValueError):
+class FieldError(HintedError, ValueError):
     """A connection field that cannot be used. The message never quotes a secret."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 def is_loopback(host: str) -> bool:

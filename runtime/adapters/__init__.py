@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from components.common.errors import HintedError
+
 
 @dataclass
 class RunRequest:
@@ -40,13 +42,9 @@ class RunRequest:
     spark_conf: Mapping[str, str] = field(default_factory=dict)
 
 
-class RunNotStarted(Exception):
+class RunNotStarted(HintedError):
     """The run could not start: its plan or connections are unusable, or there is no room
     for its log folder. `hint` says what to do."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass

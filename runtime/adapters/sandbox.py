@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from components.common.atomic import write_atomic
+from components.common.errors import HintedError
 
 if TYPE_CHECKING:
     from runtime.adapters.wheel import Wheel
@@ -58,14 +59,12 @@ WHEEL_EXTRAS = ("postgres",)
 # -- errors -----------------------------------------------------------------------------------
 
 
-class SandboxError(Exception):
+class SandboxError(HintedError):
     """The sandbox could not do its part. `category`: config, auth, sandbox, timeout."""
 
     def __init__(self, message: str, *, category: str = "sandbox", hint: str | None = None):
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, hint)
         self.category = category
-        self.hint = hint
 
     def as_dict(self) -> dict[str, str]:
         found = {"message": self.message, "category": self.category}

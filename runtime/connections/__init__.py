@@ -47,6 +47,7 @@ from urllib.parse import unquote
 import yaml
 
 from components.common import strict_yaml
+from components.common.errors import HintedError
 from components.common.secrets import is_secret_key, split_credentials
 
 FILENAME = "osiris_connections.yaml"
@@ -92,7 +93,7 @@ _DSN_PASSWORD = re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", r
 # -- errors -----------------------------------------------------------------------------------
 
 
-class ConnectionError(Exception):
+class ConnectionError(HintedError):
     """A connection that cannot be resolved. The message never holds a secret value.
 
     It shadows the builtin of the same name inside this module on purpose (it is the name
@@ -100,9 +101,7 @@ class ConnectionError(Exception):
     """
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(message, hint)
 
 
 class ConnectionsFileError(ConnectionError):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.common.errors import HintedError
 from components.mysql.connect import connect_params
 from components.postgres.connect import connect_params as postgres_connect_params
 from components.sql.errors import (
@@ -51,12 +52,10 @@ class DoctorResult:
     skipped: bool = False
 
 
-class _Failed(Exception):
+class _Failed(HintedError):
     def __init__(self, category: ConnectCategory, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, hint)
         self.category: ConnectCategory = category
-        self.message = message
-        self.hint = hint
 
 
 def doctor(resolved: ResolvedConnection, timeout_s: float = 5) -> DoctorResult:

@@ -21,6 +21,7 @@ from typing import Any, Protocol, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from compiler.catalog import Catalog, Column, ForeignKey, Table
+from components.common.errors import HintedError
 from components.common.quoting import Dialect, quote_identifier
 from components.sql.errors import ConnectCategory
 from components.sql.params import FieldError
@@ -86,7 +87,7 @@ class DiscoveryOptions(BaseModel):
         }
 
 
-class DiscoveryError(Exception):
+class DiscoveryError(HintedError):
     """A source that could not be discovered: what happened, its category, what to do about it.
 
     `category` is one of auth, network, timeout, permission, config. Messages never carry
@@ -94,10 +95,8 @@ class DiscoveryError(Exception):
     """
 
     def __init__(self, message: str, category: ConnectCategory, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, hint)
         self.category: ConnectCategory = category
-        self.hint = hint
 
     def scrubbed(self, secrets: Iterable[str]) -> DiscoveryError:
         """The same error through the redactor: secret values and URL/DSN passwords masked."""

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runtime.spark.session import SparkUnavailable
+
 if TYPE_CHECKING:
     from compiler.diagnostics import Diagnostic
     from compiler.manifest import Manifest
@@ -49,15 +51,6 @@ SPARK_TYPES = {
 }
 
 Columns = Sequence[tuple[str, str | None]]
-
-
-class SparkUnavailable(Exception):
-    """No JVM could be started for the check: what is missing and how to add it."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.common.errors import HintedError
+
 DEFAULT_MASTER = "local[2]"
 #: Debian's JDBC drivers (libmariadb-java, libpostgresql-jdbc-java); OSIRIS_SPARK_JARS
 #: (comma-separated) or spark.jars replaces them.
@@ -58,12 +60,9 @@ logger.jdbc.level = error
 _lock = threading.Lock()
 
 
-class SparkUnavailable(Exception):
-    """Spark cannot start here: no pyspark, no Java, a bad master or setting."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
+class SparkUnavailable(HintedError):
+    """Spark cannot start here: no pyspark, no Java, a bad master or setting, or no JVM
+    for the compile-time check (runtime/spark/check.py)."""
 
 
 @dataclass
