@@ -7,7 +7,8 @@ the URL. Every read session is read-only (`sessionInitStatement`), PostgreSQL's 
 read-only role where the login may take it, as a local read is.
 
 A read is split on the table's integer primary key when the step reads a whole table, or
-a query over one table that selects that key and neither orders, limits nor groups: the
+a query over one table that neither orders, limits nor groups (one that leaves the key out
+selects it as `KEY_ALIAS` and drops it after): the
 bounds come from one `SELECT min(pk), max(pk)`, the number of partitions from
 `--spark-conf osiris.jdbc.partitions=N`, else from the table's row estimate (one per
 `osiris.jdbc.rows_per_partition`, 1,000,000 by default). Each partition reads in its own
@@ -232,19 +233,38 @@ def read(ctx: StepContext, config: Mapping[str, Any], family: str, conf: Mapping
     options["preferTimestampNTZ"] = "true"
     with spark_errors("JDBC read", source.fields):
         split = _partitioning(source, server, config, sql, schema, conf)
-        options["dbtable"] = f"(\n{sql}\n) AS _osiris_src"
         if split is not None:
-            column, low, high, partitions = split
+            sql = split.sql
             options.update(
-                partitionColumn=column,
-                lowerBound=str(low),
-                upperBound=str(high + 1),
-                numPartitions=str(partitions),
+                partitionColumn=split.column,
+                lowerBound=str(split.low),
+                upperBound=str(split.high + 1),
+                numPartitions=str(split.partitions),
             )
+        options["dbtable"] = f"(\n{sql}\n) AS _osiris_src"
         frame = ctx.data_plane.spark.read.format("jdbc").options(**options).load()
+        if split is not None and split.column == KEY_ALIAS:
+            frame = frame.drop(KEY_ALIAS)
         if row_limit is not None:
             frame = frame.limit(row_limit)
     return frame
+
+
+#: The name a split read selects the table's key under when its query does not select
+#: the key itself (projection pruning left it out): dropped again once the rows are read.
+KEY_ALIAS = "_osiris_key"
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a read is split: the query to read (`sql`, with the key added as `KEY_ALIAS`
+    when it did not select it), the column, its range and the number of partitions."""
+
+    sql: str
+    column: str
+    low: int
+    high: int
+    partitions: int
 
 
 def _partitioning(
@@ -254,8 +274,8 @@ def _partitioning(
     sql: str,
     schema: str | None,
     conf: Mapping[str, str],
-) -> tuple[str, int, int, int] | None:
-    """(column, min, max, partitions) to split the read on, or None: one partition."""
+) -> Split | None:
+    """How to split the read, or None: one partition."""
     wanted = _settings(conf, "partitions")
     if wanted == 1:
         return None
@@ -269,16 +289,28 @@ def _partitioning(
         key, estimate = _postgres_key(server, table_schema or schema or "public", name)
     if key is None:
         return None
-    if selected is not None and key not in selected:
-        return None
     per = _settings(conf, "rows_per_partition") or ROWS_PER_PARTITION
     partitions = wanted or min(64, max(1, math.ceil((estimate or 0) / per)))
     if partitions <= 1:
         return None
+    if selected is not None and key not in selected:
+        sql, key = _with_key(sql, key, source.family), KEY_ALIAS
     low, high = _bounds(source, server, sql, key)
     if low is None or high is None or high <= low:
         return None
-    return key, int(low), int(high), partitions
+    return Split(sql, key, int(low), int(high), partitions)
+
+
+def _with_key(sql: str, key: str, family: str) -> str:
+    """`sql` (one table's rows, `_whole_table` says) also selecting `key` as `KEY_ALIAS`:
+    the same rows, one column more."""
+    import sqlglot
+    from sqlglot import exp
+
+    dialect = "mysql" if family == "mysql" else "postgres"
+    tree = sqlglot.parse_one(sql, read=dialect)
+    assert isinstance(tree, exp.Select)
+    return tree.select(exp.alias_(exp.column(key, quoted=True), KEY_ALIAS)).sql(dialect)
 
 
 def _whole_table(

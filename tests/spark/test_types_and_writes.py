@@ -123,6 +123,32 @@ def test_a_whole_table_read_splits_on_its_primary_key(engines: TwoEngines) -> No
     assert sorted(rows) == sorted(repr((i, i * 3)) for i in range(1, 1001))
 
 
+def test_a_read_that_leaves_the_key_out_still_splits_on_it(engines: TwoEngines) -> None:
+    """A query not selecting the key (as projection pruning leaves it) reads the key under a
+    private name to split on, and drops it: the rows and columns the query asks for."""
+    values = ", ".join(f"({i}, {i * 3})" for i in range(1, 1001))
+    engines.source = (
+        "CREATE TABLE numbers (n INT PRIMARY KEY, triple INT)",
+        f"INSERT INTO numbers VALUES {values}",
+    )
+    pipeline = write(
+        engines,
+        "split_unkeyed",
+        step(
+            "read", "mysql.extractor", "read", '{query: "SELECT triple FROM numbers WHERE n > 10"}'
+        )
+        + step("out", "filesystem.parquet_writer", "write", "{path: output/t.parquet}", "read"),
+    )
+    build = engines.compile(pipeline)
+    spark = engines.run(build, "spark", **{"osiris.jdbc.partitions": "3"})
+    assert spark.status == "success", spark.steps
+    read = next(s for s in spark.steps if s["id"] == "read")
+    assert (read["rows_read"], read["details"]["partitions"]) == (990, 3)
+    header, *rows = spark.files["output/t.parquet"]
+    assert header == "triple"
+    assert sorted(rows) == sorted(repr((i * 3,)) for i in range(11, 1001))
+
+
 TARGET_MYSQL = (
     "CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(8) NOT NULL, score DECIMAL(5,1))",
     "INSERT INTO people VALUES (1, 'Ada', 1.0), (2, 'Grace', 2.0)",
