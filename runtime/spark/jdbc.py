@@ -18,7 +18,8 @@ A write never touches the target from Spark: Spark appends the rows into a stage
 a unique name in the target database; then the component's own table writer
 (`components/mysql/io.py`, `components/postgres/io.py` `TableWriter`) moves them in its
 write mode — create, append, replace, upsert — with exactly its local atomicity, reading
-the stage instead of the data plane. The stage is dropped after, whatever happened.
+the stage instead of the data plane. The stage is dropped after, whatever happened; one
+a killed run left (its lock free) is dropped by the next write to the target.
 """
 
 from __future__ import annotations
@@ -515,7 +516,8 @@ def _write_postgres(
     mode, key = sqlio.check_write_config(config, [name for name, _ in columns])
     schema, table = sqlio.split_table(str(config["table"]), config.get("schema"))
     schema = schema or server.schema
-    stage_name = f"_osiris_spk_{table[:24]}_{uuid.uuid4().hex[:8]}"
+    token = uuid.uuid4().hex[:8]
+    stage_name = f"{STAGE_PREFIX}{table[:24]}_{token}"
     stage = pg.qualified(schema, stage_name)
     ctx.emit("write.start", total=rows_in, table=f"{schema}.{table}")
 
@@ -540,6 +542,11 @@ def _write_postgres(
         closing(server.connect()) as admin,
     ):
         admin.autocommit = True
+        # the stage's lock, held by this session for as long as it lives (a SIGKILL too)
+        admin.execute("SELECT pg_advisory_lock(hashtext(%s))", (_STAGE_LOCK.format(token),))
+        stale = _drop_stale_stages(admin, schema, table)
+        if stale:
+            ctx.emit("write.cleanup", table=f"{schema}.{table}", dropped=stale)
         admin.execute(f"CREATE TABLE {stage} ({definition})")
         try:
             ctx.emit("write.phase", phase="stage", table=f"{schema}.{table}")
@@ -564,6 +571,45 @@ def _write_postgres(
                 ctx.emit("write.cleanup", table=f"{schema}.{stage_name}", dropped=[])
     details = {"table": f"{schema}.{table}", "write_mode": mode, "created": created}
     return StepResult(rows_read=rows_in, rows_written=rows, details=details)
+
+
+#: A PostgreSQL stage table's name: the prefix, the target's first 24 characters, a token.
+STAGE_PREFIX = "_osiris_spk_"
+_STAGE_LOCK = "osiris_spark_stage_{}"
+
+
+def _drop_stale_stages(admin: Any, schema: str, table: str) -> list[str]:
+    """Drop the stage tables of `schema.table` that a killed run left behind; their names.
+
+    A stage is a real table (Spark's executors load it through sessions of their own), so a
+    run killed mid-load cannot drop it. Its writer holds the advisory lock of the stage's
+    token for as long as its session lives, and the server frees the lock when the session
+    ends however it ends: a stage whose lock is free belongs to no one.
+    """
+    from components.postgres import io as pg
+
+    prefix = f"{STAGE_PREFIX}{table[:24]}_"
+    names = admin.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND starts_with(tablename, %s)",
+        (schema, prefix),
+    ).fetchall()
+    dropped = []
+    for (name,) in names:
+        found = re.fullmatch(re.escape(prefix) + "([0-9a-f]{8})", str(name))
+        if found is None:
+            continue
+        lock = _STAGE_LOCK.format(found.group(1))
+        (free,) = admin.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (lock,)).fetchone()
+        if not free:
+            continue  # a live write's stage
+        try:
+            admin.execute(f"DROP TABLE IF EXISTS {pg.qualified(schema, str(name))}")
+            dropped.append(str(name))
+        except Exception:  # cleaning up must not fail the write
+            pass
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
+    return dropped
 
 
 def _no_export(expressions: Sequence[str], options: str) -> Any:

@@ -214,6 +214,40 @@ def test_replace_leaves_exactly_the_new_rows(engines: TwoEngines, family: str) -
     assert table == [("7", "Hedy", "7.5")]
 
 
+def test_a_killed_runs_postgres_stage_is_dropped_by_the_next_write(engines: TwoEngines) -> None:
+    """A run killed mid-load leaves its stage table; the next write to the target drops it
+    (no session holds its lock) and leaves a live write's stage alone."""
+    import json
+
+    import psycopg
+
+    info = "host={host} port={port} user={user} dbname={database}".format(**engines.pg)
+    live = psycopg.connect(info, autocommit=True)  # a write still loading its stage
+    original = engines.reset
+
+    def reset() -> None:
+        original()
+        _pg(
+            engines,
+            "CREATE TABLE {schema}._osiris_spk_people_deadbeef (id INT)",
+            "CREATE TABLE {schema}._osiris_spk_people_cafe0123 (id INT)",
+        )
+        live.execute("SELECT pg_advisory_lock(hashtext('osiris_spark_stage_cafe0123'))")
+
+    engines.reset = reset  # type: ignore[method-assign]
+    try:
+        outcome = _run_write(engines, "postgres", "replace", "id,name,score\n7,Hedy,7.5\n")
+    finally:
+        live.close()
+    assert outcome.status == "success", outcome.steps
+    assert outcome.tables["pg.people"] == [("7", "Hedy", "7.5")]
+    stages = sorted(name for name in outcome.tables if "_osiris_" in name)
+    assert stages == ["pg._osiris_spk_people_cafe0123"], stages
+    events = (outcome.session_dir / "events.jsonl").read_text("utf-8").splitlines()
+    cleanups = [json.loads(e) for e in events if '"write.cleanup"' in e]
+    assert [c["data"]["dropped"] for c in cleanups] == [["_osiris_spk_people_deadbeef"]], cleanups
+
+
 @pytest.mark.parametrize("mode", ["replace", "upsert", "append"])
 @pytest.mark.parametrize("family", ["mysql", "postgres"])
 def test_a_write_failing_mid_way_leaves_the_target_untouched(
