@@ -112,6 +112,11 @@ def _csv_options(config: Mapping[str, Any], empty: str) -> dict[str, str]:
         "nullValue": "",
         "emptyValue": empty,
         "encoding": "UTF-8",
+        # DuckDB's spellings of a DOUBLE's NaN and infinities (Java's own, `NaN` and
+        # `Infinity`, Spark reads anyway)
+        "nanValue": "nan",
+        "positiveInf": "inf",
+        "negativeInf": "-inf",
     }
 
 
@@ -208,14 +213,108 @@ def _csv_write_native(config: Mapping[str, Any], path: Path, frame: Any) -> bool
     )
 
 
+def floats_as_duckdb_prints(frame: Any, name: str, real: bool = False) -> Any:
+    """`frame` with its DOUBLE or REAL column `name` as the text DuckDB prints: Python's
+    repr — the shortest digits that read back as the same number, positional from 1e-4 up
+    to 1e16, else `1e-05`, `1.5e+16`; `nan`, `inf`, `-inf`.
+
+    Spark prints Java's form (positional from 1e-3 up to 1e7, else `1.0E-5`, `1.5E16`;
+    `NaN`, `Infinity`), and Java 17 sometimes prints a digit or two more than the shortest
+    (`5.6843418860808015E-14` for 2^-44, `9.9999999E14` for the REAL 1e15): then the
+    shorter forms (15 and 16 digits; a `real`'s 6 to 8) are tried and the first that reads
+    back as the number is taken. The digits and the exponent are read
+    from that text and written DuckDB's way, in steps of one column each (Spark computes
+    each once).
+    """
+    from pyspark.sql import functions as F
+
+    value = F.col(f"`{name}`")
+    java = F.col("_osiris_java")
+
+    kind, most = ("float", 9) if real else ("double", 17)  # digits that always read back
+
+    def exact(precision: int) -> Any:  # `precision` significant digits, when they suffice
+        text = F.format_string(f"%.{precision - 1}e", value)
+        return F.when(text.cast(kind) == value, text)
+
+    shorter = [exact(p) for p in range(most - 3 if real else most - 2, most)]
+    frame = frame.withColumn("_osiris_java", value.cast("string"))
+    frame = frame.withColumn(
+        "_osiris_text",
+        F.when(
+            F.length(F.regexp_replace(java, r"E.*$|[-.]|^-?0\.0*|0+(?=E|$)", "")) >= most - 1,
+            F.coalesce(*shorter, F.format_string(f"%.{most - 1}e", value)),
+        ).otherwise(java),
+    )
+    text = F.col("_osiris_text")
+    frame = frame.withColumn(
+        "_osiris_parts",
+        F.struct(
+            F.regexp_extract(text, r"^(-?)", 1).alias("sign"),
+            F.regexp_extract(text, r"^-?(\d)", 1).alias("lead"),
+            F.regexp_replace(F.regexp_extract(text, r"\.(\d+)[eE]", 1), "0+$", "").alias(
+                "fraction"
+            ),
+            # none for a positional text: it is printed as it is
+            F.regexp_extract(text, r"[eE]([-+]?\d+)$", 1).try_cast("int").alias("exponent"),
+        ),
+    )
+    sign, lead, fraction, exponent = (
+        F.col(f"_osiris_parts.{part}") for part in ("sign", "lead", "fraction", "exponent")
+    )
+    digits = F.concat(lead, fraction)
+    whole = exponent + 1  # how many of the digits stand before the point
+    positional = (
+        F.when(
+            exponent < 0,
+            F.concat(sign, F.lit("0."), F.repeat(F.lit("0"), -exponent - 1), digits),
+        )
+        .when(
+            F.length(digits) <= whole,
+            F.concat(sign, digits, F.repeat(F.lit("0"), whole - F.length(digits)), F.lit(".0")),
+        )
+        .otherwise(
+            F.concat(
+                sign,
+                digits.substr(F.lit(1), whole),
+                F.lit("."),
+                digits.substr(whole + 1, F.lit(400)),
+            )
+        )
+    )
+    scientific = F.concat(
+        sign,
+        lead,
+        F.when(fraction == "", F.lit("")).otherwise(F.concat(F.lit("."), fraction)),
+        F.lit("e"),
+        F.when(exponent < 0, F.lit("-")).otherwise(F.lit("+")),
+        F.when(F.abs(exponent) < 10, F.lit("0")).otherwise(F.lit("")),  # two digits at least
+        F.abs(exponent).cast("string"),
+    )
+    printed = (
+        F.when(java == "NaN", F.lit("nan"))
+        .when(java == "Infinity", F.lit("inf"))
+        .when(java == "-Infinity", F.lit("-inf"))
+        .when(~text.rlike("[eE]"), text)
+        .when((exponent >= -4) & (exponent < 16), positional)
+        .otherwise(scientific)
+    )
+    return frame.withColumn(name, printed).drop("_osiris_java", "_osiris_text", "_osiris_parts")
+
+
 def as_duckdb_prints(frame: Any) -> Any:
-    """Each timestamp and decimal as the text DuckDB's writers print for it."""
+    """Each timestamp, decimal and floating-point number as the text DuckDB's writers
+    print for it."""
     from pyspark.sql import functions as F
 
     def iso(column: Any) -> Any:
         text = F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")
         return F.regexp_replace(text, r"\.?0+$", "")
 
+    for field in frame.schema.fields:
+        kind = type(field.dataType).__name__
+        if kind in ("DoubleType", "FloatType"):
+            frame = floats_as_duckdb_prints(frame, field.name, real=kind == "FloatType")
     parts = []
     for field in frame.schema.fields:
         column = F.col(f"`{field.name}`")

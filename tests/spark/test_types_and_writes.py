@@ -70,6 +70,39 @@ def test_mysql_types_to_csv_are_the_bytes_duckdb_writes(engines: TwoEngines) -> 
     assert rows["3"] == '3,,,,1999-12-31,x,""'
 
 
+#: Numbers whose DOUBLE and REAL prints differ between Java and DuckDB (Python's repr):
+#: the exponent's form and where it starts, digits Java 17 adds, NaN and the infinities.
+FLOATS = (
+    "0.1", "1e-05", "0.0001", "0.001", "123", "10000000", "12345678.9", "1e15", "1e16",
+    "1.5e16", "1e20", "-2.5e-07", "0.3333333333333333", "0", "-0.0", "nan", "inf", "-inf",
+    "1e22", "3.4e38", "5.684341886080802e-14", "NaN", "-Infinity", "-1234567", "0.00015", "",
+)  # fmt: skip
+
+
+def test_doubles_and_reals_in_a_csv_are_the_text_duckdb_prints(engines: TwoEngines) -> None:
+    rows = "".join(f"{i},{text}\n" for i, text in enumerate(FLOATS))
+    (engines.root / "data" / "floats.csv").write_text(f"i,v\n{rows}", encoding="utf-8")
+    query = "SELECT i, CAST(v AS DOUBLE) AS d, CAST(v AS REAL) AS r FROM read ORDER BY i"
+    pipeline = write(
+        engines,
+        "floats",
+        step(
+            "read",
+            "filesystem.csv_extractor",
+            "read",
+            "{path: data/floats.csv}",
+        )
+        + step("calc", "duckdb.processor", "transform", f'{{query: "{query}"}}', "read")
+        + step("out", "filesystem.csv_writer", "write", "{path: output/floats.csv}", "calc"),
+    )
+    build = engines.compile(pipeline)
+    duck = engines.run(build, "duckdb")
+    spark = engines.run(build, "spark")
+    assert duck.status == spark.status == "success", (duck.steps, spark.steps)
+    assert spark.files["output/floats.csv"] == duck.files["output/floats.csv"]
+    assert duck.files["output/floats.csv"][1:4] == ["0,0.1,0.1", "1,1e-05,1e-05", "2,0.0001,0.0001"]
+
+
 def test_csv_null_and_empty_string_and_postgres_timestamptz(engines: TwoEngines) -> None:
     (engines.root / "data" / "blanks.csv").write_text(
         'id,name,amount\n1,"",1.50\n2,,2.25\n3,"a,b",\n', encoding="utf-8"
