@@ -135,49 +135,41 @@ def test_csv_null_and_empty_string_and_postgres_timestamptz(engines: TwoEngines)
     ]
 
 
-def test_a_whole_table_read_splits_on_its_primary_key(engines: TwoEngines) -> None:
-    values = ", ".join(f"({i}, {i * 3})" for i in range(1, 1001))
-    engines.source = (
-        "CREATE TABLE numbers (n INT PRIMARY KEY, triple INT)",
-        f"INSERT INTO numbers VALUES {values}",
-    )
+#: A table of 1,000 rows keyed on an INT, for the split reads.
+NUMBERS = (
+    "CREATE TABLE numbers (n INT PRIMARY KEY, triple INT)",
+    "INSERT INTO numbers VALUES " + ", ".join(f"({i}, {i * 3})" for i in range(1, 1001)),
+)
+
+
+def _split_read(engines: TwoEngines, config: str) -> tuple[dict[str, Any], list[str]]:
+    """Read `numbers` with the step config `config` in 3 partitions on Spark: the read
+    step's outcome, and the rows it wrote to a Parquet file."""
+    engines.source = NUMBERS
     pipeline = write(
         engines,
         "split",
-        step("read", "mysql.extractor", "read", "{table: numbers}")
+        step("read", "mysql.extractor", "read", config)
         + step("out", "filesystem.parquet_writer", "write", "{path: output/n.parquet}", "read"),
     )
-    build = engines.compile(pipeline)
-    spark = engines.run(build, "spark", **{"osiris.jdbc.partitions": "3"})
+    spark = engines.run(engines.compile(pipeline), "spark", **{"osiris.jdbc.partitions": "3"})
     assert spark.status == "success", spark.steps
-    read = next(s for s in spark.steps if s["id"] == "read")
+    return next(s for s in spark.steps if s["id"] == "read"), spark.files["output/n.parquet"]
+
+
+def test_a_whole_table_read_splits_on_its_primary_key(engines: TwoEngines) -> None:
+    read, (header, *rows) = _split_read(engines, "{table: numbers}")
     assert (read["rows_read"], read["details"]["partitions"]) == (1000, 3)
-    rows = spark.files["output/n.parquet"][1:]
+    assert header == "n,triple"
     assert sorted(rows) == sorted(repr((i, i * 3)) for i in range(1, 1001))
 
 
 def test_a_read_that_leaves_the_key_out_still_splits_on_it(engines: TwoEngines) -> None:
     """A query not selecting the key (as projection pruning leaves it) reads the key under a
     private name to split on, and drops it: the rows and columns the query asks for."""
-    values = ", ".join(f"({i}, {i * 3})" for i in range(1, 1001))
-    engines.source = (
-        "CREATE TABLE numbers (n INT PRIMARY KEY, triple INT)",
-        f"INSERT INTO numbers VALUES {values}",
-    )
-    pipeline = write(
-        engines,
-        "split_unkeyed",
-        step(
-            "read", "mysql.extractor", "read", '{query: "SELECT triple FROM numbers WHERE n > 10"}'
-        )
-        + step("out", "filesystem.parquet_writer", "write", "{path: output/t.parquet}", "read"),
-    )
-    build = engines.compile(pipeline)
-    spark = engines.run(build, "spark", **{"osiris.jdbc.partitions": "3"})
-    assert spark.status == "success", spark.steps
-    read = next(s for s in spark.steps if s["id"] == "read")
+    query = '{query: "SELECT triple FROM numbers WHERE n > 10"}'
+    read, (header, *rows) = _split_read(engines, query)
     assert (read["rows_read"], read["details"]["partitions"]) == (990, 3)
-    header, *rows = spark.files["output/t.parquet"]
     assert header == "triple"
     assert sorted(rows) == sorted(repr((i * 3,)) for i in range(11, 1001))
 
