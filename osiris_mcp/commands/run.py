@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -169,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         source = options.read_source(target)
         if context is None or source is None:
             return 2
+        if spark and not local_only:
+            _start_spark(spark, args)
         started = time.perf_counter()
         outcome = compile_to_disk(source, context, str(target), project, None)
         compile_ms = int((time.perf_counter() - started) * 1000)
@@ -214,6 +217,17 @@ def run(args: argparse.Namespace) -> int:
 
         return sample_run(build_dir, project, args.limit, args.json)
     return execute(build_dir, project, args, compilation, sandbox, spark or None)
+
+
+def _start_spark(spark: Any, args: argparse.Namespace) -> None:
+    """Start the run's Spark session before the compile, so that the compile's Spark check
+    analyses on it — one JVM, not two (~10 s each on 2 cores) — and say what the wait is."""
+    from runtime.spark.session import DEFAULT_MASTER, SparkUnavailable, spark_session
+
+    if sys.stderr.isatty() and not args.json:
+        print(f"osiris: starting Spark on {spark.master or DEFAULT_MASTER}", file=sys.stderr)
+    with contextlib.suppress(SparkUnavailable):  # the run says why, with the hint
+        spark_session(spark.master, spark.conf)
 
 
 def spark_from_args(args: argparse.Namespace) -> Any:
@@ -305,7 +319,10 @@ def execute(
         with live:
             if spark is not None:
                 from runtime.spark.engine import run_build_on_spark
+                from runtime.spark.session import DEFAULT_MASTER, active_session
 
+                if active_session() is None:  # a JVM starts first: not a silent terminal
+                    live.note(f"osiris: starting Spark on {spark.master or DEFAULT_MASTER}")
                 # in this process: Spark's work is in its JVM, so Ctrl-C is heard here
                 collected = run_build_on_spark(request, spark)
             elif sandbox is None:
@@ -420,6 +437,11 @@ class LiveReport:
             self.bars.stop()
             if kind is KeyboardInterrupt:
                 self.bars.note("osiris: interrupted")
+
+    def note(self, text: str) -> None:
+        """A line for the person at the terminal (nothing when no bars are shown)."""
+        if self.bars is not None:
+            self.bars.note(text)
 
     def on_event(self, event: dict[str, Any]) -> None:
         if self.trace:
