@@ -221,13 +221,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _start_spark(spark: Any, args: argparse.Namespace) -> None:
     """Start the run's Spark session before the compile, so that the compile's Spark check
-    analyses on it — one JVM, not two (~10 s each on 2 cores) — and say what the wait is."""
-    from runtime.spark.session import DEFAULT_MASTER, SparkUnavailable, spark_session
+    analyses on it — one JVM, not two (~10 s each on 2 cores)."""
+    from runtime.spark.session import SparkUnavailable, spark_session
 
-    if sys.stderr.isatty() and not args.json:
-        print(f"osiris: starting Spark on {spark.master or DEFAULT_MASTER}", file=sys.stderr)
+    _say_spark_starts(spark, args)
     with contextlib.suppress(SparkUnavailable):  # the run says why, with the hint
         spark_session(spark.master, spark.conf)
+
+
+def _say_spark_starts(spark: Any, args: argparse.Namespace) -> None:
+    """On a terminal, what the wait is when a JVM is about to start: not a silent screen."""
+    from runtime.spark.session import DEFAULT_MASTER, active_session
+
+    if active_session() is None and sys.stderr.isatty() and not args.json:
+        print(f"osiris: starting Spark on {spark.master or DEFAULT_MASTER}", file=sys.stderr)
 
 
 def spark_from_args(args: argparse.Namespace) -> Any:
@@ -315,14 +322,13 @@ def execute(
         select=tuple(args.select or ()),
         keep_outputs=args.keep_outputs,
     )
+    if spark is not None:
+        _say_spark_starts(spark, args)
     try:
         with live:
             if spark is not None:
                 from runtime.spark.engine import run_build_on_spark
-                from runtime.spark.session import DEFAULT_MASTER, active_session
 
-                if active_session() is None:  # a JVM starts first: not a silent terminal
-                    live.note(f"osiris: starting Spark on {spark.master or DEFAULT_MASTER}")
                 # in this process: Spark's work is in its JVM, so Ctrl-C is heard here
                 collected = run_build_on_spark(request, spark)
             elif sandbox is None:
@@ -437,11 +443,6 @@ class LiveReport:
             self.bars.stop()
             if kind is KeyboardInterrupt:
                 self.bars.note("osiris: interrupted")
-
-    def note(self, text: str) -> None:
-        """A line for the person at the terminal (nothing when no bars are shown)."""
-        if self.bars is not None:
-            self.bars.note(text)
 
     def on_event(self, event: dict[str, Any]) -> None:
         if self.trace:
